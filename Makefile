@@ -1,0 +1,38 @@
+# Two commands matter (see README): `make audit` and `make test`. Both set up .venv first.
+# Setup is idempotent: it re-runs only when pyproject.toml or constraints.txt change.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.curator-installed
+# CPU-only torch from the local wheel; the constraints file keeps pip from pulling a CUDA build.
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export DVC_NO_ANALYTICS := 1
+export FIFTYONE_DO_NOT_TRACK := true
+export FIFTYONE_DATABASE_VALIDATION := false
+export HF_HUB_OFFLINE := 1
+
+.PHONY: setup audit test lint clean-audit
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip check
+	touch $@
+
+# Full audit of the demo dataset: write data/ if absent (byte-identical to data.dvc), run the
+# DVC pipeline, print what was found and where the outputs are.
+audit: setup
+	test -d data || $(BIN)/curator demo --out data
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
+	$(BIN)/curator summary --audits audits
+
+test: setup lint
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .

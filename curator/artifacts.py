@@ -1,0 +1,21 @@
+"""File names of stage outputs inside the audits folder, named once.
+
+dvc.yaml passes the folders; these names are the contract between stages (and a test keeps
+dvc.yaml's ``outs`` in step with them).
+"""
+
+MANIFEST = "manifest.parquet"
+ANNOTATIONS = "annotations.parquet"
+INGEST_SUMMARY = "ingest.json"
+BALANCE_SUMMARY = "balance.json"
+METRICS_DIR = "metrics"  # metrics/<stage>.json: headline numbers for `dvc metrics`
+FINDINGS_DIR = "findings"  # findings/<stage>.parquet, one flag table per stage
+ISSUES = "issues.parquet"
+
+
+def findings(stage: str) -> str:
+    return f"{FINDINGS_DIR}/{stage}.parquet"
+
+
+def metrics(stage: str) -> str:
+    return f"{METRICS_DIR}/{stage}.json"

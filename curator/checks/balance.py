@@ -1,0 +1,257 @@
+"""Balance: class imbalance, subgroup representation and drift between splits.
+
+The statistics are the ones a reviewer asks for: counts per split, imbalance ratio (largest /
+smallest class), normalised entropy (1 = uniform), the effective number of samples per class
+and the class-balanced weights of Cui et al. (CVPR 2019), and chi-square tests that the label
+and subgroup distributions are the same in every split. A subgroup x class cell is
+under-represented when it holds fewer than ``min_cell_count`` images or fewer than
+``min_representation_ratio`` times what independence of subgroup and class would predict.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2_contingency
+
+from curator.checks.base import CheckInputs, CheckResult, make_flags
+from curator.errors import ConfigError
+from curator.params import BalanceParams
+
+MISSING = "(missing)"
+
+
+def normalized_entropy(counts: np.ndarray) -> float:
+    """Shannon entropy of the distribution over ``len(counts)`` categories, divided by log K."""
+    counts = np.asarray(counts, dtype=float)
+    k = len(counts)
+    total = counts.sum()
+    if k < 2 or total == 0:
+        return 1.0
+    p = counts[counts > 0] / total
+    return float(-(p * np.log(p)).sum() / math.log(k))
+
+
+def imbalance_ratio(counts: np.ndarray) -> float:
+    """Largest class count over smallest; infinite when a class is absent."""
+    counts = np.asarray(counts, dtype=float)
+    if len(counts) == 0 or counts.max() == 0:
+        return 1.0
+    return math.inf if counts.min() == 0 else float(counts.max() / counts.min())
+
+
+def effective_number(n: np.ndarray, beta: float) -> np.ndarray:
+    """Cui et al.'s effective number of samples (1 - beta^n) / (1 - beta)."""
+    n = np.asarray(n, dtype=float)
+    if beta == 0:
+        return np.minimum(n, 1.0)
+    return (1.0 - np.power(beta, n)) / (1.0 - beta)
+
+
+def class_balanced_weights(n: np.ndarray, beta: float) -> np.ndarray:
+    """Weights proportional to 1 / effective number, scaled to sum to the number of classes.
+
+    A class with no samples gets weight 0 (there is nothing to weight).
+    """
+    eff = effective_number(n, beta)
+    inv = np.divide(1.0, eff, out=np.zeros_like(eff), where=eff > 0)
+    return inv * (len(inv) / inv.sum()) if inv.sum() > 0 else inv
+
+
+def homogeneity_test(table: pd.DataFrame) -> dict[str, Any] | None:
+    """Chi-square test that every row of ``table`` has the same distribution over columns."""
+    table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0]
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return None
+    chi2, p, dof, _ = chi2_contingency(table.to_numpy())
+    n = table.to_numpy().sum()
+    cramers_v = math.sqrt(chi2 / (n * (min(table.shape) - 1)))
+    return {"chi2": float(chi2), "dof": int(dof), "p_value": float(p), "cramers_v": cramers_v}
+
+
+def representation_cells(table: pd.DataFrame, params: BalanceParams) -> pd.DataFrame:
+    """Observed vs expected-under-independence count for every cell, with the flag."""
+    n = table.to_numpy().sum()
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / n if n else np.zeros(table.shape)
+    cells = pd.DataFrame(
+        {
+            "row": np.repeat(table.index.to_numpy(), table.shape[1]),
+            "column": np.tile(table.columns.to_numpy(), table.shape[0]),
+            "count": table.to_numpy().ravel(),
+            "expected": expected.ravel(),
+        }
+    )
+    cells["ratio"] = np.where(cells["expected"] > 0, cells["count"] / cells["expected"], 1.0)
+    cells["flagged"] = (cells["count"] < params.min_cell_count) | (
+        cells["ratio"] < params.min_representation_ratio
+    )
+    return cells
+
+
+def _shares(counts: pd.Series) -> pd.Series:
+    return counts / counts.sum() if counts.sum() else counts.astype(float)
+
+
+def _split_stats(table: pd.DataFrame) -> dict[str, Any]:
+    out = {}
+    for split, row in table.iterrows():
+        counts = row.to_numpy()
+        out[str(split)] = {
+            "n": int(counts.sum()),
+            "imbalance_ratio": imbalance_ratio(counts),
+            "normalized_entropy": normalized_entropy(counts),
+            "absent_classes": [str(c) for c, v in row.items() if v == 0],
+        }
+    return out
+
+
+def _subgroup_report(
+    df: pd.DataFrame, attribute: str, params: BalanceParams, flags: dict
+) -> dict[str, Any]:
+    """Counts, shares and flags for one subgroup attribute; adds per-sample flags to ``flags``."""
+    values = df[attribute].astype("string").fillna(MISSING).replace("", MISSING)
+    counts = values.value_counts().sort_index()
+    uniform = 1.0 / len(counts)
+    rare = [
+        v for v, share in _shares(counts).items() if share < params.minority_class_ratio * uniform
+    ]
+    for value in rare:
+        share = counts[value] / counts.sum()
+        detail = (
+            f"{attribute}={value} is {share:.1%} of images "
+            f"(uniform share {uniform:.1%}): under-represented group"
+        )
+        for idx in df.index[values == value]:
+            flags.setdefault((idx, "underrepresented_group"), []).append(
+                (1.0 - share / uniform, detail)
+            )
+    by_class = pd.crosstab(values, df["label"])
+    cells = representation_cells(by_class, params)
+    for cell in cells[cells["flagged"]].itertuples():
+        score = max(1.0 - cell.ratio, 1.0 - cell.count / max(params.min_cell_count, 1))
+        detail = (
+            f"{attribute}={cell.row} x class {cell.column}: {cell.count} images "
+            f"(expected {cell.expected:.1f} if independent; ratio {cell.ratio:.2f})"
+        )
+        mask = (values == cell.row) & (df["label"] == cell.column)
+        for idx in df.index[mask]:
+            flags.setdefault((idx, "underrepresented_group"), []).append((score, detail))
+    by_split = pd.crosstab(values, df["split"])
+    split_cells = representation_cells(by_split, params)
+    return {
+        "counts": counts.to_dict(),
+        "shares": _shares(counts).to_dict(),
+        "underrepresented_values": rare,
+        "by_class": by_class.to_dict(orient="index"),
+        "underrepresented_cells": cells[cells["flagged"]]
+        .rename(columns={"row": "value", "column": "class"})
+        .drop(columns="flagged")
+        .to_dict(orient="records"),
+        "by_split": by_split.to_dict(orient="index"),
+        "shares_by_split": {str(s): _shares(by_split[s]).to_dict() for s in by_split.columns},
+        "underrepresented_split_cells": split_cells[split_cells["flagged"]]
+        .rename(columns={"row": "value", "column": "split"})
+        .drop(columns="flagged")
+        .to_dict(orient="records"),
+        "split_drift": homogeneity_test(by_split.T),
+        "class_dependence": homogeneity_test(by_class),
+    }
+
+
+def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
+    df = inputs.manifest[inputs.manifest["readable"]]
+    missing = [a for a in params.subgroups if a not in df.columns]
+    if missing:
+        available = [c for c in df.columns if c not in ("sample_id", "path", "split", "label")]
+        raise ConfigError(
+            f"params: balance.subgroups names {missing[0]!r}, which is not a column of the "
+            f"manifest (metadata columns: {', '.join(available) or 'none'})."
+        )
+    table = pd.crosstab(df["split"], df["label"])
+    overall = table.sum(axis=0)
+    k = len(overall)
+    shares = _shares(overall)
+    minority = [str(c) for c, s in shares.items() if s < params.minority_class_ratio / k]
+    basis = "train" if "train" in table.index else "all"
+    basis_counts = table.loc["train"] if basis == "train" else overall
+    flags: dict[tuple[int, str], list[tuple[float, str]]] = {}
+    for cls in minority:
+        detail = (
+            f"class {cls} is {shares[cls]:.1%} of images (uniform share {1 / k:.1%}; "
+            f"largest class / this class = {overall.max() / overall[cls]:.1f})"
+        )
+        for idx in df.index[df["label"] == cls]:
+            flags[(idx, "minority_class")] = [(1.0 - shares[cls] * k, detail)]
+    subgroups = {a: _subgroup_report(df, a, params, flags) for a in params.subgroups}
+    rows = [
+        {
+            "sample_id": df.at[idx, "sample_id"],
+            "path": df.at[idx, "path"],
+            "issue": issue,
+            "score": float(np.clip(max(s for s, _ in found), 0.0, 1.0)),
+            "detail": "; ".join(d for _, d in found),
+        }
+        for (idx, issue), found in flags.items()
+    ]
+    test = homogeneity_test(table)
+    summary = {
+        "n_images": len(df),
+        "n_classes": k,
+        "classes": [str(c) for c in overall.index],
+        "class_counts": {str(s): row.to_dict() for s, row in table.iterrows()}
+        | {"all": overall.to_dict()},
+        "overall": {
+            "imbalance_ratio": imbalance_ratio(overall.to_numpy()),
+            "normalized_entropy": normalized_entropy(overall.to_numpy()),
+        },
+        "per_split": _split_stats(table),
+        "minority_classes": minority,
+        "effective_number": dict(
+            zip(
+                map(str, basis_counts.index),
+                effective_number(basis_counts.to_numpy(), params.effective_number_beta),
+                strict=True,
+            )
+        ),
+        "class_weights": dict(
+            zip(
+                map(str, basis_counts.index),
+                class_balanced_weights(basis_counts.to_numpy(), params.effective_number_beta),
+                strict=True,
+            )
+        ),
+        "class_weights_basis": basis,
+        "split_label_homogeneity": None
+        if test is None
+        else test | {"same_distribution": test["p_value"] >= params.chi2_alpha},
+        "subgroups": subgroups,
+        "n_flagged_samples": len({idx for idx, _ in flags}),
+    }
+    return CheckResult("balance", make_flags(rows), summary, headline(summary), vars(params))
+
+
+def headline(summary: dict[str, Any]) -> dict[str, Any]:
+    """The numbers worth diffing between dataset versions."""
+    homogeneity = summary["split_label_homogeneity"] or {}
+    return {
+        "n_images": summary["n_images"],
+        "n_classes": summary["n_classes"],
+        "imbalance_ratio": summary["overall"]["imbalance_ratio"],
+        "normalized_entropy": summary["overall"]["normalized_entropy"],
+        "n_minority_classes": len(summary["minority_classes"]),
+        "imbalance_ratio_by_split": {
+            s: v["imbalance_ratio"] for s, v in summary["per_split"].items()
+        },
+        "split_label_chi2_p_value": homogeneity.get("p_value"),
+        "n_flagged_samples": summary["n_flagged_samples"],
+        "subgroups": {
+            a: {
+                "min_share": min(r["shares"].values()),
+                "n_underrepresented_cells": len(r["underrepresented_cells"]),
+            }
+            for a, r in summary["subgroups"].items()
+        },
+    }

@@ -1,0 +1,69 @@
+"""The one result shape every check returns.
+
+Like cleanlab's Datalab issue managers, every check yields a table of flagged samples in one
+schema, a summary dict of numbers for reports and ``dvc metrics``, and the params it used. The
+flag tables of all checks concatenate into ``audits/issues.parquet`` without any adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+# score: severity in [0, 1], higher = more severe (sort descending to triage).
+ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
+
+
+def empty_flags() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sample_id": pd.Series(dtype="string"),
+            "path": pd.Series(dtype="string"),
+            "issue": pd.Series(dtype="string"),
+            "score": pd.Series(dtype="float64"),
+            "detail": pd.Series(dtype="string"),
+        }
+    )
+
+
+def make_flags(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Build a flag table in the issue schema, sorted most severe first, stable on ties."""
+    if not rows:
+        return empty_flags()
+    df = pd.DataFrame(rows, columns=list(ISSUE_COLUMNS)).astype(empty_flags().dtypes.to_dict())
+    return df.sort_values(
+        ["score", "issue", "path"], ascending=[False, True, True], ignore_index=True
+    )
+
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """Everything a check may read; each check declares which fields it needs."""
+
+    manifest: pd.DataFrame
+    annotations: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """``summary`` holds every table a report needs; ``metrics`` the few headline numbers
+    that ``dvc metrics show/diff`` compares between versions."""
+
+    name: str
+    flags: pd.DataFrame
+    summary: dict[str, Any]
+    metrics: dict[str, Any]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: its entry point and the params section it reads (if any)."""
+
+    name: str
+    run: Callable[..., CheckResult]
+    params_section: str | None
+    description: str

@@ -1,0 +1,190 @@
+"""The ``curator`` command: a thin click layer over the stages.
+
+Every command parses its options, loads params once and calls one stage's ``run``; dvc.yaml
+calls the same commands. Expected failures (``CuratorError``) become one ``Error: ...`` line and
+a documented exit code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from curator import __version__
+from curator.errors import CuratorError
+
+EXIT_CODES = """Exit codes: 0 ok; 1 aborted; 2 usage error; 3 other curator error;
+4 bad params; 5 bad data; 6 a required earlier output is missing."""
+
+
+class CuratorGroup(click.Group):
+    """Maps CuratorError to one line and its exit code, in one place."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CuratorError as exc:
+            if ctx.meta.get("curator.debug"):
+                raise
+            click.secho(f"Error: {exc}", err=True, fg="red")
+            ctx.exit(exc.exit_code)
+
+
+def _load(params_path: Path):
+    from curator.params import load_params
+
+    return load_params(params_path)
+
+
+params_option = click.option(
+    "--params",
+    "params_path",
+    type=click.Path(path_type=Path),
+    default="params.yaml",
+    show_default=True,
+    help="params.yaml with every threshold and choice.",
+)
+audits_option = click.option(
+    "--audits",
+    "audits_dir",
+    type=click.Path(path_type=Path),
+    default="audits",
+    show_default=True,
+    help="Folder for stage outputs.",
+)
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default="data",
+    show_default=True,
+    help="The dataset folder (never modified).",
+)
+
+
+@click.group(cls=CuratorGroup, epilog=EXIT_CODES)
+@click.version_option(__version__, prog_name="curator")
+@click.option("-v", "--verbose", is_flag=True, help="Debug log output.")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
+    """Audit an image dataset and the model trained on it.
+
+    \b
+    Typical use (the whole pipeline, as DVC stages):
+      curator demo --out data     # write the embedded demo dataset
+      dvc repro                   # ingest -> balance -> issues
+      curator summary             # what was found, and where it is
+    """
+    ctx.meta["curator.debug"] = debug
+    level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default="data",
+    show_default=True,
+    help="Folder to create (must not exist or be empty).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--per-class",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Images drawn per digit class before planting problems.",
+)
+def demo(out: Path, seed: int, per_class: int) -> None:
+    """Write the embedded demo dataset (real MNIST handwriting with planted problems).
+
+    The same seed writes the same bytes, so a fresh clone regenerates exactly what data.dvc
+    records. Example: curator demo --out data --seed 0
+    """
+    from curator.demo import write_demo
+
+    truth = write_demo(out, seed=seed, per_class=per_class)
+    click.echo(f"wrote {truth['n_files']} files to {out}/ (answers in {out}/demo_truth.json)")
+
+
+@cli.command()
+@data_option
+@audits_option
+@params_option
+def ingest(data_dir: Path, audits_dir: Path, params_path: Path) -> None:
+    """Decode every image and write the manifest.
+
+    Reads an ImageFolder tree (images/<split>/<class>/<file>) or the CSV/Parquet manifest named
+    in params (ingest.manifest), joins metadata and annotations, and lists unreadable files as
+    findings. Example: curator ingest --data data --audits audits
+    """
+    from curator.stages import ingest as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir)
+    click.echo(
+        f"ingest: {s['n_readable']} readable, {s['n_unreadable']} unreadable of "
+        f"{s['n_files']} files; {s['n_classes']} classes -> {audits_dir}/"
+    )
+
+
+@cli.command()
+@audits_option
+@params_option
+def balance(audits_dir: Path, params_path: Path) -> None:
+    """Class imbalance, subgroup representation and split drift.
+
+    Example: curator balance --audits audits
+    """
+    from curator.stages import balance as stage
+
+    s = stage.run(_load(params_path), audits_dir)
+    click.echo(
+        f"balance: imbalance ratio {s['overall']['imbalance_ratio']:.2f}, minority "
+        f"classes {s['minority_classes'] or 'none'}; {s['n_flagged_samples']} samples flagged"
+    )
+
+
+@cli.command()
+@click.argument("findings", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default="audits/issues.parquet",
+    show_default=True,
+    help="Where to write the union.",
+)
+def issues(findings: tuple[Path, ...], out: Path) -> None:
+    """Union the findings tables of every stage into one issues table.
+
+    Example: curator issues audits/findings/ingest.parquet audits/findings/balance.parquet
+    """
+    from curator.stages import issues as stage
+
+    table = stage.run(findings, out)
+    click.echo(f"issues: {len(table)} findings from {len(findings)} stage(s) -> {out}")
+
+
+@cli.command()
+@audits_option
+def summary(audits_dir: Path) -> None:
+    """Print what the audit found and where every output is.
+
+    Example: curator summary --audits audits
+    """
+    from curator.summary import render_summary
+
+    click.echo(render_summary(audits_dir))
+
+
+def main() -> None:
+    cli(prog_name="curator")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

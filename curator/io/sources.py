@@ -1,0 +1,223 @@
+"""Find the images of a dataset and the tables that describe them.
+
+Two layouts are accepted: an ImageFolder tree (``<images_dir>/<split>/<class>/<file>``) or a
+CSV/Parquet manifest (``path,label,split`` plus any metadata columns). Optional metadata and
+annotation tables join by ``path`` (relative to the data folder). Anything that cannot be used
+is either refused with the file, line and fix, or listed (never silently dropped).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import pandas as pd
+
+from curator.errors import DataError
+from curator.params import IngestParams
+
+log = logging.getLogger(__name__)
+
+# Columns the manifest owns; metadata may not reuse these names.
+RESERVED_COLUMNS = (
+    "sample_id",
+    "path",
+    "split",
+    "label",
+    "width",
+    "height",
+    "format",
+    "mode",
+    "bytes",
+    "pixel_sha256",
+    "readable",
+    "error",
+)
+ANNOTATION_COLUMNS = ("annotator", "label")
+
+
+@dataclass(frozen=True)
+class SourceListing:
+    """The files to ingest, in a stable order, plus what was seen and skipped."""
+
+    files: pd.DataFrame  # path, split, label, [manifest metadata columns]
+    ignored: tuple[str, ...]
+    layout: str
+
+
+def safe_relpath(root: Path, raw: str, where: str) -> str:
+    """Normalise ``raw`` to a POSIX path relative to ``root``; refuse one that leaves it."""
+    text = str(raw).strip().replace("\\", "/")
+    pure = PurePosixPath(text)
+    if not text or pure.is_absolute() or ".." in pure.parts:
+        raise DataError(
+            f"{where}: path {raw!r} is not inside the data folder {root}; "
+            "use a path relative to the data folder, without '..'."
+        )
+    resolved = (root / pure).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise DataError(
+            f"{where}: {raw!r} resolves to {resolved}, outside the data folder {root} "
+            "(a symlink?); copy the file into the data folder instead."
+        )
+    return pure.as_posix()
+
+
+def _line(i: int) -> int:
+    """1-based file line of the i-th data row of a CSV with a header line."""
+    return i + 2
+
+
+def read_table(path: Path, what: str) -> pd.DataFrame:
+    """Read a CSV or Parquet table with every cell as text (labels like '007' stay intact)."""
+    if not path.exists():
+        raise DataError(f"{what} {path} does not exist; fix the path in params.yaml ({what}).")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path).astype("string").fillna("")
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise DataError(
+            f"{path}: cannot be read as a table ({exc}); save it as UTF-8 CSV."
+        ) from exc
+
+
+def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(df.columns)}); "
+            f"the header must name {', '.join(columns)}."
+        )
+
+
+def _require_cells(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> None:
+    for col in columns:
+        empty = df.index[df[col].str.strip() == ""]
+        if len(empty):
+            raise DataError(f"{path} line {_line(empty[0])}: column '{col}' is empty; fill it in.")
+
+
+def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
+    """Walk ``<images_dir>/<split>/<class>/<file>`` in sorted order."""
+    base = root / params.images_dir
+    if not base.is_dir():
+        raise DataError(
+            f"{base} is not a folder; put images in {params.images_dir}/<split>/<class>/<file> "
+            "or set ingest.manifest in params.yaml."
+        )
+    rows, ignored = [], []
+    extensions = {e.lower() for e in params.extensions}
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            parts = PurePosixPath(rel).relative_to(params.images_dir).parts
+            if name.startswith(".") or Path(name).suffix.lower() not in extensions:
+                ignored.append(rel)
+                continue
+            if len(parts) != 3:
+                ignored.append(rel)
+                continue
+            split, label, _ = parts
+            if split not in params.splits:
+                raise DataError(
+                    f"{base / split}: split folder '{split}' is not one of {list(params.splits)}; "
+                    "rename the folder or add it to ingest.splits."
+                )
+            rows.append(
+                {"path": safe_relpath(root, rel, str(base)), "split": split, "label": label}
+            )
+    if not rows:
+        raise DataError(f"{base} holds no images with extensions {sorted(extensions)}.")
+    if ignored:
+        log.warning(
+            "ignored %d file(s) that are not <split>/<class>/<image>: %s%s",
+            len(ignored),
+            ", ".join(ignored[:3]),
+            " ..." if len(ignored) > 3 else "",
+        )
+    return SourceListing(pd.DataFrame(rows), tuple(ignored), "imagefolder")
+
+
+def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceListing:
+    """Read a ``path,label,split`` manifest; every row is checked and errors name the line."""
+    path = root / manifest
+    df = read_table(path, "ingest.manifest")
+    _require_columns(df, ("path", "label", "split"), path)
+    _require_cells(df, ("path", "label", "split"), path)
+    bad_split = df.index[~df["split"].isin(params.splits)]
+    if len(bad_split):
+        i = bad_split[0]
+        raise DataError(
+            f"{path} line {_line(i)}: split {df.at[i, 'split']!r} is not one of "
+            f"{list(params.splits)}; fix the row or add the split to ingest.splits."
+        )
+    df["path"] = [
+        safe_relpath(root, p, f"{path} line {_line(i)}") for i, p in enumerate(df["path"])
+    ]
+    dup = df.index[df["path"].duplicated()]
+    if len(dup):
+        first = df.index[df["path"] == df.at[dup[0], "path"]][0]
+        raise DataError(
+            f"{path} line {_line(dup[0])}: {df.at[dup[0], 'path']} is already listed on line "
+            f"{_line(first)}; list each file once."
+        )
+    for i, rel in enumerate(df["path"]):
+        if not (root / rel).is_file():
+            raise DataError(
+                f"{path} line {_line(i)}: {rel} does not exist under {root}; "
+                "fix the path or remove the row."
+            )
+    return SourceListing(df.sort_values("path", ignore_index=True), (), "manifest")
+
+
+def list_sources(root: Path, params: IngestParams) -> SourceListing:
+    if params.manifest and params.layout in ("auto", "manifest"):
+        return list_manifest(root, params.manifest, params)
+    return list_imagefolder(root, params)
+
+
+def read_metadata(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
+    """Per-image metadata keyed by ``path``; columns may not shadow the manifest's own."""
+    path = root / rel
+    df = read_table(path, "ingest.metadata")
+    _require_columns(df, ("path",), path)
+    clash = [c for c in df.columns if c != "path" and c in RESERVED_COLUMNS]
+    if clash:
+        raise DataError(
+            f"{path}: column(s) {', '.join(clash)} are reserved for the manifest; rename them."
+        )
+    df["path"] = [
+        safe_relpath(root, p, f"{path} line {_line(i)}") for i, p in enumerate(df["path"])
+    ]
+    dup = df.index[df["path"].duplicated()]
+    if len(dup):
+        raise DataError(f"{path} line {_line(dup[0])}: {df.at[dup[0], 'path']} appears twice.")
+    unmatched = int((~df["path"].isin(known_paths)).sum())
+    if unmatched:
+        log.warning("%s: %d row(s) name no ingested image", path, unmatched)
+    return df
+
+
+def read_annotations(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
+    """Long-form votes ``path,annotator,label``: one row per annotator per image."""
+    path = root / rel
+    df = read_table(path, "ingest.annotations")
+    _require_columns(df, ("path", *ANNOTATION_COLUMNS), path)
+    _require_cells(df, ("path", *ANNOTATION_COLUMNS), path)
+    df["path"] = [
+        safe_relpath(root, p, f"{path} line {_line(i)}") for i, p in enumerate(df["path"])
+    ]
+    dup = df.index[df.duplicated(["path", "annotator"])]
+    if len(dup):
+        raise DataError(
+            f"{path} line {_line(dup[0])}: annotator {df.at[dup[0], 'annotator']!r} already voted "
+            f"on {df.at[dup[0], 'path']}; keep one vote per annotator per image."
+        )
+    unmatched = int((~df["path"].isin(known_paths)).sum())
+    if unmatched:
+        log.warning("%s: %d vote(s) name no ingested image", path, unmatched)
+    return df[["path", *ANNOTATION_COLUMNS]]

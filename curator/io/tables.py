@@ -1,0 +1,84 @@
+"""Atomic writes of parquet tables and JSON documents.
+
+A stage that dies halfway must never leave a half-written output that a later stage (or DVC)
+takes for a good one: everything is written to a temporary file beside the target and renamed
+into place, which is atomic on POSIX filesystems.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curator.errors import MissingArtifactError
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it onto ``target`` on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_parquet(df: pd.DataFrame, target: Path) -> None:
+    with atomic_path(target) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def read_parquet(path: Path, produced_by: str) -> pd.DataFrame:
+    """Read a stage output, or say which command makes it."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingArtifactError(
+            f"{path} does not exist: run `{produced_by}` first (or `dvc repro`)."
+        )
+    return pd.read_parquet(path)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy/pandas scalars and containers to plain JSON types (NaN becomes null)."""
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        return None if math.isnan(value) or math.isinf(value) else value
+    return value
+
+
+def write_json(doc: dict[str, Any], target: Path) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(to_jsonable(doc), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path, produced_by: str) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise MissingArtifactError(
+            f"{path} does not exist: run `{produced_by}` first (or `dvc repro`)."
+        )
+    return json.loads(path.read_text())

@@ -1,0 +1,170 @@
+"""Typed params: one frozen dataclass per params.yaml section, validated once on load.
+
+Unknown sections and keys are refused with the key's dotted name, so a typo in params.yaml
+fails loudly instead of silently running with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from curator.errors import ConfigError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _require(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"params: {key} {message}")
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    """Where the images are and how they are read (paths relative to the data folder)."""
+
+    layout: Literal["auto", "imagefolder", "manifest"] = "auto"
+    images_dir: str = "images"
+    manifest: str | None = None
+    metadata: str | None = "metadata.csv"
+    annotations: str | None = "annotations.csv"
+    splits: tuple[str, ...] = ("train", "val", "test")
+    extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+    max_image_pixels: int = 89_478_485
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        _require(len(self.splits) > 0, "ingest.splits", "must name at least one split")
+        _require(self.max_image_pixels > 0, "ingest.max_image_pixels", "must be positive")
+        _require(self.workers >= 0, "ingest.workers", "must be >= 0 (0 = all cores)")
+        _require(
+            all(e.startswith(".") for e in self.extensions),
+            "ingest.extensions",
+            "entries must start with a dot, e.g. '.png'",
+        )
+        if self.layout == "manifest":
+            _require(
+                self.manifest is not None,
+                "ingest.manifest",
+                "is required when layout is 'manifest'",
+            )
+
+
+@dataclass(frozen=True)
+class BalanceParams:
+    """Thresholds for class imbalance and subgroup representation."""
+
+    subgroups: tuple[str, ...] = ()
+    minority_class_ratio: float = 0.5
+    min_cell_count: int = 20
+    min_representation_ratio: float = 0.5
+    effective_number_beta: float = 0.999
+    chi2_alpha: float = 0.01
+
+    def __post_init__(self) -> None:
+        _require(
+            0 < self.minority_class_ratio <= 1, "balance.minority_class_ratio", "must be in (0, 1]"
+        )
+        _require(self.min_cell_count >= 0, "balance.min_cell_count", "must be >= 0")
+        _require(
+            0 < self.min_representation_ratio <= 1,
+            "balance.min_representation_ratio",
+            "must be in (0, 1]",
+        )
+        _require(
+            0 <= self.effective_number_beta < 1,
+            "balance.effective_number_beta",
+            "must be in [0, 1)",
+        )
+        _require(0 < self.chi2_alpha < 1, "balance.chi2_alpha", "must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class Params:
+    ingest: IngestParams = field(default_factory=IngestParams)
+    balance: BalanceParams = field(default_factory=BalanceParams)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check ``value`` against a type hint, converting lists to tuples; raise ConfigError."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"params: {key} must be {_describe(hint)}, got {value!r}")
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        _require(value in choices, key, f"must be one of {list(choices)}, got {value!r}")
+        return value
+    if origin is tuple:
+        (item_hint, _) = typing.get_args(hint)
+        _require(isinstance(value, list | tuple), key, f"must be a list, got {value!r}")
+        return tuple(_coerce(v, item_hint, f"{key}[{i}]") for i, v in enumerate(value))
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        _require(ok, key, f"must be a number, got {value!r}")
+        return float(value)
+    if hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        _require(ok, key, f"must be an integer, got {value!r}")
+        return value
+    _require(isinstance(value, hint), key, f"must be {_describe(hint)}, got {value!r}")
+    return value
+
+
+def _describe(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint))
+
+
+def _build(cls: type, raw: Any, section: str) -> Any:
+    if raw is None:
+        return cls()
+    _require(isinstance(raw, dict), section, "must be a mapping of keys to values")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    _require(
+        not unknown,
+        f"{section}.{unknown[0]}" if unknown else section,
+        f"is not a known key (known: {', '.join(sorted(known))})",
+    )
+    kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+def params_from_dict(raw: dict[str, Any]) -> Params:
+    hints = typing.get_type_hints(Params)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ConfigError(
+            f"params: section '{unknown[0]}' is not known (known: {', '.join(sorted(hints))})"
+        )
+    return Params(**{name: _build(hints[name], raw.get(name), name) for name in hints})
+
+
+def load_params(path: Path | None) -> Params:
+    """Load params.yaml; ``None`` means all defaults."""
+    if path is None:
+        return Params()
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"params file {path} does not exist: create it or pass --params PATH.")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path} must be a mapping of sections (ingest:, balance:, ...).")
+    return params_from_dict(raw)

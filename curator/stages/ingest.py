@@ -1,0 +1,140 @@
+"""Ingest stage: list, decode and describe every image; join metadata and annotations.
+
+Writes ``manifest.parquet`` (one row per file, readable or not), ``annotations.parquet``,
+``ingest.json`` and the integrity findings. The data folder is only ever read.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from curator import artifacts
+from curator.checks import CheckInputs, run_check
+from curator.errors import DataError
+from curator.io.images import DecodedImage, decode_bytes
+from curator.io.sources import list_sources, read_annotations, read_metadata
+from curator.io.tables import write_json, write_parquet
+from curator.params import Params
+
+log = logging.getLogger(__name__)
+
+
+def _decode_file(path: Path, max_image_pixels: int) -> DecodedImage:
+    return decode_bytes(path.read_bytes(), max_image_pixels)
+
+
+def decode_all(root: Path, rel_paths: list[str], max_image_pixels: int, workers: int) -> list:
+    """Decode every file, in parallel across processes; results keep the input order."""
+    paths = [root / p for p in rel_paths]
+    work = partial(_decode_file, max_image_pixels=max_image_pixels)
+    n_workers = workers or os.cpu_count() or 1
+    bar = dict(total=len(paths), desc="ingest: decoding", unit="img", disable=None)
+    if n_workers == 1 or len(paths) < 64:
+        return [work(p) for p in tqdm(paths, **bar)]
+    with ProcessPoolExecutor(max_workers=n_workers) as pool:
+        return list(tqdm(pool.map(work, paths, chunksize=32), **bar))
+
+
+def _optional_table(root: Path, rel: str | None, key: str) -> str | None:
+    if rel is None:
+        return None
+    if not (root / rel).exists():
+        log.warning(
+            "%s: %s not found, so none is joined (set it to null to silence this)", key, root / rel
+        )
+        return None
+    return rel
+
+
+def build_manifest(root: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Return (manifest, annotations, facts for ingest.json)."""
+    p = params.ingest
+    listing = list_sources(root, p)
+    files = listing.files
+    decoded = decode_all(root, files["path"].tolist(), p.max_image_pixels, p.workers)
+    facts = pd.DataFrame([vars(d) for d in decoded]).rename(columns={"n_bytes": "bytes"})
+    manifest = pd.concat([files[["path", "split", "label"]], facts], axis=1)
+    manifest["readable"] = manifest["error"].isna()
+    manifest = manifest.astype({"width": "Int64", "height": "Int64", "bytes": "int64"})
+    extra = files.drop(columns=["path", "split", "label"])
+    known = set(manifest["path"])
+    meta_rel = _optional_table(root, p.metadata, "ingest.metadata")
+    info: dict[str, Any] = {"metadata_unmatched_rows": 0, "annotations_unmatched_rows": 0}
+    if meta_rel is not None:
+        meta = read_metadata(root, meta_rel, known)
+        clash = sorted(set(meta.columns) & set(extra.columns) - {"path"})
+        if clash:
+            raise DataError(
+                f"{root / meta_rel}: column(s) {', '.join(clash)} are also in the "
+                "manifest; keep each metadata column in one file."
+            )
+        info["metadata_unmatched_rows"] = int((~meta["path"].isin(known)).sum())
+        extra = pd.concat([files[["path"]], extra], axis=1).merge(meta, on="path", how="left")
+        extra = extra.drop(columns="path")
+    manifest = pd.concat([manifest, extra.reset_index(drop=True)], axis=1)
+    annotations = pd.DataFrame(columns=["sample_id", "path", "annotator", "label"], dtype="string")
+    ann_rel = _optional_table(root, p.annotations, "ingest.annotations")
+    if ann_rel is not None:
+        votes = read_annotations(root, ann_rel, known)
+        info["annotations_unmatched_rows"] = int((~votes["path"].isin(known)).sum())
+        annotations = votes.merge(manifest[["path", "sample_id"]], on="path", how="inner")
+        annotations = annotations[["sample_id", "path", "annotator", "label"]]
+    info |= {
+        "layout": listing.layout,
+        "ignored_files": list(listing.ignored),
+        "metadata_columns": [str(c) for c in extra.columns],
+    }
+    return manifest, annotations.reset_index(drop=True), info
+
+
+def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
+    root = Path(data_dir)
+    if not root.is_dir():
+        raise DataError(
+            f"data folder {root} does not exist; run `curator demo --out {root}` for the demo "
+            "dataset, or point --data at your own."
+        )
+    manifest, annotations, info = build_manifest(root, params)
+    result = run_check("integrity", CheckInputs(manifest=manifest), params)
+    readable = manifest[manifest["readable"]]
+    summary = {
+        "data_dir": str(root),
+        "n_files": len(manifest),
+        "n_readable": len(readable),
+        "n_unreadable": len(manifest) - len(readable),
+        "by_split": dict(Counter(readable["split"])),
+        "by_format": dict(Counter(readable["format"])),
+        "n_classes": int(readable["label"].nunique()),
+        "classes": sorted(readable["label"].unique().tolist()),
+        "n_unique_contents": int(manifest["sample_id"].nunique()),
+        "n_annotation_votes": len(annotations),
+        "n_annotators": int(annotations["annotator"].nunique()),
+        **info,
+        "integrity": result.summary,
+        "params": vars(params.ingest),
+    }
+    audits = Path(audits_dir)
+    write_parquet(manifest, audits / artifacts.MANIFEST)
+    write_parquet(annotations, audits / artifacts.ANNOTATIONS)
+    write_parquet(result.flags, audits / artifacts.findings("ingest"))
+    write_json(summary, audits / artifacts.INGEST_SUMMARY)
+    write_json(
+        result.metrics
+        | {
+            "n_readable": summary["n_readable"],
+            "n_classes": summary["n_classes"],
+            "by_split": summary["by_split"],
+            "n_annotation_votes": summary["n_annotation_votes"],
+        },
+        audits / artifacts.metrics("ingest"),
+    )
+    return summary

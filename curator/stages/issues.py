@@ -1,0 +1,33 @@
+"""Issues stage: union every stage's findings into one table (audits/issues.parquet).
+
+That one table feeds the reports, FiftyOne tags and the summary printed after an audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from curator.checks.base import ISSUE_COLUMNS, empty_flags
+from curator.errors import DataError
+from curator.io.tables import read_parquet, write_parquet
+
+
+def run(findings: Sequence[Path], out: Path) -> pd.DataFrame:
+    tables = []
+    for path in findings:
+        df = read_parquet(Path(path), "dvc repro")
+        if list(df.columns) != list(ISSUE_COLUMNS):
+            raise DataError(
+                f"{path}: columns {list(df.columns)} are not the issue schema "
+                f"{list(ISSUE_COLUMNS)}; re-run the stage that wrote it."
+            )
+        tables.append(df)
+    issues = pd.concat(tables, ignore_index=True) if tables else empty_flags()
+    issues = issues.sort_values(
+        ["issue", "score", "path"], ascending=[True, False, True], ignore_index=True
+    )
+    write_parquet(issues, out)
+    return issues

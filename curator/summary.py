@@ -1,0 +1,45 @@
+"""A plain-text digest of an audit for the terminal: counts per finding and where outputs are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from curator import artifacts
+from curator.io.tables import read_json, read_parquet
+
+
+def render_summary(audits_dir: Path) -> str:
+    audits = Path(audits_dir)
+    ingest = read_json(audits / artifacts.INGEST_SUMMARY, "curator ingest")
+    issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
+    lines = [
+        f"Dataset {ingest['data_dir']}: {ingest['n_files']} files, "
+        f"{ingest['n_readable']} readable, {ingest['n_classes']} classes, "
+        f"splits {ingest['by_split']}",
+    ]
+    balance_path = audits / artifacts.BALANCE_SUMMARY
+    if balance_path.exists():
+        b = read_json(balance_path, "curator balance")
+        homog = b.get("split_label_homogeneity") or {}
+        lines.append(
+            f"Balance: imbalance ratio {b['overall']['imbalance_ratio']:.2f}, normalised entropy "
+            f"{b['overall']['normalized_entropy']:.3f}, minority classes "
+            f"{', '.join(b['minority_classes']) or 'none'}; "
+            f"label distribution same across splits: {homog.get('same_distribution', 'n/a')} "
+            f"(chi-square p={homog.get('p_value', float('nan')):.3g})"
+        )
+    lines.append("")
+    lines.append("Findings (audits/issues.parquet):")
+    if issues.empty:
+        lines.append("  none")
+    for issue, group in issues.groupby("issue", sort=True):
+        example = group.iloc[0]
+        lines.append(
+            f"  {issue:<24} {group['path'].nunique():>6} files   e.g. {example['path']}: "
+            f"{example['detail']}"
+        )
+    lines.append("")
+    lines.append("Outputs:")
+    for path in sorted(p for p in audits.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        lines.append(f"  {path}")
+    return "\n".join(lines)
