@@ -33,9 +33,13 @@ class CuratorGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
-def _load(params_path: Path):
+def _load(params_path: Path | None):
+    """An explicit --params must exist; otherwise ./params.yaml if present, else the defaults."""
     from curator.params import load_params
 
+    if params_path is None:
+        default = Path("params.yaml")
+        params_path = default if default.exists() else None
     return load_params(params_path)
 
 
@@ -43,9 +47,9 @@ params_option = click.option(
     "--params",
     "params_path",
     type=click.Path(path_type=Path),
-    default="params.yaml",
-    show_default=True,
-    help="params.yaml with every threshold and choice.",
+    default=None,
+    help="Params file with every threshold and choice "
+    "[default: ./params.yaml if present, else built-in defaults].",
 )
 audits_option = click.option(
     "--audits",

@@ -201,7 +201,8 @@ def _annotate(rng: np.random.Generator, samples: list[_Sample], truth: _Truth) -
     train = [s for s in samples if s.split == "train" and s.path not in bad]
     others = [s for s in train if s.path not in flipped]
     picked = [s for s in train if s.path in flipped]
-    picked += [others[i] for i in rng.choice(len(others), N_ANNOTATED - len(picked), replace=False)]
+    n_more = min(N_ANNOTATED, len(train) // 2) - len(picked)
+    picked += [others[i] for i in rng.choice(len(others), n_more, replace=False)]
     picked.sort(key=lambda s: s.path)
     rows = []
     for s in picked:

@@ -19,6 +19,7 @@ from scipy.stats import chi2_contingency
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags
 from curator.errors import ConfigError
+from curator.io.sources import RESERVED_COLUMNS
 from curator.params import BalanceParams
 
 MISSING = "(missing)"
@@ -165,7 +166,7 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
     df = inputs.manifest[inputs.manifest["readable"]]
     missing = [a for a in params.subgroups if a not in df.columns]
     if missing:
-        available = [c for c in df.columns if c not in ("sample_id", "path", "split", "label")]
+        available = [c for c in df.columns if c not in RESERVED_COLUMNS]
         raise ConfigError(
             f"params: balance.subgroups names {missing[0]!r}, which is not a column of the "
             f"manifest (metadata columns: {', '.join(available) or 'none'})."

@@ -1,0 +1,60 @@
+"""Shared fixtures: real images written into tmp_path, and a small demo dataset."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write_image(path: Path, seed: int = 0, size: tuple[int, int] = (32, 32), fmt: str = "PNG"):
+    """A small real image with random content (distinct per seed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arr = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr, mode="RGB").save(path, format=fmt)
+    return path
+
+
+def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``root`` with its content hash and mtime: to prove nothing changed."""
+    return {
+        p.relative_to(root).as_posix(): (
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            p.stat().st_mtime_ns,
+        )
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """data/images/<split>/<class>/<file>: 2 splits x 2 classes x 3 images."""
+    root = tmp_path / "data"
+    seed = 0
+    for split in ("train", "test"):
+        for cls in ("cat", "dog"):
+            for i in range(3):
+                write_image(root / "images" / split / cls / f"{i}.png", seed=seed)
+                seed += 1
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The demo dataset at its smallest size; tests must not modify it."""
+    from curator.demo import write_demo
+
+    root = tmp_path_factory.mktemp("demo") / "data"
+    truth = write_demo(root, seed=0, per_class=40)
+    return root, truth

@@ -1,0 +1,110 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from curator.errors import DataError
+from curator.io.sources import list_imagefolder, list_manifest, read_annotations, read_metadata
+from curator.params import IngestParams
+from tests.conftest import write_image
+
+PARAMS = IngestParams()
+
+
+def manifest_root(tmp_path: Path, rows: str) -> Path:
+    root = tmp_path / "data"
+    for name in ("a.png", "b.png", "sub/c.jpg"):
+        write_image(root / name, fmt="JPEG" if name.endswith("jpg") else "PNG")
+    (root / "manifest.csv").write_text(rows)
+    return root
+
+
+def test_manifest_reads_rows_and_extra_columns(tmp_path):
+    root = manifest_root(tmp_path, "path,label,split,site\nb.png,1,test,x\na.png,01,train,y\n")
+    listing = list_manifest(root, "manifest.csv", PARAMS)
+    assert listing.files["path"].tolist() == ["a.png", "b.png"]
+    assert listing.files["label"].tolist() == ["01", "1"]  # labels stay text
+    assert listing.files["site"].tolist() == ["y", "x"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("path,label\na.png,1\n", "manifest.csv: missing column(s) split"),
+        ("path,label,split\na.png,,train\n", "manifest.csv line 2: column 'label' is empty"),
+        (
+            "path,label,split\na.png,1,train\nb.png,1,holdout\n",
+            "manifest.csv line 3: split 'holdout' is not one of",
+        ),
+        (
+            "path,label,split\na.png,1,train\nb.png,1,test\na.png,2,test\n",
+            "manifest.csv line 4: a.png is already listed on line 2",
+        ),
+        (
+            "path,label,split\nmissing.png,1,train\n",
+            "manifest.csv line 2: missing.png does not exist",
+        ),
+        (
+            "path,label,split\n../outside.png,1,train\n",
+            "manifest.csv line 2: path '../outside.png' is not inside the data folder",
+        ),
+        (
+            "path,label,split\n/etc/passwd,1,train\n",
+            "manifest.csv line 2: path '/etc/passwd' is not inside the data folder",
+        ),
+    ],
+)
+def test_manifest_errors_name_file_line_and_fix(tmp_path, rows, message):
+    root = manifest_root(tmp_path, rows)
+    with pytest.raises(DataError, match=None) as err:
+        list_manifest(root, "manifest.csv", PARAMS)
+    assert message in str(err.value)
+
+
+def test_symlink_escaping_the_root_is_refused(tmp_path):
+    outside = write_image(tmp_path / "elsewhere" / "x.png")
+    root = manifest_root(tmp_path, "path,label,split\nlink.png,1,train\n")
+    os.symlink(outside, root / "link.png")
+    with pytest.raises(DataError, match=r"resolves to .* outside the data folder"):
+        list_manifest(root, "manifest.csv", PARAMS)
+
+
+def test_imagefolder_lists_sorted_and_reports_ignored(image_folder):
+    (image_folder / "images" / "train" / "cat" / "notes.txt").write_text("hi")
+    (image_folder / "images" / "train" / "stray.png").write_bytes(b"")
+    listing = list_imagefolder(image_folder, PARAMS)
+    assert len(listing.files) == 12
+    assert listing.files["path"].is_monotonic_increasing
+    assert set(listing.files["label"]) == {"cat", "dog"}
+    assert sorted(listing.ignored) == ["images/train/cat/notes.txt", "images/train/stray.png"]
+
+
+def test_imagefolder_unknown_split_names_the_fix(image_folder):
+    write_image(image_folder / "images" / "holdout" / "cat" / "x.png")
+    with pytest.raises(DataError, match=r"'holdout' is not one of .* add it to ingest"):
+        list_imagefolder(image_folder, PARAMS)
+
+
+def test_imagefolder_missing_folder(tmp_path):
+    with pytest.raises(DataError, match=r"is not a folder; put images in images/<split>"):
+        list_imagefolder(tmp_path, PARAMS)
+
+
+def test_metadata_reserved_column_and_duplicates(tmp_path):
+    root = manifest_root(tmp_path, "")
+    (root / "m.csv").write_text("path,label\na.png,x\n")
+    with pytest.raises(DataError, match=r"label are reserved for the manifest"):
+        read_metadata(root, "m.csv", {"a.png"})
+    (root / "m.csv").write_text("path,site\na.png,x\na.png,y\n")
+    with pytest.raises(DataError, match=r"m.csv line 3: a.png appears twice"):
+        read_metadata(root, "m.csv", {"a.png"})
+
+
+def test_annotations_one_vote_per_annotator(tmp_path):
+    root = manifest_root(tmp_path, "")
+    (root / "v.csv").write_text("path,annotator,label\na.png,ann,1\na.png,ann,2\n")
+    with pytest.raises(DataError, match=r"v.csv line 3: annotator 'ann' already voted on a.png"):
+        read_annotations(root, "v.csv", {"a.png"})
+    (root / "v.csv").write_text("path,annotator\na.png,ann\n")
+    with pytest.raises(DataError, match=r"missing column.*label"):
+        read_annotations(root, "v.csv", {"a.png"})

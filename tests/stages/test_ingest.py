@@ -1,0 +1,99 @@
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+from curator import artifacts
+from curator.errors import DataError
+from curator.params import IngestParams, Params
+from curator.stages import ingest
+from tests.conftest import tree_digest, write_image
+
+
+@pytest.fixture(scope="module")
+def demo_ingest(demo_data, tmp_path_factory):
+    root, truth = demo_data
+    before = tree_digest(root)
+    audits = tmp_path_factory.mktemp("audits")
+    summary = ingest.run(Params(), root, audits)
+    return root, truth, audits, summary, before
+
+
+def test_every_planted_bad_file_found_with_its_reason(demo_ingest):
+    _, truth, audits, summary, _ = demo_ingest
+    flags = pd.read_parquet(audits / artifacts.findings("ingest"))
+    reasons = dict(zip(flags["path"], flags["detail"], strict=True))
+    expected = {
+        "empty": "empty file (0 bytes)",
+        "truncated": "truncated or corrupt image data: image file is truncated",
+        "not_image": "not an image: Pillow cannot identify the file format",
+    }
+    assert set(reasons) == {b["path"] for b in truth["bad_files"]}
+    for bad in truth["bad_files"]:
+        assert reasons[bad["path"]].startswith(expected[bad["kind"]])
+    assert set(flags["issue"]) == {"corrupt"}
+    assert summary["n_unreadable"] == 3
+
+
+def test_manifest_has_every_file_with_content_ids(demo_ingest):
+    root, truth, audits, summary, _ = demo_ingest
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    assert len(manifest) == truth["n_files"] == summary["n_files"]
+    row = manifest.iloc[7]
+    assert row["sample_id"] == hashlib.sha256((root / row["path"]).read_bytes()).hexdigest()
+    assert {"site", "device"} <= set(manifest.columns)
+    assert manifest["site"].notna().all()
+    ok = manifest[manifest["readable"]]
+    assert set(ok["width"]) <= {64, 80} and set(ok["format"]) == {"PNG", "JPEG"}
+    for pair in truth["exact_duplicates"]:
+        ids = manifest.set_index("path").loc[[pair["a"], pair["b"]], "sample_id"]
+        assert ids.nunique() == 1
+    assert summary["n_unique_contents"] == len(manifest) - len(truth["exact_duplicates"])
+
+
+def test_annotations_joined_by_path(demo_ingest):
+    root, _, audits, summary, _ = demo_ingest
+    votes = pd.read_parquet(audits / artifacts.ANNOTATIONS)
+    raw = pd.read_csv(root / "annotations.csv", dtype=str)
+    assert len(votes) == len(raw) == summary["n_annotation_votes"]
+    assert votes["sample_id"].str.len().eq(64).all()
+
+
+def test_data_folder_untouched_and_no_temp_files(demo_ingest):
+    root, _, audits, _, before = demo_ingest
+    assert tree_digest(root) == before
+    assert not [p for p in audits.rglob("*.tmp")]
+    json.loads((audits / artifacts.INGEST_SUMMARY).read_text())
+
+
+def test_manifest_layout_with_metadata_clash(tmp_path):
+    root = tmp_path / "data"
+    write_image(root / "a.png")
+    (root / "list.csv").write_text("path,label,split,site\na.png,1,train,x\n")
+    (root / "metadata.csv").write_text("path,site\na.png,y\n")
+    params = Params(ingest=IngestParams(manifest="list.csv"))
+    with pytest.raises(DataError, match="column\\(s\\) site are also in the manifest"):
+        ingest.run(params, root, tmp_path / "audits")
+    (root / "metadata.csv").write_text("path,scanner\na.png,s1\n")
+    ingest.run(params, root, tmp_path / "audits")
+    manifest = pd.read_parquet(tmp_path / "audits" / artifacts.MANIFEST)
+    assert manifest[["site", "scanner"]].iloc[0].tolist() == ["x", "s1"]
+
+
+def test_missing_data_folder_says_how_to_get_one(tmp_path):
+    with pytest.raises(DataError, match="run `curator demo --out"):
+        ingest.run(Params(), tmp_path / "nope", tmp_path / "audits")
+
+
+def test_parallel_and_serial_decoding_agree(image_folder, tmp_path):
+    for i in range(70):  # enough files to take the process-pool path
+        write_image(
+            image_folder / "images" / "train" / "cat" / f"extra{i}.jpg", seed=100 + i, fmt="JPEG"
+        )
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"audits{workers}"
+        ingest.run(Params(ingest=IngestParams(workers=workers)), image_folder, out)
+        outs.append(pd.read_parquet(out / artifacts.MANIFEST))
+    pd.testing.assert_frame_equal(outs[0], outs[1])

@@ -1,0 +1,87 @@
+import re
+import shutil
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from curator import __version__
+from curator.cli import cli
+from curator.errors import DataError
+from tests.conftest import REPO
+
+COMMANDS = sorted(cli.commands)
+
+
+def invoke(*args, **kw):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=kw.pop("catch", True), **kw)
+
+
+def test_group_help_lists_every_command():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert re.search(rf"^\s+{name}\s", result.output, re.MULTILINE)
+    assert "Exit codes:" in result.output
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help_with_an_example(name):
+    result = invoke(name, "--help")
+    assert result.exit_code == 0
+    assert "Example: curator" in result.output or "Example:\n" in result.output
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"curator, version {__version__}"
+
+
+def test_missing_data_is_one_line_exit_5(tmp_path):
+    result = invoke("ingest", "--data", str(tmp_path / "nope"), "--audits", str(tmp_path / "a"))
+    assert result.exit_code == 5
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: data folder")
+    assert "curator demo --out" in lines[0] and "Traceback" not in result.output
+
+
+def test_missing_earlier_output_exit_6(tmp_path):
+    result = invoke("balance", "--audits", str(tmp_path))
+    assert result.exit_code == 6
+    assert result.output.strip() == (
+        f"Error: {tmp_path}/manifest.parquet does not exist: run `curator ingest` first "
+        "(or `dvc repro`)."
+    )
+
+
+def test_bad_params_exit_4(tmp_path, image_folder):
+    params = tmp_path / "p.yaml"
+    params.write_text("ingest:\n  wokers: 2\n")
+    result = invoke("ingest", "--data", str(image_folder), "--params", str(params))
+    assert result.exit_code == 4
+    assert result.output.startswith("Error: params: ingest.wokers is not a known key")
+
+
+def test_debug_shows_the_exception(tmp_path):
+    result = invoke("--debug", "ingest", "--data", str(tmp_path / "nope"))
+    assert isinstance(result.exception, DataError)
+
+
+def test_stages_end_to_end_without_dvc(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(REPO / "params.yaml", tmp_path / "params.yaml")
+    assert invoke("demo", "--out", "data", "--per-class", "40").exit_code == 0
+    ingest = invoke("ingest")
+    assert ingest.exit_code == 0, ingest.output
+    assert "3 unreadable" in ingest.output
+    assert invoke("balance").exit_code == 0
+    findings = ["audits/findings/ingest.parquet", "audits/findings/balance.parquet"]
+    assert invoke("issues", *findings).exit_code == 0
+    issues = pd.read_parquet(tmp_path / "audits" / "issues.parquet")
+    assert {"corrupt", "minority_class", "underrepresented_group"} <= set(issues["issue"])
+    summary = invoke("summary")
+    assert summary.exit_code == 0
+    assert re.search(r"corrupt\s+3 files", summary.output)
+    assert "audits/manifest.parquet" in summary.output
+    again = invoke("demo", "--out", "data")
+    assert again.exit_code == 5 and "never overwrites" in again.output
