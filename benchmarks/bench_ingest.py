@@ -38,7 +38,8 @@ def main() -> None:
             f"{truth['n_files']} files"
         )
         print(
-            f"{'workers':>7} | {'images':>6} | {'best s':>7} | {'images/s':>8} | {'peak RSS MiB':>12}"
+            f"{'workers':>7} | {'images':>6} | {'best s':>7} | {'images/s':>8} | "
+            f"{'peak RSS MiB':>12}"
         )
         for workers in (1, os.cpu_count() or 1):
             best = float("inf")

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.stats import chi2_contingency
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags
-from curator.errors import ConfigError
+from curator.errors import ConfigError, DataError
 from curator.io.sources import RESERVED_COLUMNS
 from curator.params import BalanceParams
 
@@ -164,6 +164,11 @@ def _subgroup_report(
 
 def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
     df = inputs.manifest[inputs.manifest["readable"]]
+    if df.empty:
+        raise DataError(
+            "balance: the manifest has no readable images; see the 'corrupt' findings in "
+            "audits/findings/ingest.parquet for why each file failed."
+        )
     missing = [a for a in params.subgroups if a not in df.columns]
     if missing:
         available = [c for c in df.columns if c not in RESERVED_COLUMNS]

@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 
 
 def _decode_file(path: Path, max_image_pixels: int) -> DecodedImage:
-    return decode_bytes(path.read_bytes(), max_image_pixels)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:  # permissions, a file removed mid-run, an I/O error: a finding
+        return DecodedImage(sample_id="", n_bytes=0, error=f"cannot read file: {exc.strerror}")
+    return decode_bytes(data, max_image_pixels)
 
 
 def decode_all(root: Path, rel_paths: list[str], max_image_pixels: int, workers: int) -> list:
@@ -99,8 +103,9 @@ def build_manifest(root: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFra
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     root = Path(data_dir)
     if not root.is_dir():
+        state = "is not a folder" if root.exists() else "does not exist"
         raise DataError(
-            f"data folder {root} does not exist; run `curator demo --out {root}` for the demo "
+            f"data folder {root} {state}; run `curator demo --out {root}` for the demo "
             "dataset, or point --data at your own."
         )
     manifest, annotations, info = build_manifest(root, params)

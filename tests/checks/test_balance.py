@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from curator.checks import CheckInputs, balance
-from curator.errors import ConfigError
+from curator.errors import ConfigError, DataError
 from curator.params import BalanceParams
 
 
@@ -97,3 +97,10 @@ def test_unreadable_rows_are_not_counted():
     df.loc[0, "readable"] = False
     s = balance.run(CheckInputs(manifest=df), PARAMS).summary
     assert s["class_counts"]["train"]["a"] == 5
+
+
+def test_no_readable_images_is_a_clear_error():
+    df = small_manifest()
+    df["readable"] = False
+    with pytest.raises(DataError, match="no readable images"):
+        balance.run(CheckInputs(manifest=df), PARAMS)

@@ -1,5 +1,6 @@
 import hashlib
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -97,3 +98,12 @@ def test_parallel_and_serial_decoding_agree(image_folder, tmp_path):
         ingest.run(Params(ingest=IngestParams(workers=workers)), image_folder, out)
         outs.append(pd.read_parquet(out / artifacts.MANIFEST))
     pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+def test_unreadable_file_is_a_finding_not_a_crash(image_folder, tmp_path):
+    # A dangling symlink inside the data folder: listed like any file, unreadable at decode.
+    os.symlink(image_folder / "gone.png", image_folder / "images" / "train" / "cat" / "9.png")
+    ingest.run(Params(ingest=IngestParams(workers=1)), image_folder, tmp_path / "a")
+    flags = pd.read_parquet(tmp_path / "a" / artifacts.findings("ingest"))
+    assert flags["path"].tolist() == ["images/train/cat/9.png"]
+    assert flags["detail"].tolist() == ["cannot read file: No such file or directory"]
