@@ -11,6 +11,14 @@ BALANCE_SUMMARY = "balance.json"
 METRICS_DIR = "metrics"  # metrics/<stage>.json: headline numbers for `dvc metrics`
 FINDINGS_DIR = "findings"  # findings/<stage>.parquet, one flag table per stage
 ISSUES = "issues.parquet"
+HASHES = "hashes.parquet"
+EMBEDDINGS_DIR = "embeddings"  # embeddings/vectors.npy (float32, L2-normalised) + ids.parquet
+EMBED_VECTORS = "embeddings/vectors.npy"
+EMBED_IDS = "embeddings/ids.parquet"
+EMBED_SUMMARY = "embed.json"
+DUPLICATES = "duplicates.parquet"
+LEAKAGE = "leakage.parquet"
+DUPLICATES_SUMMARY = "duplicates.json"
 
 
 def findings(stage: str) -> str:

@@ -81,12 +81,13 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
     \b
     Typical use (the whole pipeline, as DVC stages):
       curator demo --out data     # write the embedded demo dataset
-      dvc repro                   # ingest -> balance -> issues
+      dvc repro                   # ingest, balance, hash, embed, duplicates, issues
       curator summary             # what was found, and where it is
     """
     ctx.meta["curator.debug"] = debug
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader narrates CPU features
 
 
 @cli.command()
@@ -152,6 +153,61 @@ def balance(audits_dir: Path, params_path: Path) -> None:
         f"balance: imbalance ratio {s['overall']['imbalance_ratio']:.2f}, minority "
         f"classes {s['minority_classes'] or 'none'}; {s['n_flagged_samples']} samples flagged"
     )
+
+
+@cli.command("hash")
+@data_option
+@audits_option
+@params_option
+def hash_(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
+    """Perceptual hashes (pHash, dHash, wHash) of every readable image.
+
+    Example: curator hash --data data --audits audits
+    """
+    from curator.stages import hash as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir)
+    click.echo(f"hash: {s['n_hashed']} distinct images hashed -> {audits_dir}/")
+
+
+@cli.command()
+@data_option
+@audits_option
+@params_option
+def embed(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
+    """Image embeddings with open_clip (or the fallback descriptor when weights are absent).
+
+    Weights come from embed.checkpoint or the local cache, never the network; vectors are
+    cached by (image bytes, model), so a re-run embeds only new images.
+    Example: curator embed --data data --audits audits
+    """
+    from curator.stages import embed as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir)
+    rate = f", {s['images_per_second']:.0f} images/s" if s["images_per_second"] else ""
+    click.echo(
+        f"embed: {' '.join(filter(None, (s['backend'], s['model'])))}: "
+        f"{s['n_embedded_now']} embedded now, {s['n_from_cache']} from cache{rate}; "
+        f"device {s['device'] or '-'}, precision {s['precision'] or '-'}"
+    )
+
+
+@cli.command()
+@data_option
+@audits_option
+@params_option
+def duplicates(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
+    """Exact and near duplicates, their clusters, label conflicts and train/val/test leakage.
+
+    Example: curator duplicates --data data --audits audits
+    """
+    from curator.stages import duplicates as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir)
+    leaked = ", ".join(
+        f"{k} {v['leaked']}/{v['n']} ({v['leaked_pct']:.1f}%)" for k, v in s["leakage"].items()
+    )
+    click.echo(f"duplicates: {s['n_pairs']} pairs in {s['n_clusters']} clusters; leaked: {leaked}")
 
 
 @cli.command()

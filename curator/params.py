@@ -86,9 +86,83 @@ class BalanceParams:
 
 
 @dataclass(frozen=True)
+class HashParams:
+    """Perceptual hashing; JPEGs decode at reduced scale no smaller than ``decode_size``."""
+
+    decode_size: int = 64
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.decode_size >= 0, "hash.decode_size", "must be >= 0 (0 = full decode)")
+        _require(self.workers >= 0, "hash.workers", "must be >= 0 (0 = all cores)")
+
+
+@dataclass(frozen=True)
+class EmbedParams:
+    """Which embedding model, where its weights are, and how to run it."""
+
+    model: str = "ViT-B-32"
+    pretrained: str | None = "laion2b_s34b_b79k"  # or "random-init" (tests, smoke runs)
+    checkpoint: str | None = None  # a local open_clip state dict (.pt/.bin/.safetensors)
+    model_config: str | None = None  # a custom open_clip model config (JSON file or folder)
+    image_size: int | None = None
+    fallback: Literal["thumbnail", "hog"] = "thumbnail"
+    fallback_size: int = 16
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    batch_size: int = 64
+    num_workers: int = 2
+    workers: int = 0
+    seed: int = 0
+    cache_dir: str = ".curator/cache"
+
+    def __post_init__(self) -> None:
+        _require(self.batch_size > 0, "embed.batch_size", "must be positive")
+        _require(self.num_workers >= 0, "embed.num_workers", "must be >= 0")
+        _require(self.workers >= 0, "embed.workers", "must be >= 0 (0 = all cores)")
+        _require(4 <= self.fallback_size <= 256, "embed.fallback_size", "must be in [4, 256]")
+        if self.fallback == "hog":
+            _require(self.fallback_size >= 32, "embed.fallback_size", "must be >= 32 for hog")
+
+
+@dataclass(frozen=True)
+class DuplicatesParams:
+    """Candidate thresholds per method, and the edge correlation that accepts a candidate."""
+
+    max_phash_distance: int = 10
+    max_dhash_distance: int = 10
+    max_whash_distance: int = 4
+    min_cosine_similarity: float = 0.8
+    min_edge_correlation: float = 0.978
+    knn_k: int = 10
+    ivf_min_size: int = 200_000
+    nprobe: int = 16
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("max_phash_distance", "max_dhash_distance", "max_whash_distance"):
+            _require(0 <= getattr(self, key) <= 32, f"duplicates.{key}", "must be in [0, 32]")
+        _require(
+            -1 <= self.min_cosine_similarity <= 1,
+            "duplicates.min_cosine_similarity",
+            "must be in [-1, 1]",
+        )
+        _require(
+            -1 <= self.min_edge_correlation <= 1,
+            "duplicates.min_edge_correlation",
+            "must be in [-1, 1]",
+        )
+        _require(self.knn_k >= 1, "duplicates.knn_k", "must be >= 1")
+        _require(self.nprobe >= 1, "duplicates.nprobe", "must be >= 1")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
+    hash: HashParams = field(default_factory=HashParams)
+    embed: EmbedParams = field(default_factory=EmbedParams)
+    duplicates: DuplicatesParams = field(default_factory=DuplicatesParams)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -25,6 +25,18 @@ def write_image(path: Path, seed: int = 0, size: tuple[int, int] = (32, 32), fmt
     return path
 
 
+def smooth_image(seed: int, size: int) -> Image.Image:
+    """A photo-like picture: random colour blobs, blurred (distinct per seed)."""
+    from PIL import ImageFilter
+
+    arr = np.random.default_rng(seed).integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
+    return (
+        Image.fromarray(arr)
+        .resize((size, size), Image.Resampling.BICUBIC)
+        .filter(ImageFilter.GaussianBlur(2))
+    )
+
+
 def tree_digest(root: Path) -> dict[str, tuple[str, int]]:
     """Every file under ``root`` with its content hash and mtime: to prove nothing changed."""
     return {
@@ -58,3 +70,29 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("demo") / "data"
     truth = write_demo(root, seed=0, per_class=40)
     return root, truth
+
+
+TINY_CLIP = {
+    "embed_dim": 32,
+    "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+    "text_cfg": {"context_length": 16, "vocab_size": 1000, "width": 64, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer open_clip architecture (random weights are built from it; nothing downloads)."""
+    import json
+
+    path = tmp_path_factory.mktemp("clip") / "curator-tiny.json"
+    path.write_text(json.dumps(TINY_CLIP))
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_weight_caches(tmp_path_factory, monkeypatch):
+    """Point the model caches at an empty folder: tests never see (or fetch) real weights."""
+    empty = tmp_path_factory.getbasetemp() / "empty-hf-cache"
+    empty.mkdir(exist_ok=True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(empty), raising=False)

@@ -18,7 +18,11 @@ pytestmark = pytest.mark.slow
 
 
 def dvc(cwd: Path, *args: str) -> str:
-    env = os.environ | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env = os.environ | {
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "HF_HUB_CACHE": str(cwd / ".no-weights"),  # never use (or look for) real weights
+    }
     done = subprocess.run(
         [str(BIN / "dvc"), *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
@@ -41,7 +45,7 @@ def project(tmp_path: Path) -> Path:
 def test_repro_then_noop(project):
     write_demo(project / "data", seed=0, per_class=40)
     first = dvc(project, "repro")
-    for stage in ("ingest", "balance", "issues"):
+    for stage in ("ingest", "balance", "hash", "embed", "duplicates", "issues"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
     assert manifest.exists() and (project / "audits" / artifacts.ISSUES).exists()
@@ -63,21 +67,26 @@ def test_dvc_yaml_outputs_match_what_stages_write():
     outs = set().union(
         *(names(s.get("outs", [])) | names(s.get("metrics", [])) for s in stages.values())
     )
+    stage_names = ("ingest", "balance", "duplicates")
     expected = {
         artifacts.MANIFEST,
         artifacts.ANNOTATIONS,
         artifacts.INGEST_SUMMARY,
         artifacts.BALANCE_SUMMARY,
         artifacts.ISSUES,
-        artifacts.findings("ingest"),
-        artifacts.findings("balance"),
-        artifacts.metrics("ingest"),
-        artifacts.metrics("balance"),
+        artifacts.HASHES,
+        artifacts.EMBEDDINGS_DIR,
+        artifacts.EMBED_SUMMARY,
+        artifacts.DUPLICATES,
+        artifacts.LEAKAGE,
+        artifacts.DUPLICATES_SUMMARY,
+        *(artifacts.findings(s) for s in stage_names),
+        *(artifacts.metrics(s) for s in stage_names),
     }
     assert outs == {f"audits/{name}" for name in expected}
-    assert set(stages["issues"]["deps"]) >= {
-        f"audits/{artifacts.findings(s)}" for s in ("ingest", "balance")
-    }
+    findings = {f"audits/{artifacts.findings(s)}" for s in stage_names}
+    assert set(stages["issues"]["deps"]) >= findings
+    assert all(f in stages["issues"]["cmd"] for f in findings)
 
 
 def test_committed_data_dvc_matches_the_regenerated_demo(tmp_path):

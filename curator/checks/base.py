@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # score: severity in [0, 1], higher = more severe (sort descending to triage).
@@ -45,6 +46,10 @@ class CheckInputs:
 
     manifest: pd.DataFrame
     annotations: pd.DataFrame | None = None
+    hashes: pd.DataFrame | None = None  # sample_id + one uint64 column per hash kind
+    embeddings: tuple[list[str], np.ndarray] | None = None  # (sample_ids, L2-normalised rows)
+    # sample_ids -> stacked edge maps (features/edges.py); supplied by the stage that reads files
+    load_edge_maps: Callable[[list[str]], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class CheckResult:
     summary: dict[str, Any]
     metrics: dict[str, Any]
     params: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # extra outputs, e.g. pairs
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,13 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def open_rgb(data: bytes, max_image_pixels: int) -> tuple[Image.Image, str, str]:
+def open_rgb(
+    data: bytes, max_image_pixels: int, draft_size: int = 0
+) -> tuple[Image.Image, str, str]:
     """Decode ``data`` fully; return (RGB image, original format, original mode).
 
+    ``draft_size`` > 0 lets a JPEG decode at a reduced scale (1/2, 1/4, 1/8) whose sides stay
+    at least that large: much cheaper when only a small version is needed (hashing).
     Raises ``ValueError`` with a human-readable reason when the bytes are not a usable image.
     """
     if not data:
@@ -61,6 +65,8 @@ def open_rgb(data: bytes, max_image_pixels: int) -> tuple[Image.Image, str, str]
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 fmt, mode = img.format or "unknown", img.mode
+                if draft_size and fmt == "JPEG":
+                    img.draft(img.mode, (draft_size, draft_size))
                 img.load()
                 oriented = ImageOps.exif_transpose(img)
                 rgb = to_rgb(oriented)

@@ -7,20 +7,18 @@ Writes ``manifest.parquet`` (one row per file, readable or not), ``annotations.p
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from curator import artifacts
 from curator.checks import CheckInputs, run_check
 from curator.errors import DataError
 from curator.io.images import DecodedImage, decode_bytes
+from curator.io.parallel import parallel_map
 from curator.io.sources import list_sources, read_annotations, read_metadata
 from curator.io.tables import write_json, write_parquet
 from curator.params import Params
@@ -38,14 +36,8 @@ def _decode_file(path: Path, max_image_pixels: int) -> DecodedImage:
 
 def decode_all(root: Path, rel_paths: list[str], max_image_pixels: int, workers: int) -> list:
     """Decode every file, in parallel across processes; results keep the input order."""
-    paths = [root / p for p in rel_paths]
     work = partial(_decode_file, max_image_pixels=max_image_pixels)
-    n_workers = workers or os.cpu_count() or 1
-    bar = dict(total=len(paths), desc="ingest: decoding", unit="img", disable=None)
-    if n_workers == 1 or len(paths) < 64:
-        return [work(p) for p in tqdm(paths, **bar)]
-    with ProcessPoolExecutor(max_workers=n_workers) as pool:
-        return list(tqdm(pool.map(work, paths, chunksize=32), **bar))
+    return parallel_map(work, [root / p for p in rel_paths], workers, "ingest: decoding")
 
 
 def _optional_table(root: Path, rel: str | None, key: str) -> str | None:

@@ -9,18 +9,24 @@ from curator import artifacts
 from curator.checks import REGISTRY, CheckInputs, run_check
 from curator.checks.base import ISSUE_COLUMNS
 from curator.errors import ConfigError
-from curator.params import BalanceParams, Params
-from curator.stages import ingest
+from curator.params import BalanceParams, EmbedParams, Params
+from curator.stages import duplicates, embed, hash, ingest
 
 
 @pytest.fixture(scope="module")
 def inputs(demo_data, tmp_path_factory):
     root, _ = demo_data
     audits = tmp_path_factory.mktemp("audits")
-    ingest.run(Params(), root, audits)
+    params = Params(embed=EmbedParams(cache_dir=str(audits / "cache")))
+    for stage in (ingest, hash, embed):
+        stage.run(params, root, audits)
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
     return CheckInputs(
-        manifest=pd.read_parquet(audits / artifacts.MANIFEST),
+        manifest=manifest,
         annotations=pd.read_parquet(audits / artifacts.ANNOTATIONS),
+        hashes=pd.read_parquet(audits / artifacts.HASHES),
+        embeddings=duplicates.load_embeddings(audits),
+        load_edge_maps=duplicates.edge_map_loader(manifest, root, params),
     )
 
 

@@ -1,0 +1,310 @@
+"""Duplicates and split leakage.
+
+Three kinds of twins, each pair with its evidence:
+* exact bytes: files with the same sample_id (SHA-256 of the bytes);
+* exact pixels: different bytes that decode to the same pixels;
+* near: candidates from any of pHash, dHash, wHash (Hamming radius, FAISS multi-index hashing)
+  or the embedding (cosine among k nearest neighbours, FAISS), accepted when their edge maps
+  correlate at ``min_edge_correlation`` or more (features/edges.py: hashes and global
+  descriptors alone cannot tell two similar pictures from two copies of one).
+Twins are grouped into clusters (connected components) with a suggested keeper; clusters whose
+members carry different labels, and val/test images with a twin in train (or test images with
+a twin in val), are flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curator.checks.base import CheckInputs, CheckResult, make_flags
+from curator.errors import MissingArtifactError
+from curator.features.edges import edge_correlation
+from curator.features.hashes import HASH_KINDS, hamming
+from curator.neighbors import cosine_pairs, hamming_pairs
+from curator.params import DuplicatesParams
+
+NEAR_METHODS = (*HASH_KINDS, "embedding")
+LOSSLESS = {"PNG", "BMP", "TIFF", "WEBP", "GIF"}
+SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+MAX_SHIFT = 3
+
+
+def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesParams) -> tuple:
+    """Content-index pairs found by any method, with which methods fired and the index used."""
+    found, indexes = [], {}
+    for kind in HASH_KINDS:
+        pairs = hamming_pairs(hashes[kind].to_numpy(np.uint64), getattr(p, f"max_{kind}_distance"))
+        found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": kind}))
+        indexes[kind] = pairs.index
+    pairs = cosine_pairs(
+        vectors, p.knn_k, p.min_cosine_similarity, p.ivf_min_size, p.nprobe, p.seed
+    )
+    found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": "embedding"}))
+    indexes["embedding"] = pairs.index
+    allp = pd.concat(found, ignore_index=True)
+    grouped = allp.groupby(["i", "j"], sort=True)["method"].agg(lambda m: ",".join(sorted(m)))
+    grouped = grouped.rename("methods")
+    return grouped.reset_index(), indexes
+
+
+def pair_evidence(cand: pd.DataFrame, hashes: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
+    """Every method's distance for every candidate, whichever method proposed it."""
+    i, j = cand["i"].to_numpy(), cand["j"].to_numpy()
+    for kind in HASH_KINDS:
+        codes = hashes[kind].to_numpy(np.uint64)
+        cand[f"{kind}_distance"] = hamming(codes[i], codes[j]) if len(i) else []
+    cand["cosine"] = np.einsum("ij,ij->i", vectors[i], vectors[j]) if len(i) else []
+    return cand
+
+
+def _contents(manifest: pd.DataFrame) -> pd.DataFrame:
+    readable = manifest[manifest["readable"]].copy()
+    readable["quality"] = list(
+        zip(
+            readable["width"].astype(int) * readable["height"].astype(int),
+            readable["format"].isin(LOSSLESS),
+            readable["bytes"],
+            strict=True,
+        )
+    )
+    return readable
+
+
+def _keeper(group: pd.DataFrame) -> str:
+    """The copy to keep: in train if any (twins leave the evaluation splits), then the largest
+    image, then lossless, then the larger file, then the first path."""
+    ranked = group.assign(rank=group["split"].map(SPLIT_ORDER).fillna(len(SPLIT_ORDER)))
+    ranked = ranked.sort_values("path").sort_values("quality", ascending=False, kind="stable")
+    return ranked.sort_values("rank", kind="stable")["path"].iloc[0]
+
+
+def _path_pairs(content_pairs: pd.DataFrame, files: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """Expand content pairs to path pairs; exact-byte copies pair with their group's first path."""
+    by_sid = files.groupby("sample_id")["path"].apply(sorted)
+    rows = []
+    for sid, paths in by_sid.items():
+        for other in paths[1:]:
+            rows.append(
+                {
+                    "path_a": paths[0],
+                    "path_b": other,
+                    "kind": "exact_bytes",
+                    "score": 1.0,
+                    "sid_a": sid,
+                    "sid_b": sid,
+                }
+            )
+    for r in content_pairs.itertuples():
+        sa, sb = ids[r.i], ids[r.j]
+        for pa in by_sid[sa]:
+            for pb in by_sid[sb]:
+                rows.append(
+                    {
+                        "path_a": pa,
+                        "path_b": pb,
+                        "kind": r.kind,
+                        "score": r.score,
+                        "sid_a": sa,
+                        "sid_b": sb,
+                        "methods": r.methods,
+                        **{f"{k}_distance": getattr(r, f"{k}_distance") for k in HASH_KINDS},
+                        "cosine": r.cosine,
+                        "edge_correlation": r.edge_correlation,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _leaks(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Val/test paths with a train twin, and test paths with a val twin (one row per twin)."""
+    rows = []
+    for r in pairs.itertuples():
+        if r.split_a == r.split_b:
+            continue
+        (held, hs), (twin, ts) = sorted(
+            ((r.path_a, r.split_a), (r.path_b, r.split_b)), key=lambda x: -SPLIT_ORDER.get(x[1], 3)
+        )
+        rows.append(
+            {
+                "path": held,
+                "split": hs,
+                "twin_path": twin,
+                "twin_split": ts,
+                "kind": r.kind,
+                "score": r.score,
+                "sample_id": r.sid_a if held == r.path_a else r.sid_b,
+            }
+        )
+    cols = ["path", "split", "twin_path", "twin_split", "kind", "score", "sample_id"]
+    return pd.DataFrame(rows, columns=cols).drop_duplicates(["path", "twin_path"])
+
+
+def _describe(r: Any, other: str) -> str:
+    if r.kind == "exact_bytes":
+        return f"same bytes as {other}"
+    if r.kind == "exact_pixels":
+        return f"same pixels as {other} (different file bytes)"
+    return (
+        f"near-duplicate of {other} (pHash {r.phash_distance}, dHash {r.dhash_distance}, "
+        f"wHash {r.whash_distance}, cosine {r.cosine:.3f}, edge corr {r.edge_correlation:.3f})"
+    )
+
+
+def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
+    if inputs.hashes is None or inputs.embeddings is None or inputs.load_edge_maps is None:
+        raise MissingArtifactError(
+            "duplicates needs hashes and embeddings: run `curator hash` "
+            "and `curator embed` first (or `dvc repro`)."
+        )
+    files = _contents(inputs.manifest)
+    ids, vectors = inputs.embeddings
+    hashes = inputs.hashes.set_index("sample_id").loc[ids].reset_index()
+    cand, indexes = candidate_pairs(hashes, vectors, params)
+    cand = pair_evidence(cand, hashes, vectors)
+    pixel_of = files.drop_duplicates("sample_id").set_index("sample_id")["pixel_sha256"]
+    same_pixels = np.array(
+        [pixel_of[ids[a]] == pixel_of[ids[b]] for a, b in zip(cand["i"], cand["j"], strict=True)],
+        dtype=bool,
+    )
+    cand["edge_correlation"] = _verify(cand, ids, inputs.load_edge_maps)
+    accepted = same_pixels | (cand["edge_correlation"] >= params.min_edge_correlation)
+    cand["kind"] = np.where(same_pixels, "exact_pixels", "near")
+    cand["score"] = np.where(same_pixels, 1.0, cand["edge_correlation"].clip(0, 1))
+    kept = cand[accepted].reset_index(drop=True)
+    pairs = _path_pairs(kept, files, ids)
+    return _result(pairs, files, kept, cand, indexes, params)
+
+
+def _verify(cand: pd.DataFrame, ids: list[str], load: Callable) -> np.ndarray:
+    if cand.empty:
+        return np.zeros(0, np.float32)
+    involved = np.unique(np.r_[cand["i"].to_numpy(), cand["j"].to_numpy()])
+    maps = load([ids[k] for k in involved])
+    pos = np.searchsorted(involved, cand[["i", "j"]].to_numpy())
+    return edge_correlation(maps, pos[:, 0], pos[:, 1], MAX_SHIFT)
+
+
+def _clusters(pairs: pd.DataFrame, files: pd.DataFrame) -> pd.Series:
+    """path -> cluster id (0..k-1, ordered by first path), for paths that have a twin."""
+    paths = sorted(set(pairs["path_a"]) | set(pairs["path_b"]))
+    pos = {p: k for k, p in enumerate(paths)}
+    a = pairs["path_a"].map(pos).to_numpy()
+    b = pairs["path_b"].map(pos).to_numpy()
+    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(paths), len(paths)))
+    _, labels = connected_components(graph, directed=False)
+    first_seen = {lab: k for k, lab in enumerate(dict.fromkeys(labels))}
+    return pd.Series([first_seen[x] for x in labels], index=paths, name="cluster_id")
+
+
+def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
+    info = files.set_index("path")
+    if pairs.empty:
+        pairs = pd.DataFrame(columns=["path_a", "path_b", "kind", "score", "sid_a", "sid_b"])
+    for side in ("a", "b"):
+        pairs[f"split_{side}"] = pairs[f"path_{side}"].map(info["split"])
+        pairs[f"label_{side}"] = pairs[f"path_{side}"].map(info["label"])
+    cluster = _clusters(pairs, files) if len(pairs) else pd.Series(dtype=int)
+    pairs["cluster_id"] = pairs["path_a"].map(cluster)
+    pairs["cross_split"] = pairs["split_a"] != pairs["split_b"]
+    members = info.loc[cluster.index].assign(cluster_id=cluster.values).reset_index()
+    keepers = members.groupby("cluster_id").apply(_keeper, include_groups=False)
+    conflicts = members.groupby("cluster_id")["label"].nunique()
+    conflicts = set(conflicts[conflicts > 1].index)
+    pairs["label_conflict"] = pairs["cluster_id"].isin(conflicts)
+    leaks = _leaks(pairs)
+    flags = _flags(pairs, members, keepers, conflicts, leaks)
+    summary = _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes, params)
+    pairs = pairs.rename(columns={"sid_a": "sample_id_a", "sid_b": "sample_id_b"})
+    return CheckResult(
+        "duplicates",
+        flags,
+        summary,
+        _metrics(summary),
+        vars(params),
+        tables={"pairs": pairs, "leakage": leaks},
+    )
+
+
+def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
+    rows = []
+    best = {}
+    for r in pairs.itertuples():
+        for me, other in ((r.path_a, r.path_b), (r.path_b, r.path_a)):
+            if me != keepers[r.cluster_id] and r.score >= best.get(me, (-1, ""))[0]:
+                best[me] = (
+                    r.score,
+                    f"{_describe(r, other)}; suggested keeper {keepers[r.cluster_id]}",
+                )
+    sid = members.set_index("path")["sample_id"]
+    rows += [
+        {"sample_id": sid[p], "path": p, "issue": "duplicate", "score": s, "detail": d}
+        for p, (s, d) in best.items()
+    ]
+    for r in leaks.sort_values("score", ascending=False).drop_duplicates("path").itertuples():
+        rows.append(
+            {
+                "sample_id": r.sample_id,
+                "path": r.path,
+                "issue": "leak",
+                "score": r.score,
+                "detail": f"{r.split} image has a {r.twin_split} twin {r.twin_path} "
+                f"({r.kind.replace('_', ' ')})",
+            }
+        )
+    for m in members[members["cluster_id"].isin(conflicts)].itertuples():
+        labels = sorted(set(members.loc[members["cluster_id"] == m.cluster_id, "label"]))
+        rows.append(
+            {
+                "sample_id": m.sample_id,
+                "path": m.path,
+                "issue": "duplicate_label_conflict",
+                "score": 1.0,
+                "detail": f"labelled {m.label!r} but its duplicates carry "
+                f"labels {labels} (cluster {m.cluster_id})",
+            }
+        )
+    return make_flags(rows)
+
+
+def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes, params) -> dict:
+    per_split = {}
+    for split, n in files.groupby("split").size().items():
+        leaked = leaks.loc[leaks["split"] == split, "path"].nunique()
+        per_split[str(split)] = {
+            "n": int(n),
+            "leaked": int(leaked),
+            "leaked_pct": 100.0 * leaked / n if n else 0.0,
+        }
+    by_method = {m: int(cand["methods"].str.contains(m).sum()) for m in NEAR_METHODS}
+    return {
+        "n_images": len(files),
+        "n_pairs": len(pairs),
+        "n_pairs_by_kind": pairs["kind"].value_counts().to_dict() if len(pairs) else {},
+        "n_candidate_pairs": len(cand),
+        "n_candidate_pairs_by_method": by_method,
+        "n_near_pairs_accepted": int((kept["kind"] == "near").sum()),
+        "n_clusters": int(members["cluster_id"].nunique()) if len(members) else 0,
+        "n_images_in_clusters": len(members),
+        "n_removable": len(members) - (int(members["cluster_id"].nunique()) if len(members) else 0),
+        "n_label_conflict_clusters": len(conflicts),
+        "leakage": per_split,
+        "n_leaked": int(leaks["path"].nunique()),
+        "indexes": indexes,
+        "thresholds": vars(params),
+    }
+
+
+def _metrics(summary: dict) -> dict:
+    return {
+        "n_clusters": summary["n_clusters"],
+        "n_removable": summary["n_removable"],
+        "n_label_conflict_clusters": summary["n_label_conflict_clusters"],
+        "n_leaked": summary["n_leaked"],
+        "leaked_pct": {s: v["leaked_pct"] for s, v in summary["leakage"].items()},
+    }

@@ -1,0 +1,226 @@
+"""Image embeddings: open_clip when its weights are at hand, a classical descriptor otherwise.
+
+Weights are never downloaded. A checkpoint path in params is used as given; a pretrained tag is
+looked up in the local Hugging Face cache and open_clip's own cache (~/.cache/clip). When neither
+has it, the caller is told why in one line and the fallback descriptor named in params is used,
+and that choice is recorded so every report can say which features it rests on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from curator.errors import ConfigError
+from curator.io.images import open_rgb
+from curator.params import EmbedParams
+from curator.torch_compat import import_open_clip
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Embedder:
+    """What produced the vectors; its ``key`` names the embedding cache."""
+
+    backend: str  # "open_clip" or "fallback:<name>"
+    model: str | None
+    weights: str | None  # checkpoint path, "random-init", or None for the fallback
+    weights_sha256: str | None
+    reason: str | None  # why the fallback was used
+    image_size: int | None
+
+    @property
+    def key(self) -> str:
+        text = "|".join(
+            str(x) for x in (self.backend, self.model, self.weights_sha256, self.image_size)
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "weights": self.weights,
+            "weights_sha256": self.weights_sha256,
+            "fallback_reason": self.reason,
+            "image_size": self.image_size,
+            "cache_key": self.key,
+        }
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def local_pretrained(model: str, tag: str) -> tuple[Path | None, str]:
+    """Find pretrained weights for (model, tag) on disk; (path, "") or (None, why not)."""
+    open_clip = import_open_clip()
+
+    cfg = open_clip.get_pretrained_cfg(model, tag)
+    if not cfg:
+        known = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
+        raise ConfigError(
+            f"params: embed.pretrained {tag!r} is not a pretrained tag of {model} (known: {known})"
+        )
+    looked = []
+    hub = cfg.get("hf_hub", "")
+    if hub:
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, filename = os.path.split(hub)  # "org/name/" means open_clip's default file
+        names = (
+            [filename]
+            if filename
+            else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        )
+        for name in names:
+            found = try_to_load_from_cache(repo, name)
+            if isinstance(found, str):
+                return Path(found), ""
+        looked.append(f"Hugging Face cache ({repo})")
+    url = cfg.get("url", "")
+    if url:
+        candidate = Path("~/.cache/clip").expanduser() / os.path.basename(url)
+        if candidate.is_file():
+            return candidate, ""
+        looked.append(str(candidate))
+    return None, f"no local copy of {model}/{tag} weights (looked in: {'; '.join(looked)})"
+
+
+def resolve_embedder(params: EmbedParams) -> Embedder:
+    """Decide what will embed: open_clip with local weights, random init, or the fallback."""
+    if params.model_config:
+        import_open_clip().add_model_config(params.model_config)
+    if params.checkpoint:
+        path = Path(params.checkpoint)
+        if not path.is_file():
+            raise ConfigError(f"params: embed.checkpoint {path} does not exist; fix the path.")
+        return Embedder(
+            "open_clip", params.model, str(path), file_sha256(path), None, params.image_size
+        )
+    if params.pretrained in (None, "random-init"):
+        return Embedder(
+            "open_clip", params.model, "random-init", f"seed={params.seed}", None, params.image_size
+        )
+    path, why = local_pretrained(params.model, params.pretrained)
+    if path is not None:
+        return Embedder(
+            "open_clip", params.model, str(path), file_sha256(path), None, params.image_size
+        )
+    reason = (
+        f"{why}; using the '{params.fallback}' fallback descriptor (embed.fallback). "
+        "Put the weights in the cache or set embed.checkpoint to use CLIP."
+    )
+    return Embedder(f"fallback:{params.fallback}", None, None, None, reason, None)
+
+
+def thumbnail_descriptor(img: Image.Image, size: int) -> np.ndarray:
+    """A size x size grey thumbnail, mean-centred and L2-normalised.
+
+    Centring and normalising make it blind to uniform brightness and contrast changes; the
+    box filter makes it tolerant of re-encoding, resizing and shifts of a pixel or two.
+    """
+    grey = np.asarray(img.convert("L").resize((size, size), Image.Resampling.BOX), np.float32)
+    grey -= grey.mean()
+    norm = np.linalg.norm(grey)
+    return (grey / norm if norm > 0 else grey).ravel()
+
+
+def hog_descriptor(img: Image.Image, size: int) -> np.ndarray:
+    """Histogram of oriented gradients (scikit-image) of a size x size grey version."""
+    from skimage.feature import hog
+
+    grey = np.asarray(img.convert("L").resize((size, size), Image.Resampling.BILINEAR))
+    vec = hog(
+        grey,
+        orientations=9,
+        pixels_per_cell=(size // 8, size // 8),
+        cells_per_block=(2, 2),
+        feature_vector=True,
+    ).astype(np.float32)
+    norm = np.linalg.norm(vec)
+    return vec / norm if norm > 0 else vec
+
+
+def fallback_file(path: Path, name: str, size: int, max_image_pixels: int) -> np.ndarray:
+    img, _, _ = open_rgb(Path(path).read_bytes(), max_image_pixels)
+    return thumbnail_descriptor(img, size) if name == "thumbnail" else hog_descriptor(img, size)
+
+
+def pick_device(requested: str) -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class _ImageFiles:
+    """A map-style dataset of image files -> preprocessed tensors (for torch's DataLoader)."""
+
+    def __init__(self, paths: list[Path], preprocess, max_image_pixels: int) -> None:
+        self.paths, self.preprocess, self.max_image_pixels = paths, preprocess, max_image_pixels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        img, _, _ = open_rgb(self.paths[i].read_bytes(), self.max_image_pixels)
+        return self.preprocess(img)
+
+
+def embed_open_clip(
+    embedder: Embedder,
+    paths: list[Path],
+    params: EmbedParams,
+    max_image_pixels: int,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """L2-normalised open_clip image embeddings; returns (vectors, run facts)."""
+    import torch
+    from tqdm import tqdm
+
+    device = pick_device(params.device)
+    use_amp = device == "cuda" and params.precision != "fp32"
+    amp_dtype = torch.bfloat16 if params.precision == "bf16" else torch.float16
+    torch.manual_seed(params.seed)
+    pretrained = None if embedder.weights == "random-init" else embedder.weights
+    model, _, preprocess = import_open_clip().create_model_and_transforms(
+        embedder.model,
+        pretrained=pretrained,
+        device=device,
+        force_image_size=params.image_size,
+    )
+    model.eval()
+    loader = torch.utils.data.DataLoader(
+        _ImageFiles(paths, preprocess, max_image_pixels),
+        batch_size=params.batch_size,
+        num_workers=params.num_workers,
+        pin_memory=device == "cuda",
+    )
+    out = []
+    with torch.inference_mode(), torch.autocast(device, dtype=amp_dtype, enabled=use_amp):
+        bar = {"desc": "embed: open_clip", "unit": "batch", "disable": None if progress else True}
+        for batch in tqdm(loader, **bar):
+            feats = model.encode_image(batch.to(device, non_blocking=True))
+            out.append(torch.nn.functional.normalize(feats.float(), dim=-1).cpu().numpy())
+    dim = out[0].shape[1] if out else 0
+    vectors = np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+    precision = str(amp_dtype).removeprefix("torch.") if use_amp else "fp32"
+    return vectors.astype(np.float32), {"device": device, "precision": precision}

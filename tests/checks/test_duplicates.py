@@ -1,0 +1,100 @@
+"""Duplicates: a small hand-built case with every kind of twin, and the demo's planted truth."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from curator import artifacts
+from curator.params import EmbedParams, IngestParams, Params
+from curator.stages import duplicates, embed, hash, ingest
+from tests.conftest import smooth_image
+
+
+def audit(root, tmp_path) -> tuple:
+    params = Params(
+        ingest=IngestParams(workers=1),
+        embed=EmbedParams(cache_dir=str(tmp_path / "cache"), workers=1),
+    )
+    audits = tmp_path / "audits"
+    for stage in (ingest, hash, embed, duplicates):
+        summary = stage.run(params, root, audits)
+    pairs = pd.read_parquet(audits / artifacts.DUPLICATES)
+    leaks = pd.read_parquet(audits / artifacts.LEAKAGE)
+    flags = pd.read_parquet(audits / artifacts.findings("duplicates"))
+    return summary, pairs, leaks, flags
+
+
+@pytest.fixture
+def twins(tmp_path):
+    root = tmp_path / "data"
+    img = lambda split, label, name: root / "images" / split / label / name  # noqa: E731
+    for p in [
+        img("train", "cat", "a.png"),
+        img("test", "cat", "a_copy.png"),
+        img("train", "dog", "b.png"),
+        img("val", "dog", "b_big.jpg"),
+        img("train", "cat", "c.png"),
+        img("train", "cat", "c_same_pixels.png"),
+        img("train", "cat", "d.png"),
+        img("train", "dog", "d_copy.png"),
+    ]:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    smooth_image(1, 64).save(img("train", "cat", "a.png"))
+    shutil.copy(img("train", "cat", "a.png"), img("test", "cat", "a_copy.png"))
+    smooth_image(2, 64).save(img("train", "dog", "b.png"))
+    smooth_image(2, 64).resize((96, 96)).save(img("val", "dog", "b_big.jpg"), quality=92)
+    smooth_image(3, 64).save(img("train", "cat", "c.png"))
+    smooth_image(3, 64).save(img("train", "cat", "c_same_pixels.png"), compress_level=0)
+    smooth_image(4, 64).save(img("train", "cat", "d.png"))
+    shutil.copy(img("train", "cat", "d.png"), img("train", "dog", "d_copy.png"))
+    for k in range(10, 30):  # distinct pictures in every split
+        split = ("train", "val", "test")[k % 3]
+        path = img(split, ("cat", "dog")[k % 2], f"other{k}.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        smooth_image(k, 64).save(path)
+    return root
+
+
+def test_every_kind_of_twin(twins, tmp_path):
+    summary, pairs, leaks, flags = audit(twins, tmp_path)
+    got = {(r.path_a.split("/")[-1], r.path_b.split("/")[-1]): r.kind for r in pairs.itertuples()}
+    assert got == {
+        ("a_copy.png", "a.png"): "exact_bytes",
+        ("d.png", "d_copy.png"): "exact_bytes",
+        ("b.png", "b_big.jpg"): "near",
+        ("c.png", "c_same_pixels.png"): "exact_pixels",
+    }
+    near = pairs[pairs["kind"] == "near"].iloc[0]
+    assert near["edge_correlation"] > 0.95 and near["phash_distance"] <= 4
+    assert set(leaks["path"].str.split("/").str[-1]) == {"a_copy.png", "b_big.jpg"}
+    assert set(leaks["twin_split"]) == {"train"}
+    assert summary["leakage"]["test"]["leaked"] == 1 and summary["leakage"]["val"]["leaked"] == 1
+    assert summary["n_clusters"] == 4 and summary["n_label_conflict_clusters"] == 1
+    dup = flags[flags["issue"] == "duplicate"]
+    assert (
+        "suggested keeper images/train/cat/a.png"
+        in dup.set_index("path").at["images/test/cat/a_copy.png", "detail"]
+    )  # the train copy is kept
+    conflict = flags[flags["issue"] == "duplicate_label_conflict"]
+    assert set(conflict["path"]) == {"images/train/cat/d.png", "images/train/dog/d_copy.png"}
+
+
+def test_demo_planted_duplicates_and_leaks(demo_data, tmp_path):
+    root, truth = demo_data
+    _, pairs, leaks, _ = audit(root, tmp_path)
+    found = {frozenset((a, b)) for a, b in zip(pairs["path_a"], pairs["path_b"], strict=True)}
+    exact = {frozenset((p["a"], p["b"])) for p in truth["exact_duplicates"]}
+    near = {frozenset((p["a"], p["b"])) for p in truth["near_duplicates"]}
+    assert exact <= found  # 100% of exact duplicates
+    near_found = pairs[pairs["kind"] == "near"]
+    near_pairs = {
+        frozenset((a, b)) for a, b in zip(near_found["path_a"], near_found["path_b"], strict=True)
+    }
+    recall = len(near & near_pairs) / len(near)
+    precision = len(near & near_pairs) / max(len(near_pairs), 1)
+    assert recall >= 0.95 and precision >= 0.95, (recall, precision)
+    planted_leaks = {p["b"] for p in truth["near_duplicates"]} | {
+        p["b"] for p in truth["exact_duplicates"] if p["cross_split"]
+    }
+    assert planted_leaks <= set(leaks["path"])
