@@ -86,8 +86,11 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, debug: bool) -> None:
     """
     ctx.meta["curator.debug"] = debug
     level = logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("faiss").setLevel(logging.WARNING)  # its loader narrates CPU features
+    # Other libraries (open_clip, faiss) narrate at INFO through the root logger: warnings only.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+    logging.getLogger("curator").setLevel(level)
 
 
 @cli.command()

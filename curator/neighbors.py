@@ -90,6 +90,30 @@ def hamming_pairs(codes: np.ndarray, max_distance: int) -> Pairs:
     )
 
 
+def build_ip_index(vectors: np.ndarray, ivf_min_size: int, nprobe: int, seed: int) -> tuple:
+    """(index, its description) holding ``vectors`` for inner-product search: flat (exact)
+    below ``ivf_min_size``, else IVF with fp16 storage (half of float32; seeded training)."""
+    import faiss
+
+    n, d = vectors.shape
+    if n < ivf_min_size:
+        index, name = faiss.IndexFlatIP(d), "IndexFlatIP"
+    else:
+        nlist = int(min(max(16, 4 * math.sqrt(n)), n // 40))
+        quantizer = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, d, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
+        sample = np.random.default_rng(seed).choice(n, size=min(n, nlist * 40), replace=False)
+        index.cp.seed = seed
+        index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
+        index.nprobe = nprobe
+        name = f"IndexIVFScalarQuantizer(nlist={nlist}, fp16, nprobe={nprobe})"
+    for start in range(0, n, QUERY_BATCH):
+        index.add(np.ascontiguousarray(vectors[start : start + QUERY_BATCH], dtype=np.float32))
+    return index, name
+
+
 def cosine_pairs(
     vectors: np.ndarray,
     k: int,
@@ -99,27 +123,11 @@ def cosine_pairs(
     seed: int,
 ) -> Pairs:
     """Pairs among each vector's k nearest neighbours with cosine >= ``min_similarity``."""
-    import faiss
-
-    n, d = vectors.shape
+    n = len(vectors)
     if n < 2:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, empty.astype(np.float32), "none")
-    if n < ivf_min_size:
-        index, name = faiss.IndexFlatIP(d), "IndexFlatIP"
-    else:
-        nlist = int(min(max(16, 4 * math.sqrt(n)), n // 39))
-        quantizer = faiss.IndexFlatIP(d)
-        index = faiss.IndexIVFScalarQuantizer(
-            quantizer, d, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
-        )
-        sample = np.random.default_rng(seed).choice(n, size=min(n, nlist * 64), replace=False)
-        index.cp.seed = seed
-        index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
-        index.nprobe = nprobe
-        name = f"IndexIVFScalarQuantizer(nlist={nlist}, fp16, nprobe={nprobe})"
-    for start in range(0, n, QUERY_BATCH):
-        index.add(np.ascontiguousarray(vectors[start : start + QUERY_BATCH], dtype=np.float32))
+    index, name = build_ip_index(vectors, ivf_min_size, nprobe, seed)
     kk = min(k + 1, n)
     parts = []
     for start in range(0, n, QUERY_BATCH):

@@ -33,6 +33,7 @@ NEAR_METHODS = (*HASH_KINDS, "embedding")
 LOSSLESS = {"PNG", "BMP", "TIFF", "WEBP", "GIF"}
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 MAX_SHIFT = 3
+VERIFY_BLOCK = 20_000  # candidate pairs verified per block
 
 
 def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesParams) -> tuple:
@@ -182,12 +183,17 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
 
 
 def _verify(cand: pd.DataFrame, ids: list[str], load: Callable) -> np.ndarray:
-    if cand.empty:
-        return np.zeros(0, np.float32)
-    involved = np.unique(np.r_[cand["i"].to_numpy(), cand["j"].to_numpy()])
-    maps = load([ids[k] for k in involved])
-    pos = np.searchsorted(involved, cand[["i", "j"]].to_numpy())
-    return edge_correlation(maps, pos[:, 0], pos[:, 1], MAX_SHIFT)
+    """Edge correlation of every candidate, in blocks of pairs so memory stays bounded (the
+    maps of at most 2 x VERIFY_BLOCK images at a time; candidates sorted by i keep reuse high)."""
+    pairs = cand[["i", "j"]].to_numpy()
+    scores = np.zeros(len(pairs), np.float32)
+    for start in range(0, len(pairs), VERIFY_BLOCK):
+        block = pairs[start : start + VERIFY_BLOCK]
+        involved = np.unique(block)
+        pos = np.searchsorted(involved, block)
+        maps = load([ids[k] for k in involved])
+        scores[start : start + len(block)] = edge_correlation(maps, pos[:, 0], pos[:, 1], MAX_SHIFT)
+    return scores
 
 
 def _clusters(pairs: pd.DataFrame, files: pd.DataFrame) -> pd.Series:

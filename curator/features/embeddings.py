@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,68 @@ class _ImageFiles:
         return self.preprocess(img)
 
 
+@dataclass
+class OpenClipEncoder:
+    """A loaded open_clip model on its device, ready to encode image files."""
+
+    model: Any
+    preprocess: Any
+    device: str
+    amp_dtype: Any  # torch dtype for autocast on CUDA, or None for full fp32
+
+    @classmethod
+    def load(cls, embedder: Embedder, params: EmbedParams) -> OpenClipEncoder:
+        import torch
+
+        device = pick_device(params.device)
+        amp = None
+        if device == "cuda" and params.precision != "fp32":
+            amp = torch.bfloat16 if params.precision == "bf16" else torch.float16
+        torch.manual_seed(params.seed)  # random-init weights are drawn here
+        pretrained = None if embedder.weights == "random-init" else embedder.weights
+        model, _, preprocess = import_open_clip().create_model_and_transforms(
+            embedder.model,
+            pretrained=pretrained,
+            device=device,
+            force_image_size=params.image_size,
+        )
+        return cls(model.eval(), preprocess, device, amp)
+
+    @property
+    def precision(self) -> str:
+        names = {"torch.float16": "fp16", "torch.bfloat16": "bf16"}
+        return names[str(self.amp_dtype)] if self.amp_dtype is not None else "fp32"
+
+    def encode(
+        self,
+        paths: list[Path],
+        batch_size: int,
+        num_workers: int,
+        max_image_pixels: int,
+        progress: bool = True,
+    ) -> np.ndarray:
+        """L2-normalised float32 embeddings of the image files, in order."""
+        import torch
+        from tqdm import tqdm
+
+        loader = torch.utils.data.DataLoader(
+            _ImageFiles(paths, self.preprocess, max_image_pixels),
+            batch_size=batch_size,
+            num_workers=num_workers,
+            pin_memory=self.device == "cuda",
+        )
+        out = []
+        amp = torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        bar = {"desc": "embed: open_clip", "unit": "batch", "disable": None if progress else True}
+        with torch.inference_mode(), amp:
+            for batch in tqdm(loader, **bar):
+                feats = self.model.encode_image(batch.to(self.device, non_blocking=True))
+                out.append(torch.nn.functional.normalize(feats.float(), dim=-1).cpu().numpy())
+        if not out:
+            return np.zeros((0, 0), np.float32)
+        return np.concatenate(out).astype(np.float32)
+
+
 def embed_open_clip(
     embedder: Embedder,
     paths: list[Path],
@@ -193,34 +256,11 @@ def embed_open_clip(
     progress: bool = True,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """L2-normalised open_clip image embeddings; returns (vectors, run facts)."""
-    import torch
-    from tqdm import tqdm
-
-    device = pick_device(params.device)
-    use_amp = device == "cuda" and params.precision != "fp32"
-    amp_dtype = torch.bfloat16 if params.precision == "bf16" else torch.float16
-    torch.manual_seed(params.seed)
-    pretrained = None if embedder.weights == "random-init" else embedder.weights
-    model, _, preprocess = import_open_clip().create_model_and_transforms(
-        embedder.model,
-        pretrained=pretrained,
-        device=device,
-        force_image_size=params.image_size,
+    encoder = OpenClipEncoder.load(embedder, params)
+    start = time.perf_counter()  # encoding only: model load and CUDA start-up are not counted
+    vectors = encoder.encode(
+        paths, params.batch_size, params.num_workers, max_image_pixels, progress
     )
-    model.eval()
-    loader = torch.utils.data.DataLoader(
-        _ImageFiles(paths, preprocess, max_image_pixels),
-        batch_size=params.batch_size,
-        num_workers=params.num_workers,
-        pin_memory=device == "cuda",
-    )
-    out = []
-    with torch.inference_mode(), torch.autocast(device, dtype=amp_dtype, enabled=use_amp):
-        bar = {"desc": "embed: open_clip", "unit": "batch", "disable": None if progress else True}
-        for batch in tqdm(loader, **bar):
-            feats = model.encode_image(batch.to(device, non_blocking=True))
-            out.append(torch.nn.functional.normalize(feats.float(), dim=-1).cpu().numpy())
-    dim = out[0].shape[1] if out else 0
-    vectors = np.concatenate(out) if out else np.zeros((0, dim), np.float32)
-    precision = str(amp_dtype).removeprefix("torch.") if use_amp else "fp32"
-    return vectors.astype(np.float32), {"device": device, "precision": precision}
+    rate = len(paths) / (time.perf_counter() - start)
+    facts = {"device": encoder.device, "precision": encoder.precision, "images_per_second": rate}
+    return vectors, facts

@@ -40,11 +40,11 @@ def compute(embedder: Embedder, paths: list[Path], params: Params) -> tuple[np.n
     work = partial(
         fallback_file, name=name, size=params.embed.fallback_size, max_image_pixels=max_pixels
     )
+    start = time.perf_counter()
     rows = parallel_map(work, paths, params.embed.workers, f"embed: {name}")
-    return np.asarray(rows, dtype=np.float32).reshape(len(paths), -1), {
-        "device": "cpu",
-        "precision": "fp32",
-    }
+    rate = len(paths) / (time.perf_counter() - start)
+    vectors = np.asarray(rows, dtype=np.float32).reshape(len(paths), -1)
+    return vectors, {"device": "cpu", "precision": "fp32", "images_per_second": rate}
 
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
@@ -57,15 +57,13 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     known = cache.load()
     ids = contents["sample_id"].tolist()
     todo = [i for i, sid in enumerate(ids) if sid not in known]
-    start = time.perf_counter()
-    facts: dict[str, Any] = {"device": None, "precision": None}
+    facts: dict[str, Any] = {"device": None, "precision": None, "images_per_second": None}
     if todo:
         vectors, facts = compute(
             embedder, [Path(data_dir) / contents.at[i, "path"] for i in todo], params
         )
         cache.add([ids[i] for i in todo], vectors)
         known.update(zip((ids[i] for i in todo), vectors, strict=True))
-    seconds = time.perf_counter() - start
     dim = len(next(iter(known.values()))) if known else 0
     matrix = np.stack([known[sid] for sid in ids]) if ids else np.zeros((0, dim), np.float32)
     with atomic_path(audits / artifacts.EMBED_VECTORS) as tmp, tmp.open("wb") as fh:
@@ -73,13 +71,4 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     write_parquet(pd.DataFrame({"sample_id": ids}, dtype="string"), audits / artifacts.EMBED_IDS)
     summary = embedder.record() | {"n_vectors": len(ids), "dim": dim, "params": vars(params.embed)}
     write_json(summary, audits / artifacts.EMBED_SUMMARY)
-    rate = len(todo) / seconds if todo and seconds > 0 else None
-    return (
-        summary
-        | {
-            "n_embedded_now": len(todo),
-            "n_from_cache": len(ids) - len(todo),
-            "images_per_second": rate,
-        }
-        | facts
-    )
+    return summary | {"n_embedded_now": len(todo), "n_from_cache": len(ids) - len(todo)} | facts

@@ -56,7 +56,9 @@ def twins(tmp_path):
     return root
 
 
-def test_every_kind_of_twin(twins, tmp_path):
+@pytest.mark.parametrize("block", [20_000, 3])  # 3: verification in many small blocks
+def test_every_kind_of_twin(twins, tmp_path, monkeypatch, block):
+    monkeypatch.setattr("curator.checks.duplicates.VERIFY_BLOCK", block)
     summary, pairs, leaks, flags = audit(twins, tmp_path)
     got = {(r.path_a.split("/")[-1], r.path_b.split("/")[-1]): r.kind for r in pairs.itertuples()}
     assert got == {

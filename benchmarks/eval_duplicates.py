@@ -1,0 +1,160 @@
+"""Precision / recall / F1 of duplicate pairs against a ground-truth list of path pairs.
+
+Usage:
+  .venv/bin/python benchmarks/eval_duplicates.py                 # the demo and its truth
+  .venv/bin/python benchmarks/eval_duplicates.py --data DIR --truth pairs.csv   # your own
+  add --imagededup to compare with imagededup's PHash/DHash/WHash on the same images; install
+  it first in the benchmark's own folder (its torch needs are met by curator's venv):
+  .venv/bin/pip install --no-deps --target benchmarks/.imagededup imagededup==0.3.3.post2
+
+The truth CSV has columns path_a,path_b (paths relative to the data folder). Scores are per
+method at its candidate threshold in params.yaml (what that method alone would report), and for
+curator's fused decision (any method proposes, edge-map correlation accepts). Exact byte copies
+are scored separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from curator import artifacts
+from curator.checks.duplicates import NEAR_METHODS, candidate_pairs
+from curator.demo import write_demo
+from curator.params import load_params
+from curator.stages import duplicates, embed, hash, ingest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def prf(found: set, truth: set) -> tuple[float, float, float]:
+    tp = len(found & truth)
+    p = tp / len(found) if found else 1.0
+    r = tp / len(truth) if truth else 1.0
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0
+
+
+def pair_set(a, b) -> set[frozenset]:
+    return {frozenset(x) for x in zip(a, b, strict=True)}
+
+
+def demo_truth(root: Path) -> tuple[set, set]:
+    truth = json.loads((root / "demo_truth.json").read_text())
+    exact = {frozenset((p["a"], p["b"])) for p in truth["exact_duplicates"]}
+    near = {frozenset((p["a"], p["b"])) for p in truth["near_duplicates"]}
+    return exact, near
+
+
+def run_curator(root: Path, audits: Path) -> tuple[dict, pd.DataFrame, dict[str, set]]:
+    params = load_params(REPO / "params.yaml")
+    start = time.perf_counter()
+    for stage in (ingest, hash, embed, duplicates):
+        summary = stage.run(params, root, audits)
+    wall = time.perf_counter() - start
+    pairs = pd.read_parquet(audits / artifacts.DUPLICATES)
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    ids, vectors = duplicates.load_embeddings(audits)
+    hashes = pd.read_parquet(audits / artifacts.HASHES).set_index("sample_id").loc[ids]
+    cand, _ = candidate_pairs(hashes.reset_index(), vectors, params.duplicates)
+    first = manifest[manifest["readable"]].drop_duplicates("sample_id").set_index("sample_id")
+    per_method = {
+        m: pair_set(
+            first.loc[[ids[i] for i in rows["i"]], "path"],
+            first.loc[[ids[j] for j in rows["j"]], "path"],
+        )
+        for m in NEAR_METHODS
+        for rows in [cand[cand["methods"].str.contains(m)]]
+    }
+    return {"wall_s": wall, "summary": summary}, pairs, per_method
+
+
+def run_imagededup(root: Path, radius: int) -> dict[str, tuple[set, float]]:
+    sys.path.insert(0, str(REPO / "benchmarks" / ".imagededup"))
+    from curator.torch_compat import ensure_torchvision
+
+    ensure_torchvision()
+    from imagededup.methods import DHash, PHash, WHash
+
+    out = {}
+    for name, method in (("phash", PHash), ("dhash", DHash), ("whash", WHash)):
+        start = time.perf_counter()
+        found = method(verbose=False).find_duplicates(
+            image_dir=root / "images", max_distance_threshold=radius, recursive=True
+        )
+        wall = time.perf_counter() - start
+        pairs = {
+            frozenset((f"images/{a}", f"images/{b}")) for a, dups in found.items() for b in dups
+        }
+        out[name] = (pairs, wall)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--truth", type=Path)
+    parser.add_argument("--imagededup", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.data or Path(tmp) / "data"
+        if args.data is None:
+            write_demo(root, seed=0)
+            exact_truth, near_truth = demo_truth(root)
+        else:
+            with args.truth.open() as fh:
+                near_truth = {frozenset((r["path_a"], r["path_b"])) for r in csv.DictReader(fh)}
+            exact_truth = set()
+        facts, pairs, per_method = run_curator(root, Path(tmp) / "audits")
+        exact_found = pair_set(
+            *(pairs.loc[pairs["kind"] == "exact_bytes", c] for c in ("path_a", "path_b"))
+        )
+        near_found = pair_set(
+            *(pairs.loc[pairs["kind"] != "exact_bytes", c] for c in ("path_a", "path_b"))
+        )
+        truth_all = exact_truth | near_truth
+        print(
+            f"{len(exact_truth)} planted exact pairs, {len(near_truth)} planted near pairs; "
+            f"curator (ingest+hash+embed+duplicates) {facts['wall_s']:.1f} s"
+        )
+        print("| tool | method | precision | recall | F1 | found | wall s |")
+        print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        if exact_truth:
+            p, r, f = prf(exact_found, exact_truth)
+            print(f"| curator | exact bytes | {p:.3f} | {r:.3f} | {f:.3f} | {len(exact_found)} | |")
+        for method, found in per_method.items():
+            p, r, f = prf(found, near_truth)
+            print(
+                f"| curator | {method} alone (near) | {p:.3f} | {r:.3f} | {f:.3f} | "
+                f"{len(found)} | |"
+            )
+        p, r, f = prf(near_found, near_truth)
+        print(
+            f"| curator | fused + edge verification (near) | {p:.3f} | {r:.3f} | {f:.3f} | "
+            f"{len(near_found)} | {facts['wall_s']:.1f} |"
+        )
+        if args.imagededup:
+            radius = load_params(REPO / "params.yaml").duplicates.max_phash_distance
+            for name, (found, wall) in run_imagededup(root, radius).items():
+                p, r, f = prf(found, truth_all)
+                print(
+                    f"| imagededup 0.3.3 | {name} <= {radius} (exact + near) | {p:.3f} | "
+                    f"{r:.3f} | {f:.3f} | {len(found)} | {wall:.1f} |"
+                )
+            p, r, f = prf(exact_found | near_found, truth_all)
+            print(
+                f"| curator | all pairs (exact + near) | {p:.3f} | {r:.3f} | {f:.3f} | "
+                f"{len(exact_found | near_found)} | {facts['wall_s']:.1f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
