@@ -28,6 +28,27 @@ def render_summary(audits_dir: Path) -> str:
             f"label distribution same across splits: {homog.get('same_distribution', 'n/a')} "
             f"(chi-square p={homog.get('p_value', float('nan')):.3g})"
         )
+    dup_path = audits / artifacts.DUPLICATES_SUMMARY
+    if dup_path.exists():
+        d = read_json(dup_path, "curator duplicates")
+        leaked = ", ".join(
+            f"{split} {v['leaked']}/{v['n']} ({v['leaked_pct']:.1f}%)"
+            for split, v in d["leakage"].items()
+            if split != "train"
+        )
+        lines.append(
+            f"Duplicates: {d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
+            f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"
+        )
+    embed_path = audits / artifacts.EMBED_SUMMARY
+    if embed_path.exists():
+        e = read_json(embed_path, "curator embed")
+        source = (
+            f"{e['model']} ({e['weights']})"
+            if e["backend"] == "open_clip"
+            else f"{e['backend']} - {e['fallback_reason']}"
+        )
+        lines.append(f"Embeddings: {source}")
     lines.append("")
     lines.append("Findings (audits/issues.parquet):")
     if issues.empty:

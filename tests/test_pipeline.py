@@ -55,7 +55,12 @@ def test_repro_then_noop(project):
     assert "Data and pipelines are up to date." in second
     assert manifest.stat().st_mtime_ns == mtime
     metrics = dvc(project, "metrics", "show", "--json")
-    assert "n_unreadable" in metrics and "imbalance_ratio" in metrics
+    assert "n_unreadable" in metrics and "imbalance_ratio" in metrics and "n_leaked" in metrics
+    summary = subprocess.run(
+        [str(BIN / "curator"), "summary"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    assert "leaked from earlier splits: test " in summary
+    assert "Embeddings: fallback:thumbnail - no local copy" in summary
 
 
 def test_dvc_yaml_outputs_match_what_stages_write():
