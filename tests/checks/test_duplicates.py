@@ -100,3 +100,10 @@ def test_demo_planted_duplicates_and_leaks(demo_data, tmp_path):
         p["b"] for p in truth["exact_duplicates"] if p["cross_split"]
     }
     assert planted_leaks <= set(leaks["path"])
+
+
+def test_no_duplicates_at_all(image_folder, tmp_path):
+    summary, pairs, leaks, flags = audit(image_folder, tmp_path)
+    assert pairs.empty and leaks.empty and flags.empty
+    assert summary["n_clusters"] == 0 and summary["n_leaked"] == 0
+    assert summary["leakage"]["test"] == {"n": 6, "leaked": 0, "leaked_pct": 0.0}
