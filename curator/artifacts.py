@@ -19,6 +19,9 @@ EMBED_SUMMARY = "embed.json"
 DUPLICATES = "duplicates.parquet"
 LEAKAGE = "leakage.parquet"
 DUPLICATES_SUMMARY = "duplicates.json"
+AGREEMENT_SUMMARY = "agreement.json"
+ANNOTATORS = "annotators.parquet"
+CONSENSUS = "consensus.parquet"
 
 
 def findings(stage: str) -> str:

@@ -214,6 +214,30 @@ def duplicates(data_dir: Path, audits_dir: Path, params_path: Path | None) -> No
 
 
 @cli.command()
+@audits_option
+@params_option
+def agreement(audits_dir: Path, params_path: Path | None) -> None:
+    """Annotator agreement (Cohen, Fleiss, Krippendorff with CIs), reliability and consensus.
+
+    Uses the votes ingest read from ingest.annotations; with none, records that and flags nothing.
+    Example: curator agreement --audits audits
+    """
+    from curator.stages import agreement as stage
+
+    s = stage.run(_load(params_path), audits_dir)
+    if not s["n_votes"]:
+        click.echo("agreement: no annotations, nothing measured")
+        return
+    alpha = s["krippendorff_alpha"]
+    click.echo(
+        f"agreement: Krippendorff alpha {alpha['value']:.3f} (CI {alpha['ci'][0]:.3f}-"
+        f"{alpha['ci'][1]:.3f}) over {s['n_items']} items; unreliable annotators: "
+        f"{', '.join(s['unreliable_annotators']) or 'none'}; "
+        f"{s['n_given_label_differs_from_consensus']} labels differ from the consensus"
+    )
+
+
+@cli.command()
 @click.argument("findings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",

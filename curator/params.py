@@ -157,12 +157,37 @@ class DuplicatesParams:
 
 
 @dataclass(frozen=True)
+class AgreementParams:
+    """Annotator agreement: which statistics, their intervals, and what gets flagged."""
+
+    subgroups: tuple[str, ...] = ()
+    model: Literal["one_coin", "full"] = "one_coin"  # Dawid-Skene confusion per annotator
+    min_pair_overlap: int = 20
+    n_bootstrap: int = 500
+    ci_level: float = 0.95
+    min_consensus_confidence: float = 0.8
+    min_annotator_accuracy: float = 0.5
+    max_iter: int = 200
+    tol: float = 1e-6
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.min_pair_overlap >= 2, "agreement.min_pair_overlap", "must be >= 2")
+        _require(self.n_bootstrap >= 0, "agreement.n_bootstrap", "must be >= 0")
+        _require(0 < self.ci_level < 1, "agreement.ci_level", "must be in (0, 1)")
+        for key in ("min_consensus_confidence", "min_annotator_accuracy"):
+            _require(0 <= getattr(self, key) <= 1, f"agreement.{key}", "must be in [0, 1]")
+        _require(self.max_iter >= 1, "agreement.max_iter", "must be >= 1")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
     hash: HashParams = field(default_factory=HashParams)
     embed: EmbedParams = field(default_factory=EmbedParams)
     duplicates: DuplicatesParams = field(default_factory=DuplicatesParams)
+    agreement: AgreementParams = field(default_factory=AgreementParams)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -40,6 +40,17 @@ def render_summary(audits_dir: Path) -> str:
             f"Duplicates: {d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
             f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"
         )
+    agreement_path = audits / artifacts.AGREEMENT_SUMMARY
+    if agreement_path.exists():
+        a = read_json(agreement_path, "curator agreement")
+        if a["n_votes"]:
+            alpha = a["krippendorff_alpha"]
+            ci = alpha["ci"] if alpha["ci"][0] is not None else ["n/a", "n/a"]
+            lines.append(
+                f"Agreement: Krippendorff alpha {alpha['value']:.3f} (95% CI {ci[0]:.3f} to "
+                f"{ci[1]:.3f}) over {a['n_items']} items from {a['n_annotators']} annotators; "
+                f"unreliable: {', '.join(a['unreliable_annotators']) or 'none'}"
+            )
     embed_path = audits / artifacts.EMBED_SUMMARY
     if embed_path.exists():
         e = read_json(embed_path, "curator embed")

@@ -45,7 +45,7 @@ def project(tmp_path: Path) -> Path:
 def test_repro_then_noop(project):
     write_demo(project / "data", seed=0, per_class=40)
     first = dvc(project, "repro")
-    for stage in ("ingest", "balance", "hash", "embed", "duplicates", "issues"):
+    for stage in ("ingest", "balance", "hash", "embed", "duplicates", "agreement", "issues"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
     assert manifest.exists() and (project / "audits" / artifacts.ISSUES).exists()
@@ -72,7 +72,7 @@ def test_dvc_yaml_outputs_match_what_stages_write():
     outs = set().union(
         *(names(s.get("outs", [])) | names(s.get("metrics", [])) for s in stages.values())
     )
-    stage_names = ("ingest", "balance", "duplicates")
+    stage_names = ("ingest", "balance", "duplicates", "agreement")
     expected = {
         artifacts.MANIFEST,
         artifacts.ANNOTATIONS,
@@ -85,6 +85,9 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         artifacts.DUPLICATES,
         artifacts.LEAKAGE,
         artifacts.DUPLICATES_SUMMARY,
+        artifacts.AGREEMENT_SUMMARY,
+        artifacts.ANNOTATORS,
+        artifacts.CONSENSUS,
         *(artifacts.findings(s) for s in stage_names),
         *(artifacts.metrics(s) for s in stage_names),
     }

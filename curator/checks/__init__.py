@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from curator.checks import balance, duplicates, integrity
+from curator.checks import agreement, balance, duplicates, integrity
 from curator.checks.base import Check, CheckInputs, CheckResult
 from curator.errors import ConfigError
 
@@ -19,6 +19,7 @@ REGISTRY = MappingProxyType(
             Check("integrity", integrity.run, None, "files that cannot be decoded as images"),
             Check("balance", balance.run, "balance", "class imbalance and subgroup representation"),
             Check("duplicates", duplicates.run, "duplicates", "exact/near duplicates and leakage"),
+            Check("agreement", agreement.run, "agreement", "annotator agreement and consensus"),
         )
     }
 )

@@ -1,0 +1,26 @@
+"""Agreement stage: annotator agreement, reliability and consensus labels (when votes exist)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from curator import artifacts
+from curator.checks import CheckInputs, run_check
+from curator.io.tables import read_parquet, write_json, write_parquet
+from curator.params import Params
+
+
+def run(params: Params, audits_dir: Path) -> dict[str, Any]:
+    audits = Path(audits_dir)
+    inputs = CheckInputs(
+        manifest=read_parquet(audits / artifacts.MANIFEST, "curator ingest"),
+        annotations=read_parquet(audits / artifacts.ANNOTATIONS, "curator ingest"),
+    )
+    result = run_check("agreement", inputs, params)
+    write_parquet(result.tables["annotators"], audits / artifacts.ANNOTATORS)
+    write_parquet(result.tables["consensus"], audits / artifacts.CONSENSUS)
+    write_parquet(result.flags, audits / artifacts.findings("agreement"))
+    write_json(result.summary | {"params": result.params}, audits / artifacts.AGREEMENT_SUMMARY)
+    write_json(result.metrics, audits / artifacts.metrics("agreement"))
+    return result.summary
