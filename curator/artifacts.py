@@ -24,6 +24,10 @@ ANNOTATORS = "annotators.parquet"
 CONSENSUS = "consensus.parquet"
 
 
+def summary(stage: str) -> str:
+    return f"{stage}.json"
+
+
 def findings(stage: str) -> str:
     return f"{FINDINGS_DIR}/{stage}.parquet"
 

@@ -225,7 +225,7 @@ def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
     pairs["label_conflict"] = pairs["cluster_id"].isin(conflicts)
     leaks = _leaks(pairs)
     flags = _flags(pairs, members, keepers, conflicts, leaks)
-    summary = _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes, params)
+    summary = _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes)
     pairs = pairs.rename(columns={"sid_a": "sample_id_a", "sid_b": "sample_id_b"})
     return CheckResult(
         "duplicates",
@@ -278,7 +278,7 @@ def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
     return make_flags(rows)
 
 
-def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes, params) -> dict:
+def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes) -> dict:
     per_split = {}
     for split, n in files.groupby("split").size().items():
         leaked = leaks.loc[leaks["split"] == split, "path"].nunique()
@@ -302,7 +302,6 @@ def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes, param
         "leakage": per_split,
         "n_leaked": int(leaks["path"].nunique()),
         "indexes": indexes,
-        "thresholds": vars(params),
     }
 
 

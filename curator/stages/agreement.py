@@ -7,8 +7,9 @@ from typing import Any
 
 from curator import artifacts
 from curator.checks import CheckInputs, run_check
-from curator.io.tables import read_parquet, write_json, write_parquet
+from curator.io.tables import read_parquet, write_parquet
 from curator.params import Params
+from curator.stages import write_check_result
 
 
 def run(params: Params, audits_dir: Path) -> dict[str, Any]:
@@ -20,7 +21,5 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     result = run_check("agreement", inputs, params)
     write_parquet(result.tables["annotators"], audits / artifacts.ANNOTATORS)
     write_parquet(result.tables["consensus"], audits / artifacts.CONSENSUS)
-    write_parquet(result.flags, audits / artifacts.findings("agreement"))
-    write_json(result.summary | {"params": result.params}, audits / artifacts.AGREEMENT_SUMMARY)
-    write_json(result.metrics, audits / artifacts.metrics("agreement"))
+    write_check_result(result, audits, "agreement")
     return result.summary

@@ -18,8 +18,9 @@ from curator.checks import CheckInputs, run_check
 from curator.features.edges import edge_map
 from curator.io.images import open_rgb
 from curator.io.parallel import parallel_map
-from curator.io.tables import read_parquet, write_json, write_parquet
+from curator.io.tables import read_parquet, write_parquet
 from curator.params import Params
+from curator.stages import write_check_result
 
 
 def _edge_map_file(path: Path, max_image_pixels: int) -> np.ndarray:
@@ -58,7 +59,5 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     result = run_check("duplicates", inputs, params)
     write_parquet(result.tables["pairs"], audits / artifacts.DUPLICATES)
     write_parquet(result.tables["leakage"], audits / artifacts.LEAKAGE)
-    write_parquet(result.flags, audits / artifacts.findings("duplicates"))
-    write_json(result.summary, audits / artifacts.DUPLICATES_SUMMARY)
-    write_json(result.metrics, audits / artifacts.metrics("duplicates"))
+    write_check_result(result, audits, "duplicates")
     return result.summary
