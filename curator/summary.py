@@ -67,7 +67,7 @@ def render_summary(audits_dir: Path) -> str:
     for issue, group in issues.groupby("issue", sort=True):
         example = group.iloc[0]
         lines.append(
-            f"  {issue:<24} {group['path'].nunique():>6} files   e.g. {example['path']}: "
+            f"  {issue:<30} {group['path'].nunique():>6} files   e.g. {example['path']}: "
             f"{example['detail']}"
         )
     lines.append("")
