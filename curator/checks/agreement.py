@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags
+from curator.errors import ConfigError
 from curator.params import AgreementParams
 
 SMOOTHING = 0.01  # Dirichlet pseudo-count keeping confusion matrices away from exact zeros
@@ -251,7 +252,10 @@ def _per_subgroup(matrix, info, params, rng) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attribute in params.subgroups:
         if attribute not in info.columns:
-            continue
+            raise ConfigError(
+                f"params: agreement.subgroups names {attribute!r}, which is not a column of the "
+                "manifest; name a metadata column (see audits/ingest.json metadata_columns)."
+            )
         groups = info[attribute].astype("string").fillna("(missing)").to_numpy()
         out[attribute] = {}
         for g in sorted(set(groups)):

@@ -143,3 +143,14 @@ def test_demo_spammer_flagged_and_flips_disagree_with_consensus(demo_data, tmp_p
     assert voted_flips  # the demo puts every train flip in front of the annotators
     differs = consensus.loc[consensus["given_label"] != consensus["consensus_label"], "path"]
     assert len(voted_flips & set(differs)) / len(voted_flips) >= 0.9
+
+
+def test_unknown_subgroup_names_the_key():
+    from curator.errors import ConfigError
+
+    manifest, votes, _, _ = simulated_votes(n_items=30)
+    with pytest.raises(ConfigError, match=r"agreement.subgroups names 'age'"):
+        agreement.run(
+            CheckInputs(manifest=manifest, annotations=votes),
+            AgreementParams(subgroups=("age",), n_bootstrap=0),
+        )
