@@ -22,6 +22,10 @@ DUPLICATES_SUMMARY = "duplicates.json"
 AGREEMENT_SUMMARY = "agreement.json"
 ANNOTATORS = "annotators.parquet"
 CONSENSUS = "consensus.parquet"
+PRED_PROBS = "pred_probs.parquet"
+LABEL_ISSUES = "label_issues.parquet"
+LABEL_QUALITY_SUMMARY = "label_quality.json"
+REVIEW_QUEUE = "review_queue.parquet"
 
 
 def summary(stage: str) -> str:

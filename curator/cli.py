@@ -237,6 +237,31 @@ def agreement(audits_dir: Path, params_path: Path | None) -> None:
     )
 
 
+@cli.command("label-quality")
+@audits_option
+@params_option
+@click.option(
+    "--pred-probs",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Your model's out-of-sample probabilities (CSV/Parquet: path or sample_id, then one "
+    "column per class) instead of the cross-validated classifier.",
+)
+def label_quality(audits_dir: Path, params_path: Path | None, pred_probs: Path | None) -> None:
+    """Likely label errors by confident learning (cleanlab), and label-noise rates.
+
+    Example: curator label-quality --audits audits [--pred-probs my_model_probs.parquet]
+    """
+    from curator.stages import label_quality as stage
+
+    s = stage.run(_load(params_path), audits_dir, pred_probs)
+    click.echo(
+        f"label-quality: {s['n_label_issues']} likely label errors of {s['n_images']} images; "
+        f"estimated noise rate {s['estimated_noise_rate']:.1%} ({s['pred_probs_source']}, "
+        f"out-of-fold accuracy {s['out_of_fold_accuracy']:.1%})"
+    )
+
+
 @cli.command()
 @click.argument("findings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
@@ -246,14 +271,21 @@ def agreement(audits_dir: Path, params_path: Path | None) -> None:
     show_default=True,
     help="Where to write the union.",
 )
-def issues(findings: tuple[Path, ...], out: Path) -> None:
+@click.option(
+    "--review-queue",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the relabel review queue (label signals of every check, ranked) here.",
+)
+def issues(findings: tuple[Path, ...], out: Path, review_queue: Path | None) -> None:
     """Union the findings tables of every stage into one issues table.
 
     Example: curator issues audits/findings/ingest.parquet audits/findings/balance.parquet
+    --review-queue audits/review_queue.parquet
     """
     from curator.stages import issues as stage
 
-    table = stage.run(findings, out)
+    table = stage.run(findings, out, review_queue)
     click.echo(f"issues: {len(table)} findings from {len(findings)} stage(s) -> {out}")
 
 

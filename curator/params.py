@@ -181,6 +181,34 @@ class AgreementParams:
 
 
 @dataclass(frozen=True)
+class LabelQualityParams:
+    """Out-of-fold predicted probabilities and confident learning (cleanlab)."""
+
+    classifier: Literal["kernel_logistic", "logistic"] = "kernel_logistic"  # on the embeddings
+    kernel_gamma: float = 2.0
+    regularization_c: float = 10.0
+    n_folds: int = 5
+    pred_probs: str | None = None  # or your model's probabilities: CSV/Parquet, path|sample_id
+    filter_by: Literal[
+        "both",
+        "confident_learning",
+        "prune_by_noise_rate",
+        "prune_by_class",
+        "predicted_neq_given",
+    ] = "prune_by_class"
+    ranked_by: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = (
+        "self_confidence"
+    )
+    subgroups: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.n_folds >= 2, "label_quality.n_folds", "must be >= 2")
+        _require(self.regularization_c > 0, "label_quality.regularization_c", "must be > 0")
+        _require(self.kernel_gamma > 0, "label_quality.kernel_gamma", "must be > 0")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
@@ -188,6 +216,7 @@ class Params:
     embed: EmbedParams = field(default_factory=EmbedParams)
     duplicates: DuplicatesParams = field(default_factory=DuplicatesParams)
     agreement: AgreementParams = field(default_factory=AgreementParams)
+    label_quality: LabelQualityParams = field(default_factory=LabelQualityParams)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

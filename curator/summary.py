@@ -51,6 +51,14 @@ def render_summary(audits_dir: Path) -> str:
                 f"{ci[1]:.3f}) over {a['n_items']} items from {a['n_annotators']} annotators; "
                 f"unreliable: {', '.join(a['unreliable_annotators']) or 'none'}"
             )
+    lq_path = audits / artifacts.LABEL_QUALITY_SUMMARY
+    if lq_path.exists():
+        q = read_json(lq_path, "curator label-quality")
+        lines.append(
+            f"Labels: {q['n_label_issues']} likely errors, estimated noise rate "
+            f"{q['estimated_noise_rate']:.1%} ({q['pred_probs_source']}); review queue in "
+            f"{audits / artifacts.REVIEW_QUEUE}"
+        )
     embed_path = audits / artifacts.EMBED_SUMMARY
     if embed_path.exists():
         e = read_json(embed_path, "curator embed")

@@ -45,7 +45,8 @@ def project(tmp_path: Path) -> Path:
 def test_repro_then_noop(project):
     write_demo(project / "data", seed=0, per_class=40)
     first = dvc(project, "repro")
-    for stage in ("ingest", "balance", "hash", "embed", "duplicates", "agreement", "issues"):
+    stages = ("ingest", "balance", "hash", "embed", "duplicates", "agreement", "label_quality")
+    for stage in (*stages, "issues"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
     assert manifest.exists() and (project / "audits" / artifacts.ISSUES).exists()
@@ -72,7 +73,7 @@ def test_dvc_yaml_outputs_match_what_stages_write():
     outs = set().union(
         *(names(s.get("outs", [])) | names(s.get("metrics", [])) for s in stages.values())
     )
-    stage_names = ("ingest", "balance", "duplicates", "agreement")
+    stage_names = ("ingest", "balance", "duplicates", "agreement", "label_quality")
     expected = {
         artifacts.MANIFEST,
         artifacts.ANNOTATIONS,
@@ -88,6 +89,10 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         artifacts.AGREEMENT_SUMMARY,
         artifacts.ANNOTATORS,
         artifacts.CONSENSUS,
+        artifacts.PRED_PROBS,
+        artifacts.LABEL_ISSUES,
+        artifacts.LABEL_QUALITY_SUMMARY,
+        artifacts.REVIEW_QUEUE,
         *(artifacts.findings(s) for s in stage_names),
         *(artifacts.metrics(s) for s in stage_names),
     }

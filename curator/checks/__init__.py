@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from curator.checks import agreement, balance, duplicates, integrity
+from curator.checks import agreement, balance, duplicates, integrity, label_quality
 from curator.checks.base import Check, CheckInputs, CheckResult
 from curator.errors import ConfigError
 
@@ -20,6 +20,7 @@ REGISTRY = MappingProxyType(
             Check("balance", balance.run, "balance", "class imbalance and subgroup representation"),
             Check("duplicates", duplicates.run, "duplicates", "exact/near duplicates and leakage"),
             Check("agreement", agreement.run, "agreement", "annotator agreement and consensus"),
+            Check("label_quality", label_quality.run, "label_quality", "likely label errors"),
         )
     }
 )

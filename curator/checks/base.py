@@ -50,6 +50,8 @@ class CheckInputs:
     embeddings: tuple[list[str], np.ndarray] | None = None  # (sample_ids, L2-normalised rows)
     # sample_ids -> stacked edge maps (features/edges.py); supplied by the stage that reads files
     load_edge_maps: Callable[[list[str]], np.ndarray] | None = None
+    # the user's own model's probabilities: path or sample_id, then one column per class
+    pred_probs: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Issues stage: union every stage's findings into one table (audits/issues.parquet).
 
-That one table feeds the reports, FiftyOne tags and the summary printed after an audit.
+That one table feeds the reports, FiftyOne tags and the summary printed after an audit; the
+relabel review queue (curator/review_queue.py) is built from it here too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import pandas as pd
 from curator.checks.base import ISSUE_COLUMNS, empty_flags
 from curator.errors import DataError
 from curator.io.tables import read_parquet, write_parquet
+from curator.review_queue import build_review_queue
 
 
-def run(findings: Sequence[Path], out: Path) -> pd.DataFrame:
+def run(findings: Sequence[Path], out: Path, review_queue: Path | None = None) -> pd.DataFrame:
+    """Write the union of ``findings`` to ``out`` and, if asked, the relabel review queue."""
     tables = []
     for path in findings:
         df = read_parquet(Path(path), "dvc repro")
@@ -30,4 +33,6 @@ def run(findings: Sequence[Path], out: Path) -> pd.DataFrame:
         ["issue", "score", "path"], ascending=[True, False, True], ignore_index=True
     )
     write_parquet(issues, out)
+    if review_queue is not None:
+        write_parquet(build_review_queue(issues), review_queue)
     return issues

@@ -1,0 +1,75 @@
+"""Label quality: planted flips in separable data, user probabilities, noise rates."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curator.checks import CheckInputs, label_quality
+from curator.errors import DataError
+from curator.params import LabelQualityParams
+
+
+def blobs(n_per_class=60, flips=(3, 70, 150), seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(3, 8)) * 4
+    y = np.repeat(np.arange(3), n_per_class)
+    x = centres[y] + rng.normal(size=(len(y), 8))
+    given = y.copy()
+    for k in flips:
+        given[k] = (y[k] + 1) % 3
+    manifest = pd.DataFrame(
+        {
+            "sample_id": [f"{k:064x}" for k in range(len(y))],
+            "path": [f"img{k}.png" for k in range(len(y))],
+            "split": np.where(np.arange(len(y)) % 4, "train", "test"),
+            "label": [f"c{g}" for g in given],
+            "readable": True,
+            "site": np.where(np.arange(len(y)) % 3, "A", "B"),
+        }
+    )
+    vectors = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    return manifest, (manifest["sample_id"].tolist(), vectors), y
+
+
+@pytest.mark.parametrize("classifier", ["kernel_logistic", "logistic"])
+def test_planted_flips_are_found(classifier):
+    manifest, embeddings, _ = blobs()
+    params = LabelQualityParams(classifier=classifier, subgroups=("site",))
+    result = label_quality.run(CheckInputs(manifest=manifest, embeddings=embeddings), params)
+    assert set(result.flags["path"]) == {"img3.png", "img70.png", "img150.png"}
+    table = result.tables["label_issues"].set_index("path")
+    assert table.at["img3.png", "suggested_label"] == "c0"  # the true class
+    assert result.summary["estimated_noise_rate"] == pytest.approx(3 / 180, abs=0.02)
+    assert set(result.summary["flagged_share_per_subgroup"]["site"]) == {"A", "B"}
+    assert result.tables["pred_probs"].filter(like="p_").sum(axis=1).round(6).eq(1).all()
+
+
+def test_noise_rates_follow_the_confident_joint():
+    # Perfectly confident probabilities: joint = given x suggested counts / n.
+    y = np.array([0, 0, 0, 1, 1, 1])
+    probs = np.eye(2)[[0, 0, 1, 1, 1, 1]] * 0.98 + 0.01  # one class-0 image looks like class 1
+    rates = label_quality.noise_rates(y, probs, ["a", "b"])
+    assert rates["per_class"]["a"] == pytest.approx(1 / 3, abs=1e-6)
+    assert rates["per_class"]["b"] == pytest.approx(0.0, abs=1e-6)
+    assert rates["overall"] == pytest.approx(1 / 6, abs=1e-6)
+
+
+def test_user_probabilities_are_aligned_by_path_and_checked():
+    manifest, _, y = blobs()
+    probs = np.eye(3)[y] * 0.9 + 0.1 / 3
+    table = pd.DataFrame(probs, columns=["c0", "c1", "c2"]).assign(path=manifest["path"])
+    shuffled = table.sample(frac=1, random_state=0)
+    result = label_quality.run(
+        CheckInputs(manifest=manifest, pred_probs=shuffled), LabelQualityParams()
+    )
+    assert result.summary["pred_probs_source"] == "user-supplied"
+    assert set(result.flags["path"]) == {"img3.png", "img70.png", "img150.png"}
+    with pytest.raises(DataError, match=r"no column for class\(es\) \['c2'\]"):
+        label_quality.run(
+            CheckInputs(manifest=manifest, pred_probs=table.drop(columns="c2")),
+            LabelQualityParams(),
+        )
+    with pytest.raises(DataError, match="no row for 1 image"):
+        label_quality.run(
+            CheckInputs(manifest=manifest, pred_probs=table.iloc[1:]), LabelQualityParams()
+        )
