@@ -1,9 +1,11 @@
 """Inter-annotator agreement, annotator reliability and consensus labels.
 
-Statistics, each with a bootstrap confidence interval over items where sampling matters:
-Cohen's kappa for every annotator pair with enough shared items (scikit-learn), Fleiss' kappa
-(the form for a varying number of raters per item), Krippendorff's alpha, nominal (the
-``krippendorff`` package) overall, per class (one-vs-rest) and per subgroup. Reliability and
+Statistics, each with a percentile bootstrap confidence interval over items: Cohen's kappa for
+every annotator pair with enough shared items, Fleiss' kappa (the form for a varying number of
+raters per item), Krippendorff's alpha (nominal) overall, per class (one-vs-rest) and per
+subgroup. Each is a function of sums over items, so a bootstrap resample is a reweighting and
+thousands of resamples cost a few matrix products (tests check every statistic against
+scikit-learn, the ``krippendorff`` package and hand-worked cases). Reliability and
 consensus come from Dawid & Skene's EM (1979): a confusion matrix per annotator and a posterior
 over the true label of every item, so a careful annotator outweighs a spammer where a majority
 vote cannot tell them apart.
@@ -22,6 +24,7 @@ from curator.errors import ConfigError
 from curator.params import AgreementParams
 
 SMOOTHING = 0.01  # Dirichlet pseudo-count keeping confusion matrices away from exact zeros
+BOOTSTRAP_CHUNK = 64  # resamples per weight matrix: bounded memory at any number of items
 
 
 def vote_counts(items: pd.Index, votes: pd.DataFrame, categories: list[str]) -> np.ndarray:
@@ -31,40 +34,87 @@ def vote_counts(items: pd.Index, votes: pd.DataFrame, categories: list[str]) -> 
     return table.reindex(index=items, columns=categories, fill_value=0).to_numpy()
 
 
-def fleiss_kappa(counts: np.ndarray) -> float:
-    """Fleiss' kappa from per-item category counts; items may have different rater numbers
-    (items with fewer than two votes carry no agreement information and are skipped)."""
+def _weights(n_items: int, reps: int, rng: np.random.Generator | None) -> np.ndarray:
+    """Row 0: every item once (the estimate); rows 1..reps: bootstrap resample counts."""
+    rows = [np.ones(n_items)]
+    for _ in range(reps if rng is not None else 0):
+        rows.append(np.bincount(rng.integers(0, n_items, n_items), minlength=n_items))
+    return np.array(rows, dtype=float)
+
+
+def fleiss_kappa(counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Fleiss' kappa from per-item category counts, for each row of item ``weights``.
+
+    Items may have different numbers of raters; items with fewer than two votes carry no
+    agreement information and are skipped. Without weights, returns one value.
+    """
     counts = np.asarray(counts, dtype=float)
-    n = counts.sum(axis=1)
-    counts, n = counts[n >= 2], n[n >= 2]
-    if len(n) == 0:
-        return float("nan")
-    p_item = ((counts * (counts - 1)).sum(axis=1)) / (n * (n - 1))
-    p_cat = counts.sum(axis=0) / n.sum()
-    p_e = float((p_cat**2).sum())
-    return float((p_item.mean() - p_e) / (1 - p_e)) if p_e < 1 else 1.0
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    w = np.ones((1, len(m))) if weights is None else np.asarray(weights, dtype=float)
+    counts, m, w = counts[keep], m[keep], w[:, keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_item = (counts * (counts - 1)).sum(axis=1) / (m * (m - 1))
+        p_bar = (w @ p_item) / w.sum(axis=1)
+        p_cat = (w @ counts) / (w @ m)[:, None]
+        p_e = (p_cat**2).sum(axis=1)
+        return (p_bar - p_e) / (1 - p_e)
 
 
-def krippendorff_alpha(matrix: np.ndarray) -> float:
-    """Nominal alpha of an (annotators, items) matrix of category codes with NaN for no vote."""
-    import krippendorff
+def nominal_alpha(counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Krippendorff's alpha (nominal) from per-item category counts, per row of ``weights``.
 
-    usable = (~np.isnan(matrix)).sum(axis=0) >= 2
-    if usable.sum() < 2 or len(np.unique(matrix[:, usable][~np.isnan(matrix[:, usable])])) < 2:
-        return float("nan")
-    return float(
-        krippendorff.alpha(reliability_data=matrix[:, usable], level_of_measurement="nominal")
+    With the coincidence matrix o_ck = sum_u n_uc (n_uk - [c=k]) / (m_u - 1) and n_c its
+    margins: D_o = 1 - sum_c o_cc / n and D_e = 1 - sum_c n_c (n_c - 1) / (n (n - 1)); both are
+    sums over items, so a bootstrap resample is a reweighting (tested against the
+    ``krippendorff`` package).
+    """
+    counts = np.asarray(counts, dtype=float)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    w = np.ones((1, len(m))) if weights is None else np.asarray(weights, dtype=float)
+    counts, m, w = counts[keep], m[keep], w[:, keep]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        agree = (counts * (counts - 1)).sum(axis=1) / (m - 1)
+        n_c = w @ counts
+        n = n_c.sum(axis=1)
+        d_o = 1 - (w @ agree) / n
+        d_e = 1 - (n_c * (n_c - 1)).sum(axis=1) / (n * (n - 1))
+        return 1 - d_o / d_e
+
+
+def cohen_kappa(x: np.ndarray, y: np.ndarray, k: int, weights: np.ndarray | None = None):
+    """Cohen's kappa of two raters' category codes on shared items, per row of ``weights``."""
+    w = np.ones((1, len(x))) if weights is None else np.asarray(weights, dtype=float)
+    cells = np.zeros((len(x), k * k))
+    cells[np.arange(len(x)), x * k + y] = 1.0
+    table = (w @ cells).reshape(-1, k, k)
+    n = table.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_o = np.trace(table, axis1=1, axis2=2) / n
+        p_e = (table.sum(axis=2) * table.sum(axis=1)).sum(axis=1) / n**2
+        return (p_o - p_e) / (1 - p_e)
+
+
+def with_ci(stat, n_items: int, params: AgreementParams, rng) -> dict[str, Any]:
+    """``stat(weights)`` on all items plus a percentile bootstrap interval over items."""
+    values = np.concatenate(
+        [stat(_weights(n_items, 0, None))]
+        + [
+            stat(_weights(n_items, min(BOOTSTRAP_CHUNK, params.n_bootstrap - done), rng)[1:])
+            for done in range(0, params.n_bootstrap, BOOTSTRAP_CHUNK)
+        ]
     )
-
-
-def bootstrap_ci(stat, n_items: int, params: AgreementParams, rng: np.random.Generator) -> list:
-    """Percentile interval of ``stat(item_indices)`` over item resamples."""
-    values = [stat(rng.integers(0, n_items, n_items)) for _ in range(params.n_bootstrap)]
-    values = np.array([v for v in values if not np.isnan(v)])
-    if len(values) == 0:
-        return [None, None]
+    value, boot = values[0], values[1:][~np.isnan(values[1:])]
+    if np.isnan(value):
+        return {"value": None, "ci": [None, None], "n_items": n_items}
     tail = (1 - params.ci_level) / 2
-    return [float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))]
+    ci = (
+        [float(np.quantile(boot, tail)), float(np.quantile(boot, 1 - tail))]
+        if len(boot)
+        else [None, None]
+    )
+    return {"value": float(value), "ci": ci, "n_items": n_items}
 
 
 def dawid_skene(
@@ -168,26 +218,23 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
     annotators = _annotator_table(codes, post, names, votes, consensus)
     annotators["unreliable"] = annotators["estimated_accuracy"] < params.min_annotator_accuracy
 
-    def alpha_of(cols, m=matrix):
-        return krippendorff_alpha(m[:, cols])
-
+    n = len(items)
+    one_vs_rest = {
+        k: np.column_stack([counts[:, k], counts.sum(axis=1) - counts[:, k]])
+        for k in cat_code.values()
+    }
     summary = {
         "n_votes": len(votes),
         "n_items": len(items),
         "n_annotators": len(names),
-        "fleiss_kappa": _with_ci(lambda idx: fleiss_kappa(counts[idx]), len(items), params, rng),
-        "krippendorff_alpha": _with_ci(alpha_of, len(items), params, rng),
-        "cohen_kappa_pairs": _cohen_pairs(matrix, names, params, rng),
+        "fleiss_kappa": with_ci(lambda w: fleiss_kappa(counts, w), n, params, rng),
+        "krippendorff_alpha": with_ci(lambda w: nominal_alpha(counts, w), n, params, rng),
+        "cohen_kappa_pairs": _cohen_pairs(matrix, names, len(categories), params, rng),
         "alpha_per_class": {
-            c: _with_ci(
-                lambda idx, k=k: alpha_of(idx, np.where(np.isnan(matrix), np.nan, matrix == k)),
-                len(items),
-                params,
-                rng,
-            )
+            c: with_ci(lambda w, k=k: nominal_alpha(one_vs_rest[k], w), n, params, rng)
             for c, k in cat_code.items()
         },
-        "alpha_per_subgroup": _per_subgroup(matrix, info, params, rng),
+        "alpha_per_subgroup": _per_subgroup(counts, info, params, rng),
         "annotators": annotators.to_dict(orient="records"),
         "unreliable_annotators": annotators.loc[annotators["unreliable"], "annotator"].tolist(),
         "n_given_label_differs_from_consensus": int(
@@ -223,32 +270,19 @@ def _majority(counts: np.ndarray) -> np.ndarray:
     return np.where(tied, -1, counts.argmax(axis=1))
 
 
-def _with_ci(stat, n_items: int, params: AgreementParams, rng) -> dict[str, Any]:
-    value = stat(np.arange(n_items))
-    ci = bootstrap_ci(stat, n_items, params, rng) if not np.isnan(value) else [None, None]
-    return {"value": None if np.isnan(value) else value, "ci": ci, "n_items": n_items}
-
-
-def _cohen_pairs(matrix, names, params, rng) -> list[dict[str, Any]]:
-    from sklearn.metrics import cohen_kappa_score
-
+def _cohen_pairs(matrix, names, k: int, params, rng) -> list[dict[str, Any]]:
     out = []
     for a, b in combinations(range(len(names)), 2):
         shared = np.flatnonzero(~np.isnan(matrix[a]) & ~np.isnan(matrix[b]))
         if len(shared) < params.min_pair_overlap:
             continue
-        x, y = matrix[a, shared], matrix[b, shared]
-
-        def kappa(idx, x=x, y=y):
-            if len(np.unique(np.r_[x[idx], y[idx]])) < 2:
-                return float("nan")
-            return float(cohen_kappa_score(x[idx], y[idx]))
-
-        out.append({"annotators": [names[a], names[b]]} | _with_ci(kappa, len(shared), params, rng))
+        x, y = matrix[a, shared].astype(int), matrix[b, shared].astype(int)
+        stat = with_ci(lambda w, x=x, y=y: cohen_kappa(x, y, k, w), len(shared), params, rng)
+        out.append({"annotators": [names[a], names[b]]} | stat)
     return out
 
 
-def _per_subgroup(matrix, info, params, rng) -> dict[str, Any]:
+def _per_subgroup(counts, info, params, rng) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attribute in params.subgroups:
         if attribute not in info.columns:
@@ -257,13 +291,15 @@ def _per_subgroup(matrix, info, params, rng) -> dict[str, Any]:
                 "manifest; name a metadata column (see audits/ingest.json metadata_columns)."
             )
         groups = info[attribute].astype("string").fillna("(missing)").to_numpy()
-        out[attribute] = {}
-        for g in sorted(set(groups)):
-            cols = np.flatnonzero(groups == g)
-            sub = matrix[:, cols]
-            out[attribute][str(g)] = _with_ci(
-                lambda idx, s=sub: krippendorff_alpha(s[:, idx]), len(cols), params, rng
+        out[attribute] = {
+            str(g): with_ci(
+                lambda w, sub=counts[groups == g]: nominal_alpha(sub, w),
+                int((groups == g).sum()),
+                params,
+                rng,
             )
+            for g in sorted(set(groups))
+        }
     return out
 
 

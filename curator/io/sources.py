@@ -203,11 +203,20 @@ def read_metadata(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
 
 
 def read_annotations(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
-    """Long-form votes ``path,annotator,label``: one row per annotator per image."""
+    """Long-form votes ``path,annotator,label``: one row per annotator per image.
+
+    A row with an empty label is an abstention: skipped and counted, not an error.
+    """
     path = root / rel
     df = read_table(path, "ingest.annotations")
     _require_columns(df, ("path", *ANNOTATION_COLUMNS), path)
-    _require_cells(df, ("path", *ANNOTATION_COLUMNS), path)
+    _require_cells(df, ("path", "annotator"), path)
+    abstained = df["label"].str.strip() == ""
+    if abstained.any():
+        log.warning(
+            "%s: %d vote(s) with an empty label skipped (abstentions)", path, int(abstained.sum())
+        )
+        df = df[~abstained]
     df["path"] = [
         safe_relpath(root, p, f"{path} line {_line(i)}") for i, p in enumerate(df["path"])
     ]

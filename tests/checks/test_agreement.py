@@ -25,7 +25,7 @@ FLEISS_TABLE = [
 
 
 def test_fleiss_kappa_worked_example():
-    assert agreement.fleiss_kappa(np.array(FLEISS_TABLE)) == pytest.approx(0.210, abs=5e-4)
+    assert agreement.fleiss_kappa(np.array(FLEISS_TABLE))[0] == pytest.approx(0.210, abs=5e-4)
 
 
 def test_two_coders_by_hand():
@@ -35,11 +35,41 @@ def test_two_coders_by_hand():
     # Fleiss with two raters = Scott's pi: p_o = 0.75, p_e = (3/8)^2 + (5/8)^2 = 0.53125,
     #   pi = 0.21875 / 0.46875 = 0.466667
     # Cohen: p_e = .5*.25 + .5*.75 = 0.5, kappa = (0.75 - 0.5) / 0.5 = 0.5
-    matrix = np.array([[0, 0, 1, 1], [0, 1, 1, 1]], dtype=float)
-    assert agreement.krippendorff_alpha(matrix) == pytest.approx(0.533333, abs=1e-6)
     counts = np.array([[2, 0], [1, 1], [0, 2], [0, 2]])
-    assert agreement.fleiss_kappa(counts) == pytest.approx(0.466667, abs=1e-6)
-    assert cohen_kappa_score(matrix[0], matrix[1]) == pytest.approx(0.5)
+    assert agreement.nominal_alpha(counts)[0] == pytest.approx(0.533333, abs=1e-6)
+    assert agreement.fleiss_kappa(counts)[0] == pytest.approx(0.466667, abs=1e-6)
+    x, y = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])
+    assert agreement.cohen_kappa(x, y, 2)[0] == pytest.approx(0.5)
+    assert cohen_kappa_score(x, y) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_alpha_and_kappa_match_the_reference_packages(seed):
+    import krippendorff
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 4, 150)
+    matrix = np.where(rng.random((5, 150)) < 0.7, truth, rng.integers(0, 4, (5, 150))).astype(float)
+    matrix[rng.random((5, 150)) < 0.4] = np.nan  # raters skip items; some items get < 2 votes
+    counts = np.stack([(matrix == k).sum(axis=0) for k in range(4)], axis=1)
+    expected = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
+    assert agreement.nominal_alpha(counts)[0] == pytest.approx(expected, abs=1e-9)
+    shared = ~np.isnan(matrix[0]) & ~np.isnan(matrix[1])
+    x, y = matrix[0, shared].astype(int), matrix[1, shared].astype(int)
+    assert agreement.cohen_kappa(x, y, 4)[0] == pytest.approx(cohen_kappa_score(x, y))
+
+
+def test_bootstrap_reweighting_equals_resampling():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 3, (40, 3))
+    idx = rng.integers(0, 40, 40)
+    weights = np.bincount(idx, minlength=40)[None, :]
+    assert agreement.nominal_alpha(counts, weights)[0] == pytest.approx(
+        agreement.nominal_alpha(counts[idx])[0]
+    )
+    assert agreement.fleiss_kappa(counts, weights)[0] == pytest.approx(
+        agreement.fleiss_kappa(counts[idx])[0]
+    )
 
 
 def simulated_votes(n_items=600, accuracies=(0.95, 0.85, 0.75, 0.2), per_item=3, seed=0):
@@ -154,3 +184,38 @@ def test_unknown_subgroup_names_the_key():
             CheckInputs(manifest=manifest, annotations=votes),
             AgreementParams(subgroups=("age",), n_bootstrap=0),
         )
+
+
+def test_robust_to_odd_votes():
+    manifest, votes, _, _ = simulated_votes(n_items=120)
+    extra_class = manifest.iloc[[0]].assign(
+        sample_id="f" * 64, path="never_voted.png", label="99"
+    )  # a class nobody annotated
+    lone = pd.DataFrame(
+        [
+            {
+                "sample_id": manifest.at[5, "sample_id"],
+                "path": "img5.png",
+                "annotator": "once",
+                "label": "1",
+            },  # an annotator with one vote
+            {
+                "sample_id": "e" * 64,
+                "path": "not_in_manifest.png",
+                "annotator": "ann0",
+                "label": "1",
+            },
+        ]
+    )
+    result = agreement.run(
+        CheckInputs(
+            manifest=pd.concat([manifest, extra_class], ignore_index=True),
+            annotations=pd.concat([votes, lone], ignore_index=True),
+        ),
+        AgreementParams(n_bootstrap=20),
+    )
+    assert result.summary["n_votes"] == len(votes) + 1  # the unknown image's vote is not used
+    assert result.summary["alpha_per_class"]["99"]["value"] is None  # no votes: no number
+    once = result.tables["annotators"].set_index("annotator").loc["once"]
+    assert once["n_votes"] == 1
+    assert all("once" not in p["annotators"] for p in result.summary["cohen_kappa_pairs"])

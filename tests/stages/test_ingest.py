@@ -107,3 +107,18 @@ def test_unreadable_file_is_a_finding_not_a_crash(image_folder, tmp_path):
     flags = pd.read_parquet(tmp_path / "a" / artifacts.findings("ingest"))
     assert flags["path"].tolist() == ["images/train/cat/9.png"]
     assert flags["detail"].tolist() == ["cannot read file: No such file or directory"]
+
+
+def test_annotation_oddities_are_reported_not_fatal(image_folder, tmp_path):
+    (image_folder / "annotations.csv").write_text(
+        "path,annotator,label\n"
+        "images/train/cat/0.png,ann1,cat\n"
+        "images/train/cat/0.png,ann2,\n"  # abstention
+        "images/train/cat/gone.png,ann1,dog\n"  # no such image
+    )
+    summary = ingest.run(Params(ingest=IngestParams(workers=1)), image_folder, tmp_path / "a")
+    votes = pd.read_parquet(tmp_path / "a" / artifacts.ANNOTATIONS)
+    assert votes[["path", "annotator", "label"]].values.tolist() == [
+        ["images/train/cat/0.png", "ann1", "cat"]
+    ]
+    assert summary["annotations_unmatched_rows"] == 1 and summary["n_annotation_votes"] == 1
