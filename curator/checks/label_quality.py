@@ -146,8 +146,9 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         "estimated_noise_rate": rates["overall"],
         "noise_rate_per_class": rates["per_class"],
         "confident_joint": rates["joint"],
-        "flagged_share_per_split": share(table["split"]).to_dict(),
-        "flagged_share_per_subgroup": {
+        # per split and subgroup: the share of images confident learning flags there
+        "noise_rate_per_split": share(table["split"]).to_dict(),
+        "noise_rate_per_subgroup": {
             a: share(items[a].astype("string").fillna("(missing)")).to_dict()
             for a in params.subgroups
         },

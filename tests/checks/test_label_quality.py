@@ -40,7 +40,7 @@ def test_planted_flips_are_found(classifier):
     table = result.tables["label_issues"].set_index("path")
     assert table.at["img3.png", "suggested_label"] == "c0"  # the true class
     assert result.summary["estimated_noise_rate"] == pytest.approx(3 / 180, abs=0.02)
-    assert set(result.summary["flagged_share_per_subgroup"]["site"]) == {"A", "B"}
+    assert set(result.summary["noise_rate_per_subgroup"]["site"]) == {"A", "B"}
     assert result.tables["pred_probs"].filter(like="p_").sum(axis=1).round(6).eq(1).all()
 
 
