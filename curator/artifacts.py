@@ -26,6 +26,8 @@ PRED_PROBS = "pred_probs.parquet"
 LABEL_ISSUES = "label_issues.parquet"
 LABEL_QUALITY_SUMMARY = "label_quality.json"
 REVIEW_QUEUE = "review_queue.parquet"
+MODEL_DIR = "model"  # model/model.safetensors + model/model.json
+PREDICTIONS = "predictions.parquet"
 
 
 def summary(stage: str) -> str:

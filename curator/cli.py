@@ -263,6 +263,33 @@ def label_quality(audits_dir: Path, params_path: Path | None, pred_probs: Path |
 
 
 @cli.command()
+@data_option
+@audits_option
+@params_option
+@click.option(
+    "--findings",
+    "findings",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Findings tables whose issues train.exclude may name (repeatable).",
+)
+def train(
+    data_dir: Path, audits_dir: Path, params_path: Path | None, findings: tuple[Path, ...]
+) -> None:
+    """Train the classifier head on the embeddings; write val/test predictions.
+
+    Example: curator train --audits audits --findings audits/findings/duplicates.parquet
+    """
+    from curator.stages import train as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir, findings)
+    click.echo(
+        f"train: {s['architecture']} head on {s['n_train']} images ({s['n_excluded']} excluded), "
+        f"best epoch {s['best_epoch']}, val accuracy {s['val_accuracy']:.3f}; device {s['device']}"
+    )
+
+
+@cli.command()
 @click.argument("findings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",

@@ -209,6 +209,30 @@ class LabelQualityParams:
 
 
 @dataclass(frozen=True)
+class TrainParams:
+    """The classifier head on the embeddings, and which flagged images to leave out of train."""
+
+    hidden: int = 0  # 0: linear head; otherwise one hidden ReLU layer of this width
+    class_weights: Literal["none", "balanced"] = "none"  # balanced: Cui et al. (balance stage)
+    exclude: tuple[str, ...] = ()  # issue names whose train images are left out
+    learning_rate: float = 0.01
+    weight_decay: float = 0.0001
+    batch_size: int = 128
+    max_epochs: int = 200
+    patience: int = 10
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.hidden >= 0, "train.hidden", "must be >= 0 (0 = linear head)")
+        _require(self.learning_rate > 0, "train.learning_rate", "must be > 0")
+        _require(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
+        _require(self.batch_size > 0, "train.batch_size", "must be > 0")
+        _require(self.max_epochs >= 1, "train.max_epochs", "must be >= 1")
+        _require(self.patience >= 1, "train.patience", "must be >= 1")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
@@ -217,6 +241,7 @@ class Params:
     duplicates: DuplicatesParams = field(default_factory=DuplicatesParams)
     agreement: AgreementParams = field(default_factory=AgreementParams)
     label_quality: LabelQualityParams = field(default_factory=LabelQualityParams)
+    train: TrainParams = field(default_factory=TrainParams)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

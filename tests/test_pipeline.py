@@ -45,7 +45,8 @@ def project(tmp_path: Path) -> Path:
 def test_repro_then_noop(project):
     write_demo(project / "data", seed=0, per_class=40)
     first = dvc(project, "repro")
-    stages = ("ingest", "balance", "hash", "embed", "duplicates", "agreement", "label_quality")
+    stages = ("ingest", "balance", "hash", "embed", "duplicates", "agreement", "label_quality",
+              "train")
     for stage in (*stages, "issues"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
@@ -93,6 +94,8 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         artifacts.LABEL_ISSUES,
         artifacts.LABEL_QUALITY_SUMMARY,
         artifacts.REVIEW_QUEUE,
+        artifacts.MODEL_DIR,
+        artifacts.PREDICTIONS,
         *(artifacts.findings(s) for s in stage_names),
         *(artifacts.metrics(s) for s in stage_names),
     }

@@ -1,0 +1,94 @@
+"""Train stage: a classifier head on the embeddings; val/test probabilities for evaluation.
+
+Trains on the train split (minus images whose findings are named in ``train.exclude``, so a
+clean-vs-raw comparison is one param away), stops early on the validation loss, and saves the
+head as safetensors with a JSON record of its config and the data version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curator import artifacts
+from curator.checks.balance import class_balanced_weights
+from curator.errors import DataError
+from curator.features.embeddings import pick_device
+from curator.io.tables import read_json, read_parquet, write_parquet
+from curator.io.versions import data_version
+from curator.model import fit_head, save_head
+from curator.params import Params
+from curator.stages.duplicates import load_embeddings
+
+log = logging.getLogger(__name__)
+
+
+def excluded_paths(findings: Sequence[Path], issues: Sequence[str]) -> set[str]:
+    if not issues:
+        return set()
+    tables = [read_parquet(Path(f), "dvc repro") for f in findings]
+    flagged = pd.concat(tables) if tables else pd.DataFrame(columns=["path", "issue"])
+    unknown = set(issues) - set(flagged["issue"])
+    if unknown:
+        log.warning("train.exclude names issue(s) %s that no finding carries", sorted(unknown))
+    return set(flagged.loc[flagged["issue"].isin(issues), "path"])
+
+
+def run(
+    params: Params, data_dir: Path, audits_dir: Path, findings: Sequence[Path] = ()
+) -> dict[str, Any]:
+    audits, p = Path(audits_dir), params.train
+    manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
+    items = manifest[manifest["readable"]].reset_index(drop=True)
+    ids, vectors = load_embeddings(audits)
+    x = vectors[items["sample_id"].map({s: k for k, s in enumerate(ids)}).to_numpy()]
+    classes = sorted(items["label"].unique())
+    y = items["label"].map({c: k for k, c in enumerate(classes)}).to_numpy()
+    dropped = excluded_paths(findings, p.exclude)
+    train = (items["split"] == "train").to_numpy() & ~items["path"].isin(dropped).to_numpy()
+    val = (items["split"] == "val").to_numpy()
+    if not train.any() or not val.any():
+        raise DataError(
+            "train needs images in both the 'train' and the 'val' split "
+            "(val drives early stopping)."
+        )
+    weights = None
+    if p.class_weights == "balanced":
+        counts = np.bincount(y[train], minlength=len(classes))
+        weights = class_balanced_weights(counts, params.balance.effective_number_beta)
+    device = pick_device(p.device)
+    head = fit_head(x[train], y[train], x[val], y[val], classes, weights, p, device)
+    embed = read_json(audits / artifacts.EMBED_SUMMARY, "curator embed")
+    record = {
+        "architecture": "linear" if p.hidden == 0 else f"mlp(hidden={p.hidden})",
+        "dim": int(x.shape[1]),
+        "embedding": {
+            k: embed.get(k) for k in ("backend", "model", "weights", "weights_sha256", "cache_key")
+        },
+        "params": vars(p),
+        "n_train": int(train.sum()),
+        "n_excluded": int((items["split"] == "train").sum() - train.sum()),
+        "class_weights": None if weights is None else weights.tolist(),
+        "device": device,
+        "data_version": data_version(Path(data_dir)),
+    }
+    save_head(head, audits / artifacts.MODEL_DIR, record)
+    held = ~(items["split"] == "train").to_numpy()
+    probs = head.predict_proba(x[held])
+    out = items.loc[held, ["sample_id", "path", "split", "label"]].reset_index(drop=True)
+    out["predicted"] = [classes[k] for k in probs.argmax(axis=1)]
+    out["confidence"] = probs.max(axis=1)
+    out = pd.concat([out, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)
+    write_parquet(out, audits / artifacts.PREDICTIONS)
+    val_rows = out["split"] == "val"
+    return record | {
+        "best_epoch": head.best_epoch,
+        "val_accuracy": float(
+            (out.loc[val_rows, "predicted"] == out.loc[val_rows, "label"]).mean()
+        ),
+    }

@@ -1,0 +1,81 @@
+"""Training: determinism, safetensors round trip, exclusion of flagged images."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curator import artifacts
+from curator.model import load_head
+from curator.params import EmbedParams, IngestParams, Params, TrainParams
+from curator.stages import embed, ingest, train
+
+
+@pytest.fixture(scope="module")
+def embedded(demo_data, tmp_path_factory):
+    root, truth = demo_data
+    audits = tmp_path_factory.mktemp("audits")
+    params = Params(
+        ingest=IngestParams(workers=1),
+        embed=EmbedParams(cache_dir=str(audits / "cache"), workers=1),
+    )
+    ingest.run(params, root, audits)
+    embed.run(params, root, audits)
+    return root, truth, audits, params
+
+
+def trained(embedded, tmp_path, **kw):
+    root, _, audits, _ = embedded
+    out = tmp_path / "run"
+    out.mkdir(parents=True)
+    for name in (artifacts.MANIFEST, artifacts.EMBED_SUMMARY):
+        (out / name).write_bytes((audits / name).read_bytes())
+    (out / "embeddings").mkdir()
+    for name in (artifacts.EMBED_IDS, artifacts.EMBED_VECTORS):
+        (out / name).write_bytes((audits / name).read_bytes())
+    findings = kw.pop("findings", ())
+    summary = train.run(Params(train=TrainParams(**kw)), root, out, findings)
+    return summary, out
+
+
+def test_same_seed_same_weights_and_predictions(embedded, tmp_path):
+    first, a = trained(embedded, tmp_path / "a", max_epochs=30)
+    _, b = trained(embedded, tmp_path / "b", max_epochs=30)
+    assert (a / "model" / "model.safetensors").read_bytes() == (
+        b / "model" / "model.safetensors"
+    ).read_bytes()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(a / artifacts.PREDICTIONS), pd.read_parquet(b / artifacts.PREDICTIONS)
+    )
+    assert first["val_accuracy"] > 0.6  # real signal, not chance (0.1)
+
+
+def test_model_reloads_from_safetensors_without_pickle(embedded, tmp_path):
+    _, out = trained(embedded, tmp_path, hidden=16, max_epochs=20)
+    head, record = load_head(out / "model")
+    assert record["architecture"] == "mlp(hidden=16)" and record["dim"] == 256
+    assert record["data_version"]["data_dvc_md5"] is None  # the test data has no .dvc file
+    preds = pd.read_parquet(out / artifacts.PREDICTIONS)
+    ids = pd.read_parquet(out / artifacts.EMBED_IDS)["sample_id"].tolist()
+    vectors = np.load(out / artifacts.EMBED_VECTORS)
+    row = ids.index(preds.loc[0, "sample_id"])
+    probs = head.predict_proba(vectors[[row]])[0]
+    assert np.allclose(probs, preds.filter(like="p_").iloc[0].to_numpy(), atol=1e-6)
+    assert set(preds["split"]) == {"val", "test"}
+    assert json.loads((out / "model" / "model.json").read_text())["best_epoch"] >= 1
+
+
+def test_exclude_leaves_flagged_train_images_out(embedded, tmp_path):
+    _, _, audits, _ = embedded
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    some = manifest[(manifest["split"] == "train") & manifest["readable"]].head(7)
+    findings = tmp_path / "f.parquet"
+    some.assign(issue="label_issue", score=1.0, detail="x")[
+        ["sample_id", "path", "issue", "score", "detail"]
+    ].to_parquet(findings)
+    base, _ = trained(embedded, tmp_path / "a", max_epochs=5)
+    cleaned, _ = trained(
+        embedded, tmp_path / "b", max_epochs=5, exclude=("label_issue",), findings=(findings,)
+    )
+    assert cleaned["n_train"] == base["n_train"] - 7 and cleaned["n_excluded"] == 7
