@@ -29,7 +29,7 @@ from curator import artifacts
 from curator.checks.duplicates import NEAR_METHODS, candidate_pairs
 from curator.demo import write_demo
 from curator.params import load_params
-from curator.stages import duplicates, embed, hash, ingest
+from curator.stages import duplicates, embed, hash, ingest, load_embeddings
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,7 +60,7 @@ def run_curator(root: Path, audits: Path) -> tuple[dict, pd.DataFrame, dict[str,
     wall = time.perf_counter() - start
     pairs = pd.read_parquet(audits / artifacts.DUPLICATES)
     manifest = pd.read_parquet(audits / artifacts.MANIFEST)
-    ids, vectors = duplicates.load_embeddings(audits)
+    ids, vectors = load_embeddings(audits)
     hashes = pd.read_parquet(audits / artifacts.HASHES).set_index("sample_id").loc[ids]
     cand, _ = candidate_pairs(hashes.reset_index(), vectors, params.duplicates)
     first = manifest[manifest["readable"]].drop_duplicates("sample_id").set_index("sample_id")

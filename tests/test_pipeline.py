@@ -45,8 +45,16 @@ def project(tmp_path: Path) -> Path:
 def test_repro_then_noop(project):
     write_demo(project / "data", seed=0, per_class=40)
     first = dvc(project, "repro")
-    stages = ("ingest", "balance", "hash", "embed", "duplicates", "agreement", "label_quality",
-              "train")
+    stages = (
+        "ingest",
+        "balance",
+        "hash",
+        "embed",
+        "duplicates",
+        "agreement",
+        "label_quality",
+        "train",
+    )
     for stage in (*stages, "issues"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST

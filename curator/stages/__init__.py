@@ -1,12 +1,28 @@
-"""One module per dvc.yaml stage; each exposes ``run(params, paths...)``."""
+"""One module per dvc.yaml stage; each exposes ``run(params, paths...)``. Helpers shared by
+several stages (reading common inputs, writing check outputs) live here."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from curator import artifacts
 from curator.checks.base import CheckResult
-from curator.io.tables import write_json, write_parquet
+from curator.io.tables import read_parquet, write_json, write_parquet
+
+
+def unique_contents(manifest: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct readable content (sample_id), at its first path."""
+    readable = manifest[manifest["readable"]]
+    return readable.drop_duplicates("sample_id").reset_index(drop=True)
+
+
+def load_embeddings(audits: Path) -> tuple[list[str], np.ndarray]:
+    """The embed stage's output: (sample_ids, vectors), row i of vectors belonging to id i."""
+    ids = read_parquet(audits / artifacts.EMBED_IDS, "curator embed")["sample_id"].tolist()
+    return ids, np.load(audits / artifacts.EMBED_VECTORS)
 
 
 def write_check_result(result: CheckResult, audits: Path, stage: str) -> None:

@@ -20,7 +20,7 @@ from curator.io.images import open_rgb
 from curator.io.parallel import parallel_map
 from curator.io.tables import read_parquet, write_parquet
 from curator.params import Params
-from curator.stages import write_check_result
+from curator.stages import load_embeddings, unique_contents, write_check_result
 
 
 def _edge_map_file(path: Path, max_image_pixels: int) -> np.ndarray:
@@ -29,9 +29,7 @@ def _edge_map_file(path: Path, max_image_pixels: int) -> np.ndarray:
 
 
 def edge_map_loader(manifest: pd.DataFrame, data_dir: Path, params: Params):
-    first_path = (
-        manifest[manifest["readable"]].drop_duplicates("sample_id").set_index("sample_id")["path"]
-    )
+    first_path = unique_contents(manifest).set_index("sample_id")["path"]
     work = partial(_edge_map_file, max_image_pixels=params.ingest.max_image_pixels)
 
     def load(sample_ids: list[str]) -> np.ndarray:
@@ -39,12 +37,6 @@ def edge_map_loader(manifest: pd.DataFrame, data_dir: Path, params: Params):
         return np.stack(parallel_map(work, paths, params.hash.workers, "duplicates: verifying"))
 
     return load
-
-
-def load_embeddings(audits: Path) -> tuple[list[str], np.ndarray]:
-    ids = read_parquet(audits / artifacts.EMBED_IDS, "curator embed")["sample_id"].tolist()
-    vectors = np.load(audits / artifacts.EMBED_VECTORS)
-    return ids, vectors
 
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:

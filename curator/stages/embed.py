@@ -26,7 +26,7 @@ from curator.io.embedding_cache import EmbeddingCache
 from curator.io.parallel import parallel_map
 from curator.io.tables import atomic_path, read_parquet, write_json, write_parquet
 from curator.params import Params
-from curator.stages.hash import unique_contents
+from curator.stages import unique_contents
 
 log = logging.getLogger(__name__)
 

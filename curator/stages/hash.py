@@ -14,12 +14,7 @@ from curator.features.hashes import HASH_KINDS, hash_file
 from curator.io.parallel import parallel_map
 from curator.io.tables import read_parquet, write_parquet
 from curator.params import Params
-
-
-def unique_contents(manifest: pd.DataFrame) -> pd.DataFrame:
-    """One row per distinct readable content (sample_id), at its first path."""
-    readable = manifest[manifest["readable"]]
-    return readable.drop_duplicates("sample_id").reset_index(drop=True)
+from curator.stages import unique_contents
 
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:

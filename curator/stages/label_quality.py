@@ -10,8 +10,7 @@ from curator.checks import CheckInputs, run_check
 from curator.io.sources import read_table
 from curator.io.tables import read_parquet, write_parquet
 from curator.params import Params
-from curator.stages import write_check_result
-from curator.stages.duplicates import load_embeddings
+from curator.stages import load_embeddings, write_check_result
 
 
 def run(params: Params, audits_dir: Path, pred_probs: Path | None = None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from curator.io.tables import read_json, read_parquet, write_parquet
 from curator.io.versions import data_version
 from curator.model import fit_head, save_head
 from curator.params import Params
-from curator.stages.duplicates import load_embeddings
+from curator.stages import load_embeddings
 
 log = logging.getLogger(__name__)
 

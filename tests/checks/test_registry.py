@@ -10,7 +10,7 @@ from curator.checks import REGISTRY, CheckInputs, run_check
 from curator.checks.base import ISSUE_COLUMNS
 from curator.errors import ConfigError
 from curator.params import BalanceParams, EmbedParams, Params
-from curator.stages import duplicates, embed, hash, ingest
+from curator.stages import duplicates, embed, hash, ingest, load_embeddings
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def inputs(demo_data, tmp_path_factory):
         manifest=manifest,
         annotations=pd.read_parquet(audits / artifacts.ANNOTATIONS),
         hashes=pd.read_parquet(audits / artifacts.HASHES),
-        embeddings=duplicates.load_embeddings(audits),
+        embeddings=load_embeddings(audits),
         load_edge_maps=duplicates.edge_map_loader(manifest, root, params),
     )
 
