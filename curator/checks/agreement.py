@@ -42,17 +42,23 @@ def _weights(n_items: int, reps: int, rng: np.random.Generator | None) -> np.nda
     return np.array(rows, dtype=float)
 
 
+def _pairable(counts: np.ndarray, weights: np.ndarray | None) -> tuple:
+    """(counts, votes per item, weights) for the items with at least two votes: the only ones
+    that carry agreement information. No weights means one row of ones (the plain estimate)."""
+    counts = np.asarray(counts, dtype=float)
+    m = counts.sum(axis=1)
+    keep = m >= 2
+    w = np.ones((1, len(m))) if weights is None else np.asarray(weights, dtype=float)
+    return counts[keep], m[keep], w[:, keep]
+
+
 def fleiss_kappa(counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """Fleiss' kappa from per-item category counts, for each row of item ``weights``.
 
     Items may have different numbers of raters; items with fewer than two votes carry no
     agreement information and are skipped. Without weights, returns one value.
     """
-    counts = np.asarray(counts, dtype=float)
-    m = counts.sum(axis=1)
-    keep = m >= 2
-    w = np.ones((1, len(m))) if weights is None else np.asarray(weights, dtype=float)
-    counts, m, w = counts[keep], m[keep], w[:, keep]
+    counts, m, w = _pairable(counts, weights)
     with np.errstate(invalid="ignore", divide="ignore"):
         p_item = (counts * (counts - 1)).sum(axis=1) / (m * (m - 1))
         p_bar = (w @ p_item) / w.sum(axis=1)
@@ -69,11 +75,7 @@ def nominal_alpha(counts: np.ndarray, weights: np.ndarray | None = None) -> np.n
     sums over items, so a bootstrap resample is a reweighting (tested against the
     ``krippendorff`` package).
     """
-    counts = np.asarray(counts, dtype=float)
-    m = counts.sum(axis=1)
-    keep = m >= 2
-    w = np.ones((1, len(m))) if weights is None else np.asarray(weights, dtype=float)
-    counts, m, w = counts[keep], m[keep], w[:, keep]
+    counts, m, w = _pairable(counts, weights)
     with np.errstate(invalid="ignore", divide="ignore"):
         agree = (counts * (counts - 1)).sum(axis=1) / (m - 1)
         n_c = w @ counts
