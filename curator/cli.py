@@ -150,12 +150,9 @@ def balance(audits_dir: Path, params_path: Path) -> None:
     Example: curator balance --audits audits
     """
     from curator.stages import balance as stage
+    from curator.summary import describe_balance
 
-    s = stage.run(_load(params_path), audits_dir)
-    click.echo(
-        f"balance: imbalance ratio {s['overall']['imbalance_ratio']:.2f}, minority "
-        f"classes {s['minority_classes'] or 'none'}; {s['n_flagged_samples']} samples flagged"
-    )
+    click.echo(f"balance: {describe_balance(stage.run(_load(params_path), audits_dir))}")
 
 
 @cli.command("hash")
@@ -205,12 +202,10 @@ def duplicates(data_dir: Path, audits_dir: Path, params_path: Path | None) -> No
     Example: curator duplicates --data data --audits audits
     """
     from curator.stages import duplicates as stage
+    from curator.summary import describe_duplicates
 
     s = stage.run(_load(params_path), data_dir, audits_dir)
-    leaked = ", ".join(
-        f"{k} {v['leaked']}/{v['n']} ({v['leaked_pct']:.1f}%)" for k, v in s["leakage"].items()
-    )
-    click.echo(f"duplicates: {s['n_pairs']} pairs in {s['n_clusters']} clusters; leaked: {leaked}")
+    click.echo(f"duplicates: {describe_duplicates(s)}")
 
 
 @cli.command()
@@ -223,18 +218,9 @@ def agreement(audits_dir: Path, params_path: Path | None) -> None:
     Example: curator agreement --audits audits
     """
     from curator.stages import agreement as stage
+    from curator.summary import describe_agreement
 
-    s = stage.run(_load(params_path), audits_dir)
-    if not s["n_votes"]:
-        click.echo("agreement: no annotations, nothing measured")
-        return
-    alpha = s["krippendorff_alpha"]
-    click.echo(
-        f"agreement: Krippendorff alpha {alpha['value']:.3f} (CI {alpha['ci'][0]:.3f}-"
-        f"{alpha['ci'][1]:.3f}) over {s['n_items']} items; unreliable annotators: "
-        f"{', '.join(s['unreliable_annotators']) or 'none'}; "
-        f"{s['n_given_label_differs_from_consensus']} labels differ from the consensus"
-    )
+    click.echo(f"agreement: {describe_agreement(stage.run(_load(params_path), audits_dir))}")
 
 
 @cli.command("label-quality")
@@ -253,13 +239,10 @@ def label_quality(audits_dir: Path, params_path: Path | None, pred_probs: Path |
     Example: curator label-quality --audits audits [--pred-probs my_model_probs.parquet]
     """
     from curator.stages import label_quality as stage
+    from curator.summary import describe_label_quality
 
     s = stage.run(_load(params_path), audits_dir, pred_probs)
-    click.echo(
-        f"label-quality: {s['n_label_issues']} likely label errors of {s['n_images']} images; "
-        f"estimated noise rate {s['estimated_noise_rate']:.1%} ({s['pred_probs_source']}, "
-        f"out-of-fold accuracy {s['out_of_fold_accuracy']:.1%})"
-    )
+    click.echo(f"label-quality: {describe_label_quality(s)}")
 
 
 @cli.command()

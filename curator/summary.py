@@ -1,11 +1,82 @@
-"""A plain-text digest of an audit for the terminal: counts per finding and where outputs are."""
+"""Plain-text digests of an audit: one sentence per stage, and the whole terminal summary.
+
+The stage commands print the same sentence their stage contributes to ``curator summary``, so
+a number is worded one way wherever it appears.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from curator import artifacts
 from curator.io.tables import read_json, read_parquet
+
+
+def _interval(stat: dict[str, Any]) -> str:
+    lo, hi = stat["ci"]
+    return "no interval" if lo is None else f"95% CI {lo:.3f} to {hi:.3f}"
+
+
+def describe_balance(b: dict[str, Any]) -> str:
+    homog = b.get("split_label_homogeneity") or {}
+    p_value = f"{homog['p_value']:.3g}" if homog else "n/a"
+    return (
+        f"imbalance ratio {b['overall']['imbalance_ratio']:.2f}, normalised entropy "
+        f"{b['overall']['normalized_entropy']:.3f}, minority classes "
+        f"{', '.join(b['minority_classes']) or 'none'}; "
+        f"label distribution same across splits: {homog.get('same_distribution', 'n/a')} "
+        f"(chi-square p={p_value}); {b['n_flagged_samples']} images flagged"
+    )
+
+
+def describe_duplicates(d: dict[str, Any]) -> str:
+    leaked = ", ".join(
+        f"{split} {v['leaked']}/{v['n']} ({v['leaked_pct']:.1f}%)"
+        for split, v in d["leakage"].items()
+        if split != "train"
+    )
+    return (
+        f"{d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
+        f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"
+    )
+
+
+def describe_agreement(a: dict[str, Any]) -> str:
+    if not a["n_votes"]:
+        return "no annotations, nothing measured"
+    alpha = a["krippendorff_alpha"]
+    value = "n/a" if alpha["value"] is None else f"{alpha['value']:.3f}"
+    return (
+        f"Krippendorff alpha {value} ({_interval(alpha)}) over {a['n_items']} items from "
+        f"{a['n_annotators']} annotators; unreliable: "
+        f"{', '.join(a['unreliable_annotators']) or 'none'}; "
+        f"{a['n_given_label_differs_from_consensus']} labels differ from the consensus"
+    )
+
+
+def describe_label_quality(q: dict[str, Any]) -> str:
+    return (
+        f"{q['n_label_issues']} likely label errors of {q['n_images']} images, estimated noise "
+        f"rate {q['estimated_noise_rate']:.1%} ({q['pred_probs_source']}, out-of-fold accuracy "
+        f"{q['out_of_fold_accuracy']:.1%})"
+    )
+
+
+def describe_embeddings(e: dict[str, Any]) -> str:
+    if e["backend"] == "open_clip":
+        return f"{e['model']} ({e['weights']})"
+    return f"{e['backend']} - {e['fallback_reason']}"
+
+
+# (heading, summary file, command that writes it, sentence)
+DIGEST = (
+    ("Balance", artifacts.BALANCE_SUMMARY, "curator balance", describe_balance),
+    ("Duplicates", artifacts.DUPLICATES_SUMMARY, "curator duplicates", describe_duplicates),
+    ("Agreement", artifacts.AGREEMENT_SUMMARY, "curator agreement", describe_agreement),
+    ("Labels", artifacts.LABEL_QUALITY_SUMMARY, "curator label-quality", describe_label_quality),
+    ("Embeddings", artifacts.EMBED_SUMMARY, "curator embed", describe_embeddings),
+)
 
 
 def render_summary(audits_dir: Path) -> str:
@@ -17,57 +88,11 @@ def render_summary(audits_dir: Path) -> str:
         f"{ingest['n_readable']} readable, {ingest['n_classes']} classes, "
         f"splits {ingest['by_split']}",
     ]
-    balance_path = audits / artifacts.BALANCE_SUMMARY
-    if balance_path.exists():
-        b = read_json(balance_path, "curator balance")
-        homog = b.get("split_label_homogeneity") or {}
-        lines.append(
-            f"Balance: imbalance ratio {b['overall']['imbalance_ratio']:.2f}, normalised entropy "
-            f"{b['overall']['normalized_entropy']:.3f}, minority classes "
-            f"{', '.join(b['minority_classes']) or 'none'}; "
-            f"label distribution same across splits: {homog.get('same_distribution', 'n/a')} "
-            f"(chi-square p={homog.get('p_value', float('nan')):.3g})"
-        )
-    dup_path = audits / artifacts.DUPLICATES_SUMMARY
-    if dup_path.exists():
-        d = read_json(dup_path, "curator duplicates")
-        leaked = ", ".join(
-            f"{split} {v['leaked']}/{v['n']} ({v['leaked_pct']:.1f}%)"
-            for split, v in d["leakage"].items()
-            if split != "train"
-        )
-        lines.append(
-            f"Duplicates: {d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
-            f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"
-        )
-    agreement_path = audits / artifacts.AGREEMENT_SUMMARY
-    if agreement_path.exists():
-        a = read_json(agreement_path, "curator agreement")
-        if a["n_votes"]:
-            alpha = a["krippendorff_alpha"]
-            ci = alpha["ci"] if alpha["ci"][0] is not None else ["n/a", "n/a"]
-            lines.append(
-                f"Agreement: Krippendorff alpha {alpha['value']:.3f} (95% CI {ci[0]:.3f} to "
-                f"{ci[1]:.3f}) over {a['n_items']} items from {a['n_annotators']} annotators; "
-                f"unreliable: {', '.join(a['unreliable_annotators']) or 'none'}"
-            )
-    lq_path = audits / artifacts.LABEL_QUALITY_SUMMARY
-    if lq_path.exists():
-        q = read_json(lq_path, "curator label-quality")
-        lines.append(
-            f"Labels: {q['n_label_issues']} likely errors, estimated noise rate "
-            f"{q['estimated_noise_rate']:.1%} ({q['pred_probs_source']}); review queue in "
-            f"{audits / artifacts.REVIEW_QUEUE}"
-        )
-    embed_path = audits / artifacts.EMBED_SUMMARY
-    if embed_path.exists():
-        e = read_json(embed_path, "curator embed")
-        source = (
-            f"{e['model']} ({e['weights']})"
-            if e["backend"] == "open_clip"
-            else f"{e['backend']} - {e['fallback_reason']}"
-        )
-        lines.append(f"Embeddings: {source}")
+    for heading, name, command, describe in DIGEST:
+        if (audits / name).exists():
+            lines.append(f"{heading}: {describe(read_json(audits / name, command))}")
+    if (audits / artifacts.REVIEW_QUEUE).exists():
+        lines.append(f"Review queue: {audits / artifacts.REVIEW_QUEUE}")
     lines.append("")
     lines.append("Findings (audits/issues.parquet):")
     if issues.empty:
