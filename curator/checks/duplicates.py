@@ -65,24 +65,20 @@ def pair_evidence(cand: pd.DataFrame, hashes: pd.DataFrame, vectors: np.ndarray)
 
 
 def _contents(manifest: pd.DataFrame) -> pd.DataFrame:
-    readable = manifest[manifest["readable"]].copy()
-    readable["quality"] = list(
-        zip(
-            readable["width"].astype(int) * readable["height"].astype(int),
-            readable["format"].isin(LOSSLESS),
-            readable["bytes"],
-            strict=True,
-        )
+    readable = manifest[manifest["readable"]]
+    return readable.assign(
+        split_rank=readable["split"].map(SPLIT_ORDER).fillna(len(SPLIT_ORDER)),
+        pixels=readable["width"].astype(int) * readable["height"].astype(int),
+        lossless=readable["format"].isin(LOSSLESS),
     )
-    return readable
 
 
 def _keeper(group: pd.DataFrame) -> str:
     """The copy to keep: in train if any (twins leave the evaluation splits), then the largest
     image, then lossless, then the larger file, then the first path."""
-    ranked = group.assign(rank=group["split"].map(SPLIT_ORDER).fillna(len(SPLIT_ORDER)))
-    ranked = ranked.sort_values("path").sort_values("quality", ascending=False, kind="stable")
-    return ranked.sort_values("rank", kind="stable")["path"].iloc[0]
+    order = ["split_rank", "pixels", "lossless", "bytes", "path"]
+    ranked = group.sort_values(order, ascending=[True, False, False, False, True])
+    return ranked["path"].iloc[0]
 
 
 def _path_pairs(content_pairs: pd.DataFrame, files: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
@@ -196,7 +192,7 @@ def _verify(cand: pd.DataFrame, ids: list[str], load: Callable) -> np.ndarray:
     return scores
 
 
-def _clusters(pairs: pd.DataFrame, files: pd.DataFrame) -> pd.Series:
+def _clusters(pairs: pd.DataFrame) -> pd.Series:
     """path -> cluster id (0..k-1, ordered by first path), for paths that have a twin."""
     paths = sorted(set(pairs["path_a"]) | set(pairs["path_b"]))
     pos = {p: k for k, p in enumerate(paths)}
@@ -215,7 +211,7 @@ def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
     for side in ("a", "b"):
         pairs[f"split_{side}"] = pairs[f"path_{side}"].map(info["split"])
         pairs[f"label_{side}"] = pairs[f"path_{side}"].map(info["label"])
-    cluster = _clusters(pairs, files) if len(pairs) else pd.Series(dtype=int)
+    cluster = _clusters(pairs) if len(pairs) else pd.Series(dtype=int)
     pairs["cluster_id"] = pairs["path_a"].map(cluster)
     pairs["cross_split"] = pairs["split_a"] != pairs["split_b"]
     members = info.loc[cluster.index].assign(cluster_id=cluster.values).reset_index()
