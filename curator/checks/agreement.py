@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curator.checks.base import CheckInputs, CheckResult, make_flags
-from curator.errors import ConfigError
+from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.params import AgreementParams
 
 SMOOTHING = 0.01  # Dirichlet pseudo-count keeping confusion matrices away from exact zeros
@@ -181,6 +180,7 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
             vars(params),
             tables={"annotators": pd.DataFrame(), "consensus": pd.DataFrame()},
         )
+    require_subgroups(inputs.manifest, params.subgroups, "agreement")
     manifest = inputs.manifest[inputs.manifest["readable"]]
     votes = votes[votes["path"].isin(manifest["path"])]
     categories = sorted(set(votes["label"]) | set(manifest["label"]))
@@ -287,11 +287,6 @@ def _cohen_pairs(matrix, names, k: int, params, rng) -> list[dict[str, Any]]:
 def _per_subgroup(counts, info, params, rng) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attribute in params.subgroups:
-        if attribute not in info.columns:
-            raise ConfigError(
-                f"params: agreement.subgroups names {attribute!r}, which is not a column of the "
-                "manifest; name a metadata column (see audits/ingest.json metadata_columns)."
-            )
         groups = info[attribute].astype("string").fillna("(missing)").to_numpy()
         out[attribute] = {
             str(g): with_ci(

@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency
 
-from curator.checks.base import CheckInputs, CheckResult, make_flags
-from curator.errors import ConfigError, DataError
-from curator.io.sources import RESERVED_COLUMNS
+from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
+from curator.errors import DataError
 from curator.params import BalanceParams
 
 MISSING = "(missing)"
@@ -169,13 +168,7 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
             "balance: the manifest has no readable images; see the 'corrupt' findings in "
             "audits/findings/ingest.parquet for why each file failed."
         )
-    missing = [a for a in params.subgroups if a not in df.columns]
-    if missing:
-        available = [c for c in df.columns if c not in RESERVED_COLUMNS]
-        raise ConfigError(
-            f"params: balance.subgroups names {missing[0]!r}, which is not a column of the "
-            f"manifest (metadata columns: {', '.join(available) or 'none'})."
-        )
+    require_subgroups(df, params.subgroups, "balance")
     table = pd.crosstab(df["split"], df["label"])
     overall = table.sum(axis=0)
     k = len(overall)

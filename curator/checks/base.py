@@ -14,8 +14,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator.errors import ConfigError
+
 # score: severity in [0, 1], higher = more severe (sort descending to triage).
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
+
+
+def require_subgroups(manifest: pd.DataFrame, subgroups: tuple[str, ...], section: str) -> None:
+    """Refuse a ``<section>.subgroups`` entry that is not a metadata column, naming the key."""
+    from curator.io.sources import RESERVED_COLUMNS
+
+    missing = [a for a in subgroups if a not in manifest.columns]
+    if missing:
+        available = [c for c in manifest.columns if c not in RESERVED_COLUMNS]
+        raise ConfigError(
+            f"params: {section}.subgroups names {missing[0]!r}, which is not a column of the "
+            f"manifest (metadata columns: {', '.join(available) or 'none'})."
+        )
 
 
 def empty_flags() -> pd.DataFrame:

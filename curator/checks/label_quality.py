@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curator.checks.base import CheckInputs, CheckResult, make_flags
-from curator.errors import ConfigError, DataError, MissingArtifactError
+from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
+from curator.errors import DataError, MissingArtifactError
 from curator.params import LabelQualityParams
 
 
@@ -90,6 +90,7 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
+    require_subgroups(inputs.manifest, params.subgroups, "label_quality")
     items = inputs.manifest[inputs.manifest["readable"]].reset_index(drop=True)
     classes = sorted(items["label"].unique())
     y = items["label"].map({c: k for k, c in enumerate(classes)}).to_numpy()
@@ -105,12 +106,6 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         raise MissingArtifactError(
             "label_quality needs embeddings (run `curator embed`) or label_quality.pred_probs."
         )
-    for attribute in params.subgroups:
-        if attribute not in items.columns:
-            raise ConfigError(
-                f"params: label_quality.subgroups names {attribute!r}, which is "
-                "not a column of the manifest."
-            )
     flagged = find_label_issues(y, probs, filter_by=params.filter_by)
     quality = get_label_quality_scores(y, probs, method=params.ranked_by)
     suggested = probs.argmax(axis=1)

@@ -115,10 +115,8 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
         for name in sorted(filenames):
             rel = (Path(dirpath) / name).relative_to(root).as_posix()
             parts = PurePosixPath(rel).relative_to(params.images_dir).parts
-            if name.startswith(".") or Path(name).suffix.lower() not in extensions:
-                ignored.append(rel)
-                continue
-            if len(parts) != 3:
+            hidden_or_other = name.startswith(".") or Path(name).suffix.lower() not in extensions
+            if hidden_or_other or len(parts) != 3:  # not <split>/<class>/<image>
                 ignored.append(rel)
                 continue
             split, label, _ = parts
