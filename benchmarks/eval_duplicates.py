@@ -21,8 +21,10 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from curator import artifacts
@@ -73,6 +75,24 @@ def run_curator(root: Path, audits: Path) -> tuple[dict, pd.DataFrame, dict[str,
         for rows in [cand[cand["methods"].str.contains(m)]]
     }
     return {"wall_s": wall, "summary": summary}, pairs, per_method
+
+
+def print_margin(root: Path, audits: Path, near_truth: set) -> None:
+    """Edge correlation of the planted near pairs against every other candidate pair: how much
+    room ``duplicates.min_edge_correlation`` has on this data."""
+    params = load_params(REPO / "params.yaml")
+    accept_all = replace(params.duplicates, min_edge_correlation=-1.0)
+    duplicates.run(replace(params, duplicates=accept_all), root, audits)
+    pairs = pd.read_parquet(audits / artifacts.DUPLICATES)
+    pairs = pairs[pairs["kind"] != "exact_bytes"]
+    path_pairs = zip(pairs["path_a"], pairs["path_b"], strict=True)
+    planted = np.array([frozenset(ab) in near_truth for ab in path_pairs])
+    corr = pairs["edge_correlation"].to_numpy()
+    print(
+        f"edge correlation: planted near pairs >= {corr[planted].min():.3f}, other candidates "
+        f"<= {corr[~planted].max():.3f} ({(~planted).sum()} pairs); threshold "
+        f"{params.duplicates.min_edge_correlation}"
+    )
 
 
 def run_imagededup(root: Path, radius: int) -> dict[str, tuple[set, float]]:
@@ -141,6 +161,7 @@ def main() -> None:
             f"| curator | fused + edge verification (near) | {p:.3f} | {r:.3f} | {f:.3f} | "
             f"{len(near_found)} | {facts['wall_s']:.1f} |"
         )
+        print_margin(root, Path(tmp) / "audits", near_truth)
         if args.imagededup:
             radius = load_params(REPO / "params.yaml").duplicates.max_phash_distance
             for name, (found, wall) in run_imagededup(root, radius).items():

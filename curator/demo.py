@@ -24,7 +24,7 @@ from curator.errors import DataError
 
 SPLIT_SHARES = (("train", 0.70), ("val", 0.15), ("test", 0.15))
 SITES = (("site-A", 0.50), ("site-B", 0.40), ("site-C", 0.10))
-DEGRADED_SITE = "site-C"  # under-represented and degraded: blur, noise, low contrast
+DEGRADED_SITE = "site-C"  # under-represented and degraded: low resolution, blur, noise
 DEVICES = (("scanner", 0.6), ("phone", 0.4))
 MINORITY_CLASS = "9"
 MINORITY_KEEP = 0.3
@@ -80,10 +80,15 @@ def _ext(fmt: str) -> str:
 
 
 def _degrade(img: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """What a worse acquisition site does: blur, low contrast, sensor noise."""
-    img = img.filter(ImageFilter.GaussianBlur(radius=1.6))
+    """What a worse acquisition site does: a low-resolution sensor, out of focus, low contrast,
+    heavy sensor noise. Strong enough that a model on the demo's fallback features is measurably
+    worse there (the evaluate stage must find it)."""
+    img = img.resize((8, 8), Image.Resampling.BILINEAR).resize(
+        (SIZE, SIZE), Image.Resampling.BILINEAR
+    )
+    img = img.filter(ImageFilter.GaussianBlur(radius=2.5))
     arr = np.asarray(img, dtype=np.float64)
-    arr = 128.0 + 0.4 * (arr - 128.0) + rng.normal(0.0, 22.0, size=arr.shape)
+    arr = 128.0 + 0.3 * (arr - 128.0) + rng.normal(0.0, 45.0, size=arr.shape)
     return Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8), mode="L")
 
 

@@ -19,8 +19,9 @@ EDGE_SIZE = 64
 def edge_map(img: Image.Image, size: int = EDGE_SIZE) -> np.ndarray:
     """Zero-mean, unit-norm gradient magnitude of a size x size grey version (float32)."""
     grey = np.asarray(img.convert("L").resize((size, size), Image.Resampling.BILINEAR), np.float32)
-    smooth = ndimage.gaussian_filter(grey, 1.0)
-    mag = np.hypot(ndimage.sobel(smooth, 0), ndimage.sobel(smooth, 1))
+    # Filtered circularly, like the correlation: a wrapped shift then moves the map exactly.
+    smooth = ndimage.gaussian_filter(grey, 1.0, mode="wrap")
+    mag = np.hypot(ndimage.sobel(smooth, 0, mode="wrap"), ndimage.sobel(smooth, 1, mode="wrap"))
     mag -= mag.mean()
     norm = np.linalg.norm(mag)
     return (mag / norm if norm > 0 else mag).astype(np.float32)
