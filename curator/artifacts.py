@@ -40,3 +40,11 @@ def findings(stage: str) -> str:
 
 def metrics(stage: str) -> str:
     return f"{METRICS_DIR}/{stage}.json"
+
+
+EVALUATION = "evaluation.json"  # also `dvc metrics`: overall, corrected and per-group numbers
+SUBGROUPS = "subgroups.parquet"
+PLOTS_DIR = "plots"  # CSVs behind `dvc plots show`
+CONFUSION_PLOT = "plots/confusion.csv"
+GROUP_ACCURACY_PLOT = "plots/group_accuracy.csv"
+CALIBRATION_PLOT = "plots/calibration.csv"

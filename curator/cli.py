@@ -273,6 +273,20 @@ def train(
 
 
 @cli.command()
+@audits_option
+@params_option
+def evaluate(audits_dir: Path, params_path: Path | None) -> None:
+    """Score the model overall, per subgroup and slice, and without leaked or mislabelled images.
+
+    Example: curator evaluate --audits audits
+    """
+    from curator.stages import evaluate as stage
+    from curator.summary import describe_evaluation
+
+    click.echo(f"evaluate: {describe_evaluation(stage.run(_load(params_path), audits_dir))}")
+
+
+@cli.command()
 @click.argument("findings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",

@@ -233,6 +233,33 @@ class TrainParams:
 
 
 @dataclass(frozen=True)
+class EvaluateParams:
+    """Which split is scored, which groups, and how sure each number must be to be shown."""
+
+    split: str = "test"
+    sensitive_features: tuple[str, ...] = ()  # metadata columns; every combination is also scored
+    max_intersection: int = 2  # largest number of features crossed into one group
+    min_group_size: int = 30  # smaller groups report "too few samples" instead of numbers
+    min_class_support: int = 10  # per-class recall in a group needs this many of the class
+    slices: int = 8  # k-means clusters of the embeddings scored like groups (0 = none)
+    top_k: int = 3
+    calibration_bins: int = 15
+    n_bootstrap: int = 1000
+    ci_level: float = 0.95
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(self.max_intersection >= 1, "evaluate.max_intersection", "must be >= 1")
+        _require(self.min_group_size >= 1, "evaluate.min_group_size", "must be >= 1")
+        _require(self.min_class_support >= 1, "evaluate.min_class_support", "must be >= 1")
+        _require(self.slices >= 0, "evaluate.slices", "must be >= 0 (0 = no slices)")
+        _require(self.top_k >= 1, "evaluate.top_k", "must be >= 1")
+        _require(self.calibration_bins >= 1, "evaluate.calibration_bins", "must be >= 1")
+        _require(self.n_bootstrap >= 0, "evaluate.n_bootstrap", "must be >= 0 (0 = no CIs)")
+        _require(0 < self.ci_level < 1, "evaluate.ci_level", "must be in (0, 1)")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
@@ -242,6 +269,7 @@ class Params:
     agreement: AgreementParams = field(default_factory=AgreementParams)
     label_quality: LabelQualityParams = field(default_factory=LabelQualityParams)
     train: TrainParams = field(default_factory=TrainParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -69,6 +69,31 @@ def describe_embeddings(e: dict[str, Any]) -> str:
     return f"{e['backend']} - {e['fallback_reason']}"
 
 
+def describe_evaluation(e: dict[str, Any]) -> str:
+    o = e["overall"]
+    text = f"{e['split']} accuracy {o['accuracy']:.3f}"
+    if "accuracy_ci" in o:
+        text += f" ({_interval({'ci': o['accuracy_ci']})})"
+    text += f", macro-F1 {o['macro_f1']:.3f}, ECE {o['ece']:.3f} on {e['n']} images"
+    leaks = e["data_quality_corrected"]["without_leaks"]
+    if leaks["n_excluded"]:
+        text += (
+            f"; without the {leaks['n_excluded']} leaked from train "
+            f"{leaks['clean_accuracy']:.3f}"
+        )
+    worst = e.get("worst_group")
+    if worst:
+        where = f"{worst['grouping']}={worst['group']}"
+        text += f"; worst group {where} {worst['accuracy']:.3f} (n={worst['n']}"
+        if "gap_ci" in worst:
+            lo, hi = worst["gap_ci"]
+            verdict = "a real gap" if worst["significant"] else "not clearly worse"
+            text += f", {worst['accuracy_gap_vs_rest']:.3f} below the rest, CI {lo:.3f} to "
+            text += f"{hi:.3f}: {verdict}"
+        text += ")"
+    return text
+
+
 # (heading, summary file, command that writes it, sentence)
 DIGEST = (
     ("Balance", artifacts.BALANCE_SUMMARY, "curator balance", describe_balance),
@@ -76,6 +101,7 @@ DIGEST = (
     ("Agreement", artifacts.AGREEMENT_SUMMARY, "curator agreement", describe_agreement),
     ("Labels", artifacts.LABEL_QUALITY_SUMMARY, "curator label-quality", describe_label_quality),
     ("Embeddings", artifacts.EMBED_SUMMARY, "curator embed", describe_embeddings),
+    ("Model", artifacts.EVALUATION, "curator evaluate", describe_evaluation),
 )
 
 

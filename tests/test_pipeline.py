@@ -55,7 +55,7 @@ def test_repro_then_noop(project):
         "label_quality",
         "train",
     )
-    for stage in (*stages, "issues"):
+    for stage in (*stages, "issues", "evaluate"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
     assert manifest.exists() and (project / "audits" / artifacts.ISSUES).exists()
@@ -66,6 +66,9 @@ def test_repro_then_noop(project):
     assert manifest.stat().st_mtime_ns == mtime
     metrics = dvc(project, "metrics", "show", "--json")
     assert "n_unreadable" in metrics and "imbalance_ratio" in metrics and "n_leaked" in metrics
+    assert "worst_group" in metrics and "without_leaks" in metrics
+    plots = dvc(project, "plots", "show", "--json")
+    assert "confusion.csv" in plots and "group_accuracy.csv" in plots
     summary = subprocess.run(
         [str(BIN / "curator"), "summary"], cwd=project, capture_output=True, text=True, check=True
     ).stdout
@@ -80,7 +83,10 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         return {next(iter(e)) if isinstance(e, dict) else e for e in entries}
 
     outs = set().union(
-        *(names(s.get("outs", [])) | names(s.get("metrics", [])) for s in stages.values())
+        *(
+            names(s.get("outs", [])) | names(s.get("metrics", [])) | names(s.get("plots", []))
+            for s in stages.values()
+        )
     )
     stage_names = ("ingest", "balance", "duplicates", "agreement", "label_quality")
     expected = {
@@ -104,6 +110,11 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         artifacts.REVIEW_QUEUE,
         artifacts.MODEL_DIR,
         artifacts.PREDICTIONS,
+        artifacts.EVALUATION,
+        artifacts.SUBGROUPS,
+        artifacts.CONFUSION_PLOT,
+        artifacts.GROUP_ACCURACY_PLOT,
+        artifacts.CALIBRATION_PLOT,
         *(artifacts.findings(s) for s in stage_names),
         *(artifacts.metrics(s) for s in stage_names),
     }

@@ -180,7 +180,7 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
             vars(params),
             tables={"annotators": pd.DataFrame(), "consensus": pd.DataFrame()},
         )
-    require_subgroups(inputs.manifest, params.subgroups, "agreement")
+    require_subgroups(inputs.manifest, params.subgroups, "agreement.subgroups")
     manifest = inputs.manifest[inputs.manifest["readable"]]
     votes = votes[votes["path"].isin(manifest["path"])]
     categories = sorted(set(votes["label"]) | set(manifest["label"]))

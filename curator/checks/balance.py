@@ -168,7 +168,7 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
             "balance: the manifest has no readable images; see the 'corrupt' findings in "
             "audits/findings/ingest.parquet for why each file failed."
         )
-    require_subgroups(df, params.subgroups, "balance")
+    require_subgroups(df, params.subgroups, "balance.subgroups")
     table = pd.crosstab(df["split"], df["label"])
     overall = table.sum(axis=0)
     k = len(overall)

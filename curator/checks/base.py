@@ -20,15 +20,15 @@ from curator.errors import ConfigError
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
 
 
-def require_subgroups(manifest: pd.DataFrame, subgroups: tuple[str, ...], section: str) -> None:
-    """Refuse a ``<section>.subgroups`` entry that is not a metadata column, naming the key."""
+def require_subgroups(manifest: pd.DataFrame, subgroups: tuple[str, ...], key: str) -> None:
+    """Refuse an entry of params ``key`` (e.g. balance.subgroups) that is not a metadata column."""
     from curator.io.sources import RESERVED_COLUMNS
 
     missing = [a for a in subgroups if a not in manifest.columns]
     if missing:
         available = [c for c in manifest.columns if c not in RESERVED_COLUMNS]
         raise ConfigError(
-            f"params: {section}.subgroups names {missing[0]!r}, which is not a column of the "
+            f"params: {key} names {missing[0]!r}, which is not a column of the "
             f"manifest (metadata columns: {', '.join(available) or 'none'})."
         )
 

@@ -90,7 +90,7 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
 
-    require_subgroups(inputs.manifest, params.subgroups, "label_quality")
+    require_subgroups(inputs.manifest, params.subgroups, "label_quality.subgroups")
     items = inputs.manifest[inputs.manifest["readable"]].reset_index(drop=True)
     classes = sorted(items["label"].unique())
     y = items["label"].map({c: k for k, c in enumerate(classes)}).to_numpy()

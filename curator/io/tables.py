@@ -42,6 +42,11 @@ def write_parquet(df: pd.DataFrame, target: Path) -> None:
         df.to_parquet(tmp, index=False)
 
 
+def write_csv(df: pd.DataFrame, target: Path) -> None:
+    with atomic_path(target) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.6g")
+
+
 def read_parquet(path: Path, produced_by: str) -> pd.DataFrame:
     """Read a stage output, or say which command makes it."""
     path = Path(path)

@@ -1,0 +1,267 @@
+"""Evaluate stage: how good the model is, for whom, and how much data problems inflate it.
+
+Scores the trained head's predictions on one split (``evaluate.split``): overall metrics with
+bootstrap intervals, per-class scores, confusion matrix and calibration; every metric per
+sensitive feature, per intersection and per k-means slice of the embedding space
+(curator/subgroups.py); the same metrics without the images that leak from train and without
+flagged label issues, beside the raw ones; and, next to each group's error rate, how noisy its
+labels are and how much its annotators disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from curator import artifacts
+from curator.checks.base import require_subgroups
+from curator.errors import DataError
+from curator.io.tables import read_json, read_parquet, write_csv, write_json, write_parquet
+from curator.metrics import (
+    HEADLINE,
+    Scored,
+    calibration_table,
+    group_sums,
+    interval,
+    metrics_from_sums,
+)
+from curator.params import EvaluateParams, Params
+from curator.stages import load_embeddings
+from curator.subgroups import Grouping, evaluate_grouping, feature_groupings
+
+log = logging.getLogger(__name__)
+
+SLICE_GROUPING = "slice"
+
+
+def run(params: Params, audits_dir: Path) -> dict[str, Any]:
+    audits, p = Path(audits_dir), params.evaluate
+    manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
+    require_subgroups(manifest, p.sensitive_features, "evaluate.sensitive_features")
+    predictions = read_parquet(audits / artifacts.PREDICTIONS, "curator train")
+    classes = read_json(audits / artifacts.MODEL_DIR / "model.json", "curator train")["classes"]
+    issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
+    leakage = read_parquet(audits / artifacts.LEAKAGE, "curator duplicates")
+    voted = read_parquet(audits / artifacts.CONSENSUS, "curator agreement")["path"]
+
+    items = manifest[manifest["readable"]].reset_index(drop=True)
+    if p.slices:
+        items[SLICE_GROUPING] = _slices(audits, items, p)
+    scored_rows = predictions[predictions["split"] == p.split]
+    if scored_rows.empty:
+        raise DataError(
+            f"no predictions for split {p.split!r} in {audits / artifacts.PREDICTIONS}; set "
+            f"evaluate.split to one of {sorted(predictions['split'].unique())}."
+        )
+    evaluated = scored_rows.merge(items.drop(columns=["split", "label"]), on=["path", "sample_id"])
+    scored = Scored(
+        y=evaluated["label"].map({c: k for k, c in enumerate(classes)}).to_numpy(),
+        probs=evaluated[[f"p_{c}" for c in classes]].to_numpy(dtype=float),
+        top_k=min(p.top_k, len(classes)),
+        bins=p.calibration_bins,
+    )
+    leaked = evaluated["path"].isin(leakage.loc[leakage["twin_split"] == "train", "path"])
+    label_issue = evaluated["path"].isin(issues.loc[issues["issue"] == "label_issue", "path"])
+
+    groupings = feature_groupings(items, p.sensitive_features, p.max_intersection)
+    if p.slices:
+        groupings.append(Grouping(SLICE_GROUPING, items[SLICE_GROUPING].astype(str)))
+    quality = _quality_flags(items, issues, voted)
+    rows, by_grouping = [], {}
+    in_eval = items["path"].isin(evaluated["path"]).to_numpy()
+    order = items.loc[in_eval, "path"].reset_index(drop=True)
+    align = pd.Series(np.arange(len(order)), index=order).loc[evaluated["path"]].to_numpy()
+    for grouping in groupings:
+        labels = grouping.labels[in_eval].reset_index(drop=True).iloc[align].reset_index(drop=True)
+        group_rows, summary = evaluate_grouping(scored, Grouping(grouping.name, labels), classes, p)
+        quality_rows = _quality_rows(grouping, items, quality, leaked, labels)
+        rows += group_rows + quality_rows
+        _attach_quality(summary, quality_rows)
+        by_grouping[grouping.name] = summary
+    if p.slices:
+        by_grouping[SLICE_GROUPING]["descriptions"] = _describe_slices(items, p)
+
+    result = {
+        "split": p.split,
+        "n": len(evaluated),
+        "classes": classes,
+        "overall": _overall(scored, classes, p),
+        "data_quality_corrected": _corrected(
+            scored, {"leaks": leaked, "label_issues": label_issue}, p
+        ),
+        "subgroups": by_grouping,
+        "worst_group": _overall_worst(by_grouping),
+        "params": vars(p),
+    }
+    write_parquet(pd.DataFrame(rows), audits / artifacts.SUBGROUPS)
+    write_json(result, audits / artifacts.EVALUATION)
+    _write_plots(audits, evaluated, scored, classes, rows)
+    return result
+
+
+def _slices(audits: Path, items: pd.DataFrame, p: EvaluateParams) -> pd.Series:
+    """k-means (FAISS) on the embeddings of every image; each image's cluster as 'slice-NN'."""
+    import faiss
+
+    ids, vectors = load_embeddings(audits)
+    x = vectors[items["sample_id"].map({s: k for k, s in enumerate(ids)}).to_numpy()]
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    k = min(p.slices, len(np.unique(x, axis=0)))
+    kmeans = faiss.Kmeans(x.shape[1], k, niter=25, seed=p.seed, verbose=False)
+    kmeans.train(x)
+    _, assign = kmeans.index.search(x, 1)
+    return pd.Series([f"slice-{c:02d}" for c in assign[:, 0]], index=items.index)
+
+
+def _describe_slices(items: pd.DataFrame, p: EvaluateParams) -> dict[str, str]:
+    """What each slice mostly holds (label and each sensitive feature), so a reader can name it."""
+    out = {}
+    for name, part in items.groupby(SLICE_GROUPING):
+        bits = []
+        for column in ("label", *p.sensitive_features):
+            share = part[column].astype("string").fillna("(missing)").value_counts(normalize=True)
+            bits.append(f"{column} {share.index[0]} {share.iloc[0]:.0%}")
+        out[str(name)] = f"{len(part)} images; " + ", ".join(bits)
+    return out
+
+
+def _quality_rows(
+    grouping: Grouping, items: pd.DataFrame, quality: dict, leaked: pd.Series, eval_labels
+) -> list[dict]:
+    """Per group, over all its images: the share flagged as label issues, and among those the
+    annotators voted on, the share where they disagree; over its evaluated images: the share
+    leaking from train."""
+    labels = grouping.labels.to_numpy()
+    rows = []
+    for metric, (flagged, scope) in quality.items():
+        for group in np.unique(labels):
+            inside = (labels == group) & scope
+            rows.append(_rate_row(grouping.name, group, metric, flagged[inside]))
+    for group in np.unique(eval_labels):
+        rows.append(_rate_row(grouping.name, group, "leak_rate", leaked[eval_labels == group]))
+    return rows
+
+
+def _quality_flags(items: pd.DataFrame, issues: pd.DataFrame, voted: pd.Series) -> dict:
+    """Per data-quality rate: (flagged, in scope) boolean arrays over ``items``."""
+
+    def flagged(*names: str) -> np.ndarray:
+        return items["path"].isin(issues.loc[issues["issue"].isin(names), "path"]).to_numpy()
+
+    return {
+        "label_issue_rate": (flagged("label_issue"), np.ones(len(items), dtype=bool)),
+        "disagreement_rate": (
+            flagged("low_agreement", "label_differs_from_consensus"),
+            items["path"].isin(voted).to_numpy(),
+        ),
+    }
+
+
+def _rate_row(grouping: str, group: str, metric: str, flags) -> dict:
+    flags = np.asarray(flags, dtype=bool)
+    value = float(flags.mean()) if len(flags) else np.nan
+    return {
+        "grouping": grouping,
+        "group": str(group),
+        "n": len(flags),
+        "status": "ok" if len(flags) else "no samples",
+        "metric": metric,
+        "value": value,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+    }
+
+
+def _attach_quality(summary: dict, quality: list[dict]) -> None:
+    for row in quality:
+        entry = summary["groups"].get(row["group"])
+        if entry is not None and np.isfinite(row["value"]):
+            entry[row["metric"]] = round(row["value"], 6)
+            entry[f"{row['metric']}_n"] = row["n"]
+
+
+def _overall(s: Scored, classes: list[str], p: EvaluateParams) -> dict[str, Any]:
+    from sklearn.metrics import confusion_matrix
+
+    point, boots = group_sums(s, np.zeros(len(s.y), dtype=int), 1, p.n_bootstrap, p.seed)
+    m = metrics_from_sums(point[0], s.n_classes, s.bins)
+    mb = metrics_from_sums(boots[:, 0], s.n_classes, s.bins) if p.n_bootstrap else None
+    out: dict[str, Any] = {"n": len(s.y)}
+    for metric in (*HEADLINE, "top_k_accuracy", "ece"):
+        out[metric] = _num(m[metric])
+        if mb is not None:
+            out[f"{metric}_ci"] = [_num(v) for v in interval(mb[metric], p.ci_level)]
+    out["top_k"] = s.top_k
+    out["per_class"] = {
+        cls: {
+            "support": int(m["support"][k]),
+            "precision": _num(m["precision"][k]),
+            "recall": _num(m["recall"][k]),
+            "f1": _num(m["f1"][k]),
+        }
+        for k, cls in enumerate(classes)
+    }
+    out["confusion_matrix"] = confusion_matrix(s.y, s.pred, labels=range(len(classes))).tolist()
+    out["calibration"] = calibration_table(s)
+    return out
+
+
+def _corrected(s: Scored, flags: dict[str, pd.Series], p: EvaluateParams) -> dict[str, Any]:
+    """Headline metrics on all images, without each kind of flagged image, and without both.
+
+    ``inflation`` is raw minus clean, bootstrapped on the same resamples: how much the flagged
+    images lift the number a reader would otherwise quote."""
+    masks = {name: f.to_numpy(dtype=bool) for name, f in flags.items()}
+    masks["leaks_and_label_issues"] = np.logical_or.reduce(list(masks.values()))
+    out: dict[str, Any] = {}
+    for name, flagged in masks.items():
+        point, boots = group_sums(s, flagged.astype(int), 2, p.n_bootstrap, p.seed)
+        m = metrics_from_sums(point, s.n_classes, s.bins)
+        total = metrics_from_sums(point.sum(axis=0), s.n_classes, s.bins)
+        entry: dict[str, Any] = {"n_excluded": int(flagged.sum()), "n_kept": int((~flagged).sum())}
+        for metric in HEADLINE:
+            entry[f"raw_{metric}"] = _num(total[metric])
+            entry[f"clean_{metric}"] = _num(m[metric][0])
+            entry[f"excluded_only_{metric}"] = _num(m[metric][1])
+            entry[f"inflation_{metric}"] = _num(total[metric] - m[metric][0])
+            if p.n_bootstrap:
+                mb = metrics_from_sums(boots, s.n_classes, s.bins)[metric]
+                tb = metrics_from_sums(boots.sum(axis=1), s.n_classes, s.bins)[metric]
+                entry[f"clean_{metric}_ci"] = [_num(v) for v in interval(mb[:, 0], p.ci_level)]
+                entry[f"inflation_{metric}_ci"] = [
+                    _num(v) for v in interval(tb - mb[:, 0], p.ci_level)
+                ]
+        out[f"without_{name}"] = entry
+    return out
+
+
+def _overall_worst(by_grouping: dict[str, dict]) -> dict[str, Any] | None:
+    """The worst group over the sensitive features and their intersections (not slices)."""
+    candidates = [
+        {"grouping": name} | summary["worst_group"]
+        for name, summary in by_grouping.items()
+        if name != SLICE_GROUPING and "worst_group" in summary
+    ]
+    return min(candidates, key=lambda w: w["accuracy"]) if candidates else None
+
+
+def _write_plots(audits, evaluated, s: Scored, classes, rows) -> None:
+    """CSV files behind `dvc plots show` (templates in dvc.yaml)."""
+    confusion = pd.DataFrame(
+        {"actual": evaluated["label"].to_numpy(), "predicted": [classes[k] for k in s.pred]}
+    )
+    write_csv(confusion, audits / artifacts.CONFUSION_PLOT)
+    table = pd.DataFrame(rows)
+    acc = table[(table["metric"] == "accuracy") & table["value"].notna()]
+    acc = acc.assign(group=acc["grouping"] + ": " + acc["group"])[["group", "value", "n"]]
+    write_csv(acc.rename(columns={"value": "accuracy"}), audits / artifacts.GROUP_ACCURACY_PLOT)
+    write_csv(pd.DataFrame(calibration_table(s)), audits / artifacts.CALIBRATION_PLOT)
+
+
+def _num(x) -> float | None:
+    x = float(x)
+    return round(x, 6) if np.isfinite(x) else None

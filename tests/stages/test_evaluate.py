@@ -1,0 +1,105 @@
+"""The evaluate stage on the demo: its numbers trace back to the predictions, the leaks and the
+metadata; bad params are refused with the key."""
+
+import json
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from curator import artifacts
+from curator.errors import ConfigError, DataError
+from curator.params import EmbedParams, EvaluateParams, IngestParams, Params, TrainParams
+from curator.stages import (
+    agreement,
+    duplicates,
+    embed,
+    evaluate,
+    hash,
+    ingest,
+    issues,
+    label_quality,
+    train,
+)
+
+
+@pytest.fixture(scope="module")
+def evaluated(demo_data, tmp_path_factory):
+    root, _ = demo_data
+    audits = tmp_path_factory.mktemp("audits")
+    params = Params(
+        ingest=IngestParams(workers=1),
+        embed=EmbedParams(cache_dir=str(audits / "cache"), workers=1),
+        train=TrainParams(max_epochs=40),
+        evaluate=EvaluateParams(sensitive_features=("site", "device"), n_bootstrap=200),
+    )
+    for stage in (ingest, hash, embed, duplicates):
+        stage.run(params, root, audits)
+    agreement.run(params, audits)
+    label_quality.run(params, audits)
+    train.run(params, root, audits)
+    stage_findings = [audits / artifacts.findings(s) for s in ("duplicates", "label_quality")]
+    issues.run(stage_findings, audits / artifacts.ISSUES)
+    summary = evaluate.run(params, audits)
+    return params, audits, summary
+
+
+def test_overall_and_per_group_numbers_trace_to_predictions(evaluated):
+    _, audits, summary = evaluated
+    preds = pd.read_parquet(audits / artifacts.PREDICTIONS)
+    test = preds[preds["split"] == "test"].merge(
+        pd.read_parquet(audits / artifacts.MANIFEST)[["path", "site", "device"]], on="path"
+    )
+    right = test["label"] == test["predicted"]
+    assert summary["n"] == len(test)
+    assert summary["overall"]["accuracy"] == pytest.approx(right.mean(), abs=1e-6)
+    lo, hi = summary["overall"]["accuracy_ci"]
+    assert lo < right.mean() < hi
+    assert json.loads((audits / artifacts.EVALUATION).read_text())["n"] == len(test)
+
+    rows = pd.read_parquet(audits / artifacts.SUBGROUPS)
+    acc = rows[(rows["grouping"] == "site") & (rows["metric"] == "accuracy")].set_index("group")
+    by_site = right.groupby(test["site"]).agg(["mean", "size"])
+    for site, (mean, size) in by_site.iterrows():
+        assert acc.loc[site, "n"] == size
+        if size >= 30:
+            assert acc.loc[site, "value"] == pytest.approx(mean, abs=1e-9)
+        else:
+            assert acc.loc[site, "status"].startswith("too few samples")
+            assert pd.isna(acc.loc[site, "value"])
+    assert set(rows["grouping"]) == {"site", "device", "site x device", "slice"}
+
+
+def test_leak_corrected_metrics_leave_out_exactly_the_test_images_with_a_train_twin(evaluated):
+    _, audits, summary = evaluated
+    leakage = pd.read_parquet(audits / artifacts.LEAKAGE)
+    leaked = set(
+        leakage.loc[(leakage["split"] == "test") & (leakage["twin_split"] == "train"), "path"]
+    )
+    corrected = summary["data_quality_corrected"]["without_leaks"]
+    assert corrected["n_excluded"] == len(leaked) > 0
+    assert corrected["n_kept"] == summary["n"] - len(leaked)
+    # the planted leaks are copies of training images: the model gets them right more often
+    assert corrected["excluded_only_accuracy"] >= corrected["clean_accuracy"]
+    inflation = corrected["raw_accuracy"] - corrected["clean_accuracy"]
+    assert corrected["inflation_accuracy"] == pytest.approx(inflation, abs=1e-6)
+
+
+def test_data_quality_rates_sit_next_to_each_groups_error(evaluated):
+    _, audits, _ = evaluated
+    rows = pd.read_parquet(audits / artifacts.SUBGROUPS)
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    flagged = pd.read_parquet(audits / artifacts.ISSUES).query("issue == 'label_issue'")["path"]
+    readable = manifest[manifest["readable"]]
+    rate = readable["path"].isin(flagged).groupby(readable["site"]).mean()
+    got = rows[(rows["grouping"] == "site") & (rows["metric"] == "label_issue_rate")]
+    assert got.set_index("group")["value"].to_dict() == pytest.approx(rate.to_dict())
+
+
+def test_unknown_feature_and_empty_split_are_refused(evaluated):
+    params, audits, _ = evaluated
+    bad = replace(params, evaluate=EvaluateParams(sensitive_features=("skin_tone",)))
+    with pytest.raises(ConfigError, match=r"evaluate\.sensitive_features names 'skin_tone'"):
+        evaluate.run(bad, audits)
+    with pytest.raises(DataError, match="no predictions for split 'train'"):
+        evaluate.run(replace(params, evaluate=EvaluateParams(split="train")), audits)
