@@ -98,13 +98,18 @@ def fit_head(
     return TrainedHead(model, classes, history, best_epoch, device)
 
 
-def save_head(head: TrainedHead, folder: Path, record: dict[str, Any]) -> None:
-    """model.safetensors (weights only, no pickle) + model.json (how to rebuild and trust it)."""
+def save_tensors(state: dict[str, Any], target: Path) -> None:
+    """A state dict as safetensors (weights only: loading it never unpickles anything)."""
     from safetensors.torch import save_file
 
-    state = {k: v.detach().cpu().contiguous() for k, v in head.model.state_dict().items()}
-    with atomic_path(Path(folder) / "model.safetensors") as tmp:
+    with atomic_path(Path(target)) as tmp:
         save_file(state, str(tmp))
+
+
+def save_head(head: TrainedHead, folder: Path, record: dict[str, Any]) -> None:
+    """model.safetensors (weights only, no pickle) + model.json (how to rebuild and trust it)."""
+    state = {k: v.detach().cpu().contiguous() for k, v in head.model.state_dict().items()}
+    save_tensors(state, Path(folder) / "model.safetensors")
     write_json(
         record | {"classes": head.classes, "best_epoch": head.best_epoch, "history": head.history},
         Path(folder) / "model.json",

@@ -222,8 +222,15 @@ class TrainParams:
     patience: int = 10
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     seed: int = 0
+    finetune: bool = False  # then also train the CLIP image tower (LP-FT; needs CLIP weights)
+    finetune_epochs: int = 3
+    finetune_learning_rate: float = 0.00001
+    finetune_batch_size: int = 32
 
     def __post_init__(self) -> None:
+        _require(self.finetune_epochs >= 1, "train.finetune_epochs", "must be >= 1")
+        _require(self.finetune_learning_rate > 0, "train.finetune_learning_rate", "must be > 0")
+        _require(self.finetune_batch_size > 0, "train.finetune_batch_size", "must be > 0")
         _require(self.hidden >= 0, "train.hidden", "must be >= 0 (0 = linear head)")
         _require(self.learning_rate > 0, "train.learning_rate", "must be > 0")
         _require(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")

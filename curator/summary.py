@@ -78,8 +78,7 @@ def describe_evaluation(e: dict[str, Any]) -> str:
     leaks = e["data_quality_corrected"]["without_leaks"]
     if leaks["n_excluded"]:
         text += (
-            f"; without the {leaks['n_excluded']} leaked from train "
-            f"{leaks['clean_accuracy']:.3f}"
+            f"; without the {leaks['n_excluded']} leaked from train {leaks['clean_accuracy']:.3f}"
         )
     worst = e.get("worst_group")
     if worst:

@@ -17,15 +17,16 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks.balance import class_balanced_weights
-from curator.errors import DataError
+from curator.errors import ConfigError, DataError
 from curator.features.embeddings import pick_device
 from curator.io.tables import read_json, read_parquet, write_parquet
 from curator.io.versions import data_version
-from curator.model import fit_head, save_head
+from curator.model import fit_head, save_head, save_tensors
 from curator.params import Params
 from curator.stages import load_embeddings
 
 log = logging.getLogger(__name__)
+FINETUNED_TOWER = "image_tower.safetensors"
 
 
 def excluded_paths(findings: Sequence[Path], issues: Sequence[str]) -> set[str]:
@@ -37,6 +38,27 @@ def excluded_paths(findings: Sequence[Path], issues: Sequence[str]) -> set[str]:
     if unknown:
         log.warning("train.exclude names issue(s) %s that no finding carries", sorted(unknown))
     return set(flagged.loc[flagged["issue"].isin(issues), "path"])
+
+
+def _finetune(params: Params, embed: dict, head, paths, y, train, val):
+    """LP-FT of the CLIP image tower that made the embeddings (curator/finetune.py)."""
+    from curator.features.embeddings import OpenClipEncoder, resolve_embedder
+    from curator.finetune import finetune
+
+    if embed.get("backend") != "open_clip":
+        raise ConfigError(
+            f"params: train.finetune needs the CLIP image tower, but the embeddings came from "
+            f"{embed.get('backend')} ({embed.get('fallback_reason')}); provide the weights "
+            f"(embed.checkpoint) or set train.finetune: false."
+        )
+    encoder = OpenClipEncoder.load(resolve_embedder(params.embed), params.embed)
+
+    def pick(mask: np.ndarray) -> tuple[list[Path], np.ndarray]:
+        return [f for f, m in zip(paths, mask, strict=True) if m], y[mask]
+
+    return finetune(
+        encoder, head, pick(train), pick(val), params.train, params.ingest.max_image_pixels
+    )
 
 
 def run(
@@ -64,6 +86,18 @@ def run(
     device = pick_device(p.device)
     head = fit_head(x[train], y[train], x[val], y[val], classes, weights, p, device)
     embed = read_json(audits / artifacts.EMBED_SUMMARY, "curator embed")
+    held = ~(items["split"] == "train").to_numpy()
+    paths = [Path(data_dir) / f for f in items["path"]]
+    tuned = None
+    if p.finetune:
+        tuned = _finetune(params, embed, head, paths, y, train, val)
+        probs = tuned.predict_proba(
+            [f for f, h in zip(paths, held, strict=True) if h],
+            p.finetune_batch_size,
+            params.ingest.max_image_pixels,
+        )
+    else:
+        probs = head.predict_proba(x[held])
     record = {
         "architecture": "linear" if p.hidden == 0 else f"mlp(hidden={p.hidden})",
         "dim": int(x.shape[1]),
@@ -77,9 +111,16 @@ def run(
         "device": device,
         "data_version": data_version(Path(data_dir)),
     }
+    if tuned is not None:
+        record["finetune"] = {
+            "image_tower": FINETUNED_TOWER,
+            "best_epoch": tuned.best_epoch,
+            "history": tuned.history,
+            "device": tuned.encoder.device,
+            "precision": tuned.encoder.precision,
+        }
+        save_tensors(tuned.tower_state(), audits / artifacts.MODEL_DIR / FINETUNED_TOWER)
     save_head(head, audits / artifacts.MODEL_DIR, record)
-    held = ~(items["split"] == "train").to_numpy()
-    probs = head.predict_proba(x[held])
     out = items.loc[held, ["sample_id", "path", "split", "label"]].reset_index(drop=True)
     out["predicted"] = [classes[k] for k in probs.argmax(axis=1)]
     out["confidence"] = probs.max(axis=1)

@@ -5,11 +5,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from safetensors.torch import load_file
 
 from curator import artifacts
+from curator.errors import ConfigError
+from curator.features.embeddings import OpenClipEncoder, resolve_embedder
 from curator.model import load_head
 from curator.params import EmbedParams, IngestParams, Params, TrainParams
 from curator.stages import embed, ingest, train
+from tests.conftest import write_image
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +83,39 @@ def test_exclude_leaves_flagged_train_images_out(embedded, tmp_path):
         embedded, tmp_path / "b", max_epochs=5, exclude=("label_issue",), findings=(findings,)
     )
     assert cleaned["n_train"] == base["n_train"] - 7 and cleaned["n_excluded"] == 7
+
+
+def test_finetune_trains_the_clip_tower_and_saves_it_as_safetensors(tmp_path, tiny_clip_config):
+    root = tmp_path / "data"
+    for split, n in (("train", 8), ("val", 4), ("test", 4)):
+        for c, cls in enumerate(("cat", "dog")):
+            for i in range(n):
+                write_image(root / "images" / split / cls / f"{i}.png", seed=100 * c + i)
+    emb = EmbedParams(
+        model="curator-tiny",
+        model_config=str(tiny_clip_config),
+        pretrained="random-init",
+        num_workers=0,
+        device="cpu",
+        cache_dir=str(tmp_path / "cache"),
+    )
+    audits = tmp_path / "audits"
+    params = Params(ingest=IngestParams(workers=1), embed=emb)
+    ingest.run(params, root, audits)
+    embed.run(params, root, audits)
+    tune = TrainParams(max_epochs=5, finetune=True, finetune_epochs=2, finetune_batch_size=8)
+    summary = train.run(Params(ingest=params.ingest, embed=emb, train=tune), root, audits)
+
+    tuned = summary["finetune"]
+    assert tuned["best_epoch"] in (1, 2) and len(tuned["history"]) == 2
+    tower = load_file(str(audits / "model" / "image_tower.safetensors"))
+    fresh = OpenClipEncoder.load(resolve_embedder(emb), emb).model.visual.state_dict()
+    assert set(tower) == set(fresh)
+    assert any(not np.allclose(tower[k].numpy(), fresh[k].numpy()) for k in tower)  # it trained
+    preds = pd.read_parquet(audits / artifacts.PREDICTIONS)
+    assert len(preds) == 16 and np.allclose(preds.filter(like="p_").sum(axis=1), 1, atol=1e-5)
+
+
+def test_finetune_on_fallback_embeddings_is_refused(embedded, tmp_path):
+    with pytest.raises(ConfigError, match=r"train\.finetune needs the CLIP image tower"):
+        trained(embedded, tmp_path, max_epochs=2, finetune=True)
