@@ -287,6 +287,32 @@ def evaluate(audits_dir: Path, params_path: Path | None) -> None:
 
 
 @cli.command()
+@data_option
+@audits_option
+@params_option
+@click.option(
+    "--reports",
+    "reports_dir",
+    type=click.Path(path_type=Path),
+    default="reports",
+    show_default=True,
+    help="Where the HTML reports and model_card.json go.",
+)
+def report(data_dir: Path, audits_dir: Path, params_path: Path | None, reports_dir: Path) -> None:
+    """Write the dataset audit and the Model Card (HTML, self-contained) and model_card.json.
+
+    Example: curator report --data data --audits audits --reports reports
+    """
+    from curator.stages import report as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir, reports_dir)
+    click.echo(
+        f"report: {', '.join(s['pages'])} and {s['card']} ({s['n_performance_metrics']} "
+        f"metrics with their slices, {s['n_considerations']} considerations from the findings)"
+    )
+
+
+@cli.command()
 @click.argument("findings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",

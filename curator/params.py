@@ -267,6 +267,25 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class ReportParams:
+    """What the reports say about the model that the measurements cannot: fill these in."""
+
+    model_name: str | None = None  # the Model Card's title
+    overview: str | None = None
+    owners: tuple[str, ...] = ()  # "Team name <contact>"
+    license: str | None = None  # SPDX identifier, e.g. Apache-2.0, or "proprietary"
+    intended_uses: tuple[str, ...] = ()
+    intended_users: tuple[str, ...] = ()
+    out_of_scope_uses: tuple[str, ...] = ()
+    thumbnails: int = 12  # images (or pairs) shown per section of the dataset audit
+    thumbnail_size: int = 96
+
+    def __post_init__(self) -> None:
+        _require(self.thumbnails >= 0, "report.thumbnails", "must be >= 0")
+        _require(16 <= self.thumbnail_size <= 512, "report.thumbnail_size", "must be 16..512")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
@@ -277,6 +296,7 @@ class Params:
     label_quality: LabelQualityParams = field(default_factory=LabelQualityParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    report: ReportParams = field(default_factory=ReportParams)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -72,6 +72,56 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return root, truth
 
 
+@pytest.fixture(scope="session")
+def audited_demo(demo_data, tmp_path_factory):
+    """Every stage run on the small demo: (params, audits folder, evaluate's summary).
+
+    Tests read it; a test that changes something works on a copy."""
+    from curator import artifacts
+    from curator.params import (
+        BalanceParams,
+        EmbedParams,
+        EvaluateParams,
+        IngestParams,
+        LabelQualityParams,
+        Params,
+        TrainParams,
+    )
+    from curator.stages import (
+        agreement,
+        balance,
+        duplicates,
+        embed,
+        evaluate,
+        hash,
+        ingest,
+        issues,
+        label_quality,
+        train,
+    )
+
+    root, _ = demo_data
+    audits = tmp_path_factory.mktemp("audits")
+    params = Params(
+        ingest=IngestParams(workers=1),
+        balance=BalanceParams(subgroups=("site", "device")),
+        embed=EmbedParams(cache_dir=str(audits.parent / "embed-cache"), workers=1),
+        label_quality=LabelQualityParams(subgroups=("site",)),
+        train=TrainParams(max_epochs=40),
+        evaluate=EvaluateParams(sensitive_features=("site", "device"), n_bootstrap=200),
+    )
+    for stage in (ingest, hash, embed, duplicates):
+        stage.run(params, root, audits)
+    for stage in (balance, agreement, label_quality):
+        stage.run(params, audits)
+    train.run(params, root, audits)
+    stages = ("ingest", "balance", "duplicates", "agreement", "label_quality")
+    findings = [audits / artifacts.findings(s) for s in stages]
+    issues.run(findings, audits / artifacts.ISSUES, audits / artifacts.REVIEW_QUEUE)
+    summary = evaluate.run(params, audits)
+    return params, audits, summary
+
+
 TINY_CLIP = {
     "embed_dim": 32,
     "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},

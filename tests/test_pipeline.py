@@ -11,6 +11,7 @@ import yaml
 
 from curator import artifacts
 from curator.demo import write_demo
+from curator.stages import report
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -55,7 +56,7 @@ def test_repro_then_noop(project):
         "label_quality",
         "train",
     )
-    for stage in (*stages, "issues", "evaluate"):
+    for stage in (*stages, "issues", "evaluate", "report"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
     assert manifest.exists() and (project / "audits" / artifacts.ISSUES).exists()
@@ -74,6 +75,7 @@ def test_repro_then_noop(project):
     ).stdout
     assert "leaked from earlier splits: test " in summary
     assert "Embeddings: fallback:thumbnail - no local copy" in summary
+    assert (project / "reports" / report.MODEL_CARD).exists()
 
 
 def test_dvc_yaml_outputs_match_what_stages_write():
@@ -118,7 +120,8 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         *(artifacts.findings(s) for s in stage_names),
         *(artifacts.metrics(s) for s in stage_names),
     }
-    assert outs == {f"audits/{name}" for name in expected}
+    pages = (report.DATASET_AUDIT, report.MODEL_CARD, report.MODEL_CARD_JSON)
+    assert outs == {f"audits/{name}" for name in expected} | {f"reports/{p}" for p in pages}
     findings = {f"audits/{artifacts.findings(s)}" for s in stage_names}
     assert set(stages["issues"]["deps"]) >= findings
     assert all(f in stages["issues"]["cmd"] for f in findings)

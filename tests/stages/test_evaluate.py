@@ -9,43 +9,12 @@ import pytest
 
 from curator import artifacts
 from curator.errors import ConfigError, DataError
-from curator.params import EmbedParams, EvaluateParams, IngestParams, Params, TrainParams
-from curator.stages import (
-    agreement,
-    duplicates,
-    embed,
-    evaluate,
-    hash,
-    ingest,
-    issues,
-    label_quality,
-    train,
-)
+from curator.params import EvaluateParams
+from curator.stages import evaluate
 
 
-@pytest.fixture(scope="module")
-def evaluated(demo_data, tmp_path_factory):
-    root, _ = demo_data
-    audits = tmp_path_factory.mktemp("audits")
-    params = Params(
-        ingest=IngestParams(workers=1),
-        embed=EmbedParams(cache_dir=str(audits / "cache"), workers=1),
-        train=TrainParams(max_epochs=40),
-        evaluate=EvaluateParams(sensitive_features=("site", "device"), n_bootstrap=200),
-    )
-    for stage in (ingest, hash, embed, duplicates):
-        stage.run(params, root, audits)
-    agreement.run(params, audits)
-    label_quality.run(params, audits)
-    train.run(params, root, audits)
-    stage_findings = [audits / artifacts.findings(s) for s in ("duplicates", "label_quality")]
-    issues.run(stage_findings, audits / artifacts.ISSUES)
-    summary = evaluate.run(params, audits)
-    return params, audits, summary
-
-
-def test_overall_and_per_group_numbers_trace_to_predictions(evaluated):
-    _, audits, summary = evaluated
+def test_overall_and_per_group_numbers_trace_to_predictions(audited_demo):
+    _, audits, summary = audited_demo
     preds = pd.read_parquet(audits / artifacts.PREDICTIONS)
     test = preds[preds["split"] == "test"].merge(
         pd.read_parquet(audits / artifacts.MANIFEST)[["path", "site", "device"]], on="path"
@@ -70,8 +39,8 @@ def test_overall_and_per_group_numbers_trace_to_predictions(evaluated):
     assert set(rows["grouping"]) == {"site", "device", "site x device", "slice"}
 
 
-def test_leak_corrected_metrics_leave_out_exactly_the_test_images_with_a_train_twin(evaluated):
-    _, audits, summary = evaluated
+def test_leak_corrected_metrics_leave_out_exactly_the_test_images_with_a_train_twin(audited_demo):
+    _, audits, summary = audited_demo
     leakage = pd.read_parquet(audits / artifacts.LEAKAGE)
     leaked = set(
         leakage.loc[(leakage["split"] == "test") & (leakage["twin_split"] == "train"), "path"]
@@ -85,8 +54,8 @@ def test_leak_corrected_metrics_leave_out_exactly_the_test_images_with_a_train_t
     assert corrected["inflation_accuracy"] == pytest.approx(inflation, abs=1e-6)
 
 
-def test_data_quality_rates_sit_next_to_each_groups_error(evaluated):
-    _, audits, _ = evaluated
+def test_data_quality_rates_sit_next_to_each_groups_error(audited_demo):
+    _, audits, _ = audited_demo
     rows = pd.read_parquet(audits / artifacts.SUBGROUPS)
     manifest = pd.read_parquet(audits / artifacts.MANIFEST)
     flagged = pd.read_parquet(audits / artifacts.ISSUES).query("issue == 'label_issue'")["path"]
@@ -96,8 +65,8 @@ def test_data_quality_rates_sit_next_to_each_groups_error(evaluated):
     assert got.set_index("group")["value"].to_dict() == pytest.approx(rate.to_dict())
 
 
-def test_unknown_feature_and_empty_split_are_refused(evaluated):
-    params, audits, _ = evaluated
+def test_unknown_feature_and_empty_split_are_refused(audited_demo):
+    params, audits, _ = audited_demo
     bad = replace(params, evaluate=EvaluateParams(sensitive_features=("skin_tone",)))
     with pytest.raises(ConfigError, match=r"evaluate\.sensitive_features names 'skin_tone'"):
         evaluate.run(bad, audits)

@@ -1,0 +1,396 @@
+"""The reviewer's reports: the dataset audit and the Model Card (HTML), and the card as JSON.
+
+Every number on a page is printed by ``Numbers.num``, which reads it from an audits/ file at a
+named path and tags it with that source (``data-src``), so a test can trace each one back. The
+pages are single files: inline CSS, figures and thumbnails as data URIs, no scripts, and a
+Content-Security-Policy that blocks any network request. jinja2 autoescapes everything that came
+from the data (labels, paths, metadata values).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup, escape
+
+from curator import __version__, artifacts, plots
+from curator.io.images import open_rgb
+from curator.io.tables import read_json, read_parquet
+from curator.io.versions import data_commit, data_version
+from curator.params import Params
+
+SCHEMA = Path(__file__).parent / "schemas" / "model_card.schema.json"
+# summary file -> the command that writes it (named in the error when it is missing)
+SOURCES = {
+    artifacts.INGEST_SUMMARY: "curator ingest",
+    artifacts.BALANCE_SUMMARY: "curator balance",
+    artifacts.EMBED_SUMMARY: "curator embed",
+    artifacts.DUPLICATES_SUMMARY: "curator duplicates",
+    artifacts.AGREEMENT_SUMMARY: "curator agreement",
+    artifacts.LABEL_QUALITY_SUMMARY: "curator label-quality",
+    artifacts.EVALUATION: "curator evaluate",
+    f"{artifacts.MODEL_DIR}/model.json": "curator train",
+}
+HEADLINE_NAMES = {
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "macro_f1": "Macro-F1",
+    "top_k_accuracy": "Top-k accuracy",
+    "ece": "Expected calibration error",
+}
+
+
+@dataclass
+class Numbers:
+    """The audit's JSON files, and the one way a template prints a number from them."""
+
+    docs: dict[str, Any]
+    used: list[tuple[str, list]] = field(default_factory=list)
+
+    def value(self, source: str, path: list | str) -> Any:
+        node = self.docs[source]
+        for key in [path] if isinstance(path, str) else path:
+            if node is None:
+                return None
+            node = node[key] if isinstance(node, list) else node.get(key)
+        return node
+
+    def num(self, source: str, path: list | str, fmt: str = ".3f", suffix: str = "") -> Markup:
+        """``<span class="num" data-src="file path">formatted</span>``; a dash when undefined."""
+        path = [path] if isinstance(path, str) else list(path)
+        value = self.value(source, path)
+        if value is None:
+            return Markup('<span class="na" title="not defined">&ndash;</span>')
+        self.used.append((source, path))
+        src = f"{source} {json.dumps(path)}"
+        return Markup('<span class="num" data-src="{}">{}{}</span>').format(
+            src, format(value, fmt), suffix
+        )
+
+
+def load_docs(audits: Path) -> dict[str, Any]:
+    return {name: read_json(audits / name, cmd) for name, cmd in SOURCES.items()}
+
+
+def thumbnail(data_dir: Path, path: str, size: int, max_pixels: int) -> str | None:
+    """A PNG data URI of the image at ``size`` px (longest side); None if it cannot be read
+    (an unreadable file is already a finding: it is listed, without a picture)."""
+    try:
+        img, _, _ = open_rgb((Path(data_dir) / path).read_bytes(), max_pixels)
+    except (OSError, ValueError):
+        return None
+    img.thumbnail((size, size))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def provenance(data_dir: Path) -> dict[str, Any]:
+    return {
+        **data_version(data_dir),
+        **data_commit(data_dir),
+        "curator_version": __version__,
+        "data_dir": str(data_dir),
+    }
+
+
+def dataset_context(numbers: Numbers, audits: Path, data_dir: Path, params: Params) -> dict:
+    docs, r = numbers.docs, params.report
+
+    def thumb(path: str) -> str | None:
+        return thumbnail(data_dir, path, r.thumbnail_size, params.ingest.max_image_pixels)
+
+    pairs = read_parquet(audits / artifacts.DUPLICATES, "curator duplicates")
+    pairs = pairs.sort_values(["cross_split", "score"], ascending=[False, False]).head(r.thumbnails)
+    label_issues = read_parquet(audits / artifacts.LABEL_ISSUES, "curator label-quality")
+    label_issues = label_issues[label_issues["is_label_issue"]].sort_values("label_quality")
+    queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues").head(r.thumbnails)
+    issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
+    corrupt = issues[issues["issue"] == "corrupt"]
+    balance = docs[artifacts.BALANCE_SUMMARY]
+    return {
+        "numbers": numbers,
+        "provenance": provenance(data_dir),
+        "ingest": docs[artifacts.INGEST_SUMMARY],
+        "balance": balance,
+        "embed": docs[artifacts.EMBED_SUMMARY],
+        "duplicates": docs[artifacts.DUPLICATES_SUMMARY],
+        "agreement": docs[artifacts.AGREEMENT_SUMMARY],
+        "labels": docs[artifacts.LABEL_QUALITY_SUMMARY],
+        "finding_counts": issues.groupby("issue")["path"].nunique().to_dict(),
+        "corrupt": corrupt.to_dict("records"),
+        "class_plot": plots.class_counts(balance["class_counts"], list(params.ingest.splits)),
+        "pairs": [
+            row | {"thumb_a": thumb(row["path_a"]), "thumb_b": thumb(row["path_b"])}
+            for row in pairs.to_dict("records")
+        ],
+        "label_issues": [
+            row | {"thumb": thumb(row["path"])}
+            for row in label_issues.head(r.thumbnails).to_dict("records")
+        ],
+        "n_label_issue_rows": len(label_issues),
+        "queue": [row | {"thumb": thumb(row["path"])} for row in queue.to_dict("records")],
+        "thresholds": _thresholds(params),
+    }
+
+
+def _thresholds(params: Params) -> dict[str, dict[str, Any]]:
+    sections = (
+        "ingest",
+        "balance",
+        "hash",
+        "embed",
+        "duplicates",
+        "agreement",
+        "label_quality",
+        "train",
+        "evaluate",
+    )
+    return {s: dict(vars(getattr(params, s))) for s in sections}
+
+
+def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
+    """Ethical considerations and caveats generated from the findings (name, mitigation)."""
+    docs, ev = numbers.docs, numbers.docs[artifacts.EVALUATION]
+    out = []
+    embed = docs[artifacts.EMBED_SUMMARY]
+    if embed["backend"] != "open_clip":
+        out.append(
+            {
+                "name": f"The model runs on the {embed['backend']} descriptor, not CLIP: "
+                f"{embed['fallback_reason']}",
+                "mitigation_strategy": "Provide the CLIP weights (embed.checkpoint) and re-run; "
+                "expect different, likely better, numbers.",
+            }
+        )
+    for grouping, summary in ev["subgroups"].items():
+        for name, g in summary["groups"].items():
+            if "accuracy" not in g:
+                out.append(
+                    {
+                        "name": f"Group {grouping}={name} has n={g['n']} {ev['split']} samples: "
+                        f"too few to report its metrics (minimum "
+                        f"{params.evaluate.min_group_size}).",
+                        "mitigation_strategy": "Collect more evaluation data for this group before "
+                        "relying on the model for it.",
+                    }
+                )
+            elif g["n"] < 2 * params.evaluate.min_group_size:
+                out.append(
+                    {
+                        "name": f"Group {grouping}={name} has n={g['n']} {ev['split']} samples: "
+                        f"its metrics are unreliable (accuracy interval {g['accuracy_ci'][0]:.2f}"
+                        f" to {g['accuracy_ci'][1]:.2f}).",
+                        "mitigation_strategy": "Read its interval, not its point value.",
+                    }
+                )
+    worst = ev.get("worst_group")
+    if worst and worst.get("significant"):
+        out.append(
+            {
+                "name": f"The model is worse for {worst['grouping']}={worst['group']}: accuracy "
+                f"{worst['accuracy']:.3f}, {worst['accuracy_gap_vs_rest']:.3f} below the "
+                f"rest (interval {worst['gap_ci'][0]:.3f} to {worst['gap_ci'][1]:.3f}).",
+                "mitigation_strategy": "Investigate the group's data (quality, quantity, "
+                "labels); do not deploy for it without a group-specific evaluation.",
+            }
+        )
+    leaks = ev["data_quality_corrected"]["without_leaks"]
+    if leaks["n_excluded"]:
+        share = leaks["n_excluded"] / ev["n"]
+        out.append(
+            {
+                "name": f"{share:.1%} of {ev['split']} images ({leaks['n_excluded']}) leak from "
+                f"train; accuracy without them is {leaks['clean_accuracy']:.3f} against "
+                f"{leaks['raw_accuracy']:.3f} raw.",
+                "mitigation_strategy": "Quote the leakage-corrected number; remove the leaked "
+                "images from the test split (audits/leakage.parquet).",
+            }
+        )
+    labels = docs[artifacts.LABEL_QUALITY_SUMMARY]
+    if labels["n_label_issues"]:
+        out.append(
+            {
+                "name": f"{labels['n_label_issues']} images ({labels['estimated_noise_rate']:.1%} "
+                f"estimated noise) probably carry a wrong label.",
+                "mitigation_strategy": "Relabel from audits/review_queue.parquet; metrics on "
+                "noisy test labels are biased.",
+            }
+        )
+    unreliable = docs[artifacts.AGREEMENT_SUMMARY].get("unreliable_annotators") or []
+    if unreliable:
+        out.append(
+            {
+                "name": f"Annotator(s) {', '.join(unreliable)} label below the reliability "
+                f"threshold.",
+                "mitigation_strategy": "Their votes are down-weighted in the consensus; review "
+                "their labels.",
+            }
+        )
+    minority = docs[artifacts.BALANCE_SUMMARY]["minority_classes"]
+    if minority:
+        out.append(
+            {
+                "name": f"Minority class(es) {', '.join(minority)}: fewer examples, noisier "
+                f"per-class metrics.",
+                "mitigation_strategy": "Check their per-class recall and interval; consider "
+                "train.class_weights: balanced.",
+            }
+        )
+    return out
+
+
+def group_rows(ev: dict) -> list[dict]:
+    """Groups with a reportable accuracy, for the per-group figure (worst group marked)."""
+    worst = ev.get("worst_group") or {}
+    rows = []
+    for grouping, summary in ev["subgroups"].items():
+        for name, g in summary["groups"].items():
+            if "accuracy" in g:
+                rows.append(
+                    {
+                        "label": f"{grouping}={name}",
+                        "n": g["n"],
+                        "accuracy": g["accuracy"],
+                        "ci": g["accuracy_ci"],
+                        "worst": grouping == worst.get("grouping") and name == worst.get("group"),
+                    }
+                )
+    return rows
+
+
+def model_card_context(numbers: Numbers, data_dir: Path, params: Params) -> dict:
+    ev = numbers.docs[artifacts.EVALUATION]
+    model = numbers.docs[f"{artifacts.MODEL_DIR}/model.json"]
+    found = caveats(numbers, params)
+    figures = {
+        "groups": plots.group_accuracy(group_rows(ev), ev["overall"]["accuracy"]),
+        "confusion": plots.confusion(ev["overall"]["confusion_matrix"], ev["classes"]),
+        "reliability": plots.reliability(ev["overall"]["calibration"]),
+    }
+    return {
+        "numbers": numbers,
+        "provenance": provenance(data_dir),
+        "model": model,
+        "ev": ev,
+        "embed": numbers.docs[artifacts.EMBED_SUMMARY],
+        "ingest": numbers.docs[artifacts.INGEST_SUMMARY],
+        "r": params.report,
+        "name": model_name(params),
+        "caveats": found,
+        "figures": figures,
+        "headline": HEADLINE_NAMES,
+    }
+
+
+def model_name(params: Params) -> str:
+    return params.report.model_name or "Image classifier (name it in report.model_name)"
+
+
+def model_card_json(numbers: Numbers, data_dir: Path, params: Params) -> dict[str, Any]:
+    """The card in the Model Card Toolkit schema (v0.0.2 field names), every metric with its
+    slice and interval. Validated against curator/schemas/model_card.schema.json."""
+    ev = numbers.docs[artifacts.EVALUATION]
+    model = numbers.docs[f"{artifacts.MODEL_DIR}/model.json"]
+    r, prov = params.report, provenance(data_dir)
+    metrics = []
+
+    def add(kind: str, entry: dict, slice_name: str | None = None) -> None:
+        if entry.get(kind) is None:
+            return
+        metric = {"type": kind, "value": entry[kind]}
+        if slice_name:
+            metric["slice"] = slice_name
+        ci = entry.get(f"{kind}_ci")
+        if ci and None not in ci:
+            metric["confidence_interval"] = {"lower_bound": ci[0], "upper_bound": ci[1]}
+        metrics.append(metric)
+
+    for kind in HEADLINE_NAMES:
+        add(kind, ev["overall"])
+    for grouping, summary in ev["subgroups"].items():
+        for name, g in summary["groups"].items():
+            for kind in HEADLINE_NAMES:
+                add(kind, g, f"{grouping}={name}")
+    for variant, entry in ev["data_quality_corrected"].items():
+        add("clean_accuracy", entry, variant)
+    not_stated = "Not stated: fill report.{} in params.yaml."
+
+    def describe(items: tuple[str, ...], key: str) -> list[dict[str, str]]:
+        return [{"description": d} for d in items] or [{"description": not_stated.format(key)}]
+
+    card = {
+        "schema_version": "0.0.2",
+        "model_details": {
+            "name": model_name(params),
+            "overview": r.overview or not_stated.format("overview"),
+            "documentation": (
+                f"A {model['architecture']} head on {model['embedding']['backend']} embeddings "
+                f"({model['embedding']['model'] or 'no CLIP model'}), trained by curator "
+                f"{__version__} on data version {prov['data_dvc_md5']}."
+            ),
+            "owners": [{"name": o} for o in r.owners],
+            "version": {"name": str(prov["data_dvc_md5"])}
+            | ({"date": prov["date"]} if prov["date"] else {}),
+            "licenses": [{"identifier": r.license}]
+            if r.license
+            else [{"custom_text": not_stated.format("license")}],
+            "path": f"audits/{artifacts.MODEL_DIR}/model.safetensors",
+        },
+        "model_parameters": {
+            "model_architecture": model["architecture"],
+            "data": [
+                {
+                    "name": "train",
+                    "description": f"{model['n_train']} images "
+                    f"({model['n_excluded']} excluded by "
+                    f"train.exclude)",
+                },
+                {"name": ev["split"], "description": f"{ev['n']} images (evaluation)"},
+            ],
+            "input_format": "image file (decoded to RGB; embedded by the backbone)",
+            "output_format": f"probabilities over {len(ev['classes'])} classes",
+        },
+        "quantitative_analysis": {"performance_metrics": metrics},
+        "considerations": {
+            "users": describe(r.intended_users, "intended_users"),
+            "use_cases": describe(r.intended_uses, "intended_uses"),
+            "limitations": [{"description": f"Out of scope: {u}"} for u in r.out_of_scope_uses]
+            or [{"description": not_stated.format("out_of_scope_uses")}],
+            "ethical_considerations": caveats(numbers, params),
+        },
+    }
+    validate_card(card)
+    return card
+
+
+def validate_card(card: dict[str, Any]) -> None:
+    import jsonschema
+
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(card, schema, format_checker=jsonschema.FormatChecker())
+
+
+def environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("curator", "templates"),
+        autoescape=select_autoescape(["html"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pct"] = lambda x: "–" if x is None else f"{x:.1%}"
+    env.globals["escape"] = escape
+    return env
+
+
+def render(template: str, context: dict[str, Any]) -> str:
+    css = (Path(__file__).parent / "templates" / "report.css").read_text()
+    return environment().get_template(template).render(**context, css=Markup(css))

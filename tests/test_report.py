@@ -1,0 +1,197 @@
+"""The reports: schema-valid JSON card, every number traced to audits/, markup in the data shown
+as text, and (when chromium is installed) pages that render with no console errors or requests."""
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import replace
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from curator import artifacts
+from curator.params import ReportParams
+from curator.report import SCHEMA, validate_card
+from curator.stages import balance, evaluate, report
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+class NumberSpans(HTMLParser):
+    """Collects (data-src, shown text) of every <span class="num">, and tags seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[tuple[str, str]] = []
+        self.tags: list[str] = []
+        self._src: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        attrs = dict(attrs)
+        if tag == "span" and attrs.get("class") == "num":
+            self._src, self._text = attrs["data-src"], ""
+
+    def handle_data(self, data):
+        if self._src is not None:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if tag == "span" and self._src is not None:
+            self.spans.append((self._src, self._text))
+            self._src = None
+
+
+def parse(path: Path) -> NumberSpans:
+    parser = NumberSpans()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def lookup(audits: Path, src: str):
+    name, path = src.split(" ", 1)
+    node = json.loads((audits / name).read_text())
+    for key in json.loads(path):
+        node = node[key]
+    return node
+
+
+@pytest.fixture(scope="module")
+def reports(audited_demo, demo_data, tmp_path_factory):
+    params, audits, _ = audited_demo
+    out = tmp_path_factory.mktemp("reports")
+    summary = report.run(params, demo_data[0], audits, out)
+    return params, audits, out, summary
+
+
+def test_model_card_json_follows_the_schema_and_its_metrics_come_from_evaluation(reports):
+    _, audits, out, _ = reports
+    card = json.loads((out / "model_card.json").read_text())
+    jsonschema.validate(card, json.loads(SCHEMA.read_text()))
+    ev = json.loads((audits / artifacts.EVALUATION).read_text())
+    metrics = card["quantitative_analysis"]["performance_metrics"]
+    overall = {m["type"]: m for m in metrics if "slice" not in m}
+    assert overall["accuracy"]["value"] == ev["overall"]["accuracy"]
+    ci = overall["accuracy"]["confidence_interval"]
+    assert [ci["lower_bound"], ci["upper_bound"]] == ev["overall"]["accuracy_ci"]
+    sliced = [m for m in metrics if "slice" in m and m["type"] == "accuracy"]
+    assert sliced, "per-group metrics carry their slice"
+    for m in sliced:
+        grouping, group = m["slice"].split("=", 1)
+        assert m["value"] == ev["subgroups"][grouping]["groups"][group]["accuracy"]
+    # groups too small to report have no number in the card
+    small = [
+        f"{g}={name}"
+        for g, s in ev["subgroups"].items()
+        for name, entry in s["groups"].items()
+        if "accuracy" not in entry
+    ]
+    assert small and not any(m.get("slice") in small for m in metrics)
+    # placeholders say which key to fill
+    assert card["model_details"]["licenses"] == [
+        {"custom_text": "Not stated: fill report.license in params.yaml."}
+    ]
+    names = [c["name"] for c in card["considerations"]["ethical_considerations"]]
+    assert any("too few to report" in n for n in names)
+    leaks = ev["data_quality_corrected"]["without_leaks"]["n_excluded"]
+    assert any(f"({leaks})" in n and "leak from train" in n for n in names)
+
+
+def test_schema_rejects_a_malformed_card():
+    bad = {
+        "schema_version": "0.0.2",
+        "quantitative_analysis": {"performance_metrics": [{"type": "accuracy", "value": "high"}]},
+    }
+    with pytest.raises(jsonschema.ValidationError):
+        validate_card(bad)
+    with pytest.raises(jsonschema.ValidationError):
+        validate_card({"model_details": {"licenses": [{}]}})
+
+
+def test_every_number_on_both_pages_traces_to_an_audit_file(reports):
+    _, audits, out, summary = reports
+    for page in ("model_card.html", "dataset_audit.html"):
+        spans = parse(out / page).spans
+        assert len(spans) == summary["numbers_traced"][page] > 40
+        for src, shown in spans:
+            value = lookup(audits, src)
+            assert isinstance(value, int | float), src
+            assert shown.rstrip("%") in {
+                format(value, f)
+                for f in (".3f", "d", ".2f", ".1f", ".3g", "g", "+.3f", "+.4f")
+                if not (f == "d" and isinstance(value, float))
+            } | {format(value, ".1%").rstrip("%"), format(value, ".0%").rstrip("%")}, src
+
+
+def test_pages_are_self_contained(reports):
+    _, _, out, _ = reports
+    for page in ("model_card.html", "dataset_audit.html"):
+        html = (out / page).read_text()
+        tags = parse(out / page).tags
+        assert "script" not in tags and "link" not in tags and "iframe" not in tags
+        assert 'src="http' not in html and 'href="http' not in html and "url(http" not in html
+        assert "default-src 'none'" in html  # any request the page might make is blocked
+        assert html.count('src="data:image/') >= 3
+
+
+def test_markup_in_metadata_is_shown_as_text(audited_demo, demo_data, tmp_path):
+    params, audits, _ = audited_demo
+    work = tmp_path / "audits"
+    shutil.copytree(audits, work)
+    manifest = pd.read_parquet(work / artifacts.MANIFEST)
+    manifest["site"] = manifest["site"].replace("site-A", SCRIPT)
+    manifest.to_parquet(work / artifacts.MANIFEST, index=False)
+    params = replace(params, report=ReportParams(model_name=SCRIPT, owners=(SCRIPT,)))
+    balance.run(params, work)
+    evaluate.run(params, work)
+    report.run(params, demo_data[0], work, tmp_path / "reports")
+    for page in ("model_card.html", "dataset_audit.html"):
+        html = (tmp_path / "reports" / page).read_text()
+        assert SCRIPT not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "script" not in parse(tmp_path / "reports" / page).tags
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(chromium() is None, reason="chromium is not installed (.ci/run installs it)")
+def test_pages_render_in_headless_chromium_without_errors(reports, tmp_path):
+    _, _, out, _ = reports
+    for page in ("model_card.html", "dataset_audit.html"):
+        shot = tmp_path / f"{page}.png"
+        with tempfile.TemporaryDirectory() as profile:
+            done = subprocess.run(
+                [
+                    chromium(),
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    f"--user-data-dir={profile}",
+                    "--enable-logging=stderr",
+                    "--v=0",
+                    "--window-size=1280,2400",
+                    f"--screenshot={shot}",
+                    (out / page).as_uri(),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
+        assert console == [], console  # errors, CSP violations (blocked requests) land here
+        pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+        assert pixels.shape == (2400, 1280)
+        assert pixels.std() > 20  # text, tables and figures, not a blank page
