@@ -23,6 +23,7 @@ from curator.io.images import open_rgb
 from curator.io.tables import read_json, read_parquet
 from curator.io.versions import data_commit, data_version
 from curator.params import Params
+from curator.stages.evaluate import SLICE_GROUPING
 
 SCHEMA = Path(__file__).parent / "schemas" / "model_card.schema.json"
 # summary file -> the command that writes it (named in the error when it is missing)
@@ -180,7 +181,7 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
                         "relying on the model for it.",
                     }
                 )
-            elif g["n"] < 2 * params.evaluate.min_group_size:
+            elif g["n"] < 2 * params.evaluate.min_group_size and grouping != SLICE_GROUPING:
                 out.append(
                     {
                         "name": f"Group {grouping}={name} has n={g['n']} {ev['split']} samples: "
