@@ -118,6 +118,9 @@ def render_summary(audits_dir: Path) -> str:
             lines.append(f"{heading}: {describe(read_json(audits / name, command))}")
     if (audits / artifacts.REVIEW_QUEUE).exists():
         lines.append(f"Review queue: {audits / artifacts.REVIEW_QUEUE}")
+    pages = sorted((audits.parent / "reports").glob("*.html"))
+    if pages:
+        lines.append(f"Reports (open in a browser): {', '.join(map(str, pages))}")
     lines.append("")
     lines.append("Findings (audits/issues.parquet):")
     if issues.empty:
