@@ -313,6 +313,71 @@ def report(data_dir: Path, audits_dir: Path, params_path: Path | None, reports_d
 
 
 @cli.command()
+@data_option
+@audits_option
+@params_option
+@click.option(
+    "--launch/--no-launch", default=True, help="Serve the app, or only build the dataset."
+)
+@click.option("--port", type=int, default=None, help="Port for the app (default: app.port).")
+def app(
+    data_dir: Path, audits_dir: Path, params_path: Path | None, launch: bool, port: int | None
+) -> None:
+    """Build or refresh the FiftyOne dataset of the audit and open it in the FiftyOne app.
+
+    Example: curator app --port 5151   (then open the printed URL; Ctrl-C stops the app)
+    """
+    from curator import app as fo_app
+
+    params = _load(params_path)
+    r = fo_app.build(params, data_dir, audits_dir)
+    what = (
+        f"{r.added} added, {r.removed} removed, fields updated {r.fields or 'none'}, "
+        f"tags changed on {r.tags_changed}, views saved {r.views_saved or 'none'}"
+        f"{', views deleted ' + str(r.views_deleted) if r.views_deleted else ''}"
+        f"{', visualization ' + r.visualization if r.visualization else ''}"
+    )
+    click.echo(f"app: dataset {r.dataset!r}: " + (what if r.changed else "already up to date"))
+    if launch:
+        session = fo_app.launch(params, r.dataset, port)
+        click.echo(f"app: open {session.url} (Ctrl-C to stop)")
+        session.wait(-1)
+
+
+@cli.command()
+@data_option
+@params_option
+@click.option(
+    "--view",
+    "view_name",
+    default="review queue",
+    show_default=True,
+    help="A saved view of the dataset, e.g. 'issue: label_issue'.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["fiftyone", "classification-tree", "csv"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Export folder (created)."
+)
+def export(data_dir: Path, params_path: Path | None, view_name: str, fmt: str, out: Path) -> None:
+    """Export a flagged subset of the app's dataset for annotators (FiftyOne's exporters).
+
+    Example: curator export --view "review queue" --format csv --out exports/queue
+    """
+    from curator import app as fo_app
+
+    params = _load(params_path)
+    name = fo_app.dataset_name(params, data_dir)
+    n = fo_app.export(params, name, view_name, fmt, out)
+    click.echo(f"export: {n} images of view {view_name!r} from {name!r} -> {out} ({fmt})")
+
+
+@cli.command()
 @click.argument("findings", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",

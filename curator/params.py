@@ -286,6 +286,20 @@ class ReportParams:
 
 
 @dataclass(frozen=True)
+class AppParams:
+    """The FiftyOne dataset `curator app` builds, and where the app is served."""
+
+    dataset: str | None = None  # default: curator-<project folder>
+    visualization: Literal["auto", "umap", "tsne", "pca", "none"] = "auto"  # auto: umap, else pca
+    address: str = "127.0.0.1"
+    port: int = 5151
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(0 < self.port < 65536, "app.port", "must be a TCP port (1..65535)")
+
+
+@dataclass(frozen=True)
 class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
@@ -297,6 +311,7 @@ class Params:
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     report: ReportParams = field(default_factory=ReportParams)
+    app: AppParams = field(default_factory=AppParams)
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -18,6 +18,21 @@ from curator.errors import ConfigError
 
 # score: severity in [0, 1], higher = more severe (sort descending to triage).
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
+# Every issue name a check may emit: they become FiftyOne tags and saved views, so the set is
+# closed (make_flags refuses others) and a tag curator did not make is never touched.
+ISSUE_NAMES = frozenset(
+    {
+        "corrupt",
+        "minority_class",
+        "underrepresented_group",
+        "duplicate",
+        "leak",
+        "duplicate_label_conflict",
+        "low_agreement",
+        "label_differs_from_consensus",
+        "label_issue",
+    }
+)
 
 
 def require_subgroups(manifest: pd.DataFrame, subgroups: tuple[str, ...], key: str) -> None:
@@ -49,6 +64,9 @@ def make_flags(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Build a flag table in the issue schema, sorted most severe first, stable on ties."""
     if not rows:
         return empty_flags()
+    unknown = {r["issue"] for r in rows} - ISSUE_NAMES
+    if unknown:
+        raise ValueError(f"issue name(s) {sorted(unknown)} are not in checks.base.ISSUE_NAMES")
     df = pd.DataFrame(rows, columns=list(ISSUE_COLUMNS)).astype(empty_flags().dtypes.to_dict())
     return df.sort_values(
         ["score", "issue", "path"], ascending=[False, True, True], ignore_index=True

@@ -1,0 +1,177 @@
+"""`curator app --no-launch` on the small demo, with FiftyOne's bundled database in a temporary
+folder: every check is made from a fresh process, as a user reopening the dataset would."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from curator import artifacts
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+DATASET = "curator-test-app"
+
+# Run in a fresh interpreter: dumps what the persistent dataset holds.
+DUMP = """
+import json, sys
+import fiftyone as fo
+ds = fo.load_dataset(sys.argv[1])
+fields = ["filepath", "tags", "split", "site", "label_issue_score", "leak_similarity",
+          "duplicate_cluster", "review_rank", "consensus_label", "annotator_votes", "phash",
+          "ground_truth.label", "prediction.label", "prediction.confidence", "last_modified_at"]
+values = {f: ds.values(f) for f in fields}
+values["last_modified_at"] = [str(v) for v in values["last_modified_at"]]
+queue = ds.load_saved_view("review queue").values("filepath")
+views = {name: len(ds.load_saved_view(name)) for name in ds.list_saved_views()}
+print(json.dumps({"n": len(ds), "persistent": ds.persistent, "values": values, "views": views,
+                  "queue": queue, "brain": ds.list_brain_runs(),
+                  "tag_counts": ds.count_sample_tags()}))
+"""
+
+TAG = """
+import sys
+import fiftyone as fo
+ds = fo.load_dataset(sys.argv[1])
+sample = ds.match({"filepath": sys.argv[2]}).first()
+sample.tags.append("reviewed-by-alice")
+sample.save()
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    db = tmp_path_factory.mktemp("fiftyone-db")
+    return os.environ | {
+        "FIFTYONE_DATABASE_DIR": str(db),
+        "FIFTYONE_DO_NOT_TRACK": "true",
+        "FIFTYONE_DATABASE_VALIDATION": "false",
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    }
+
+
+def run(args, env, cwd) -> str:
+    done = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def app(params_file: Path, data: Path, audits: Path, env) -> str:
+    args = [str(BIN / "curator"), "app", "--no-launch", "--params", str(params_file)]
+    return run([*args, "--data", str(data), "--audits", str(audits)], env, params_file.parent)
+
+
+def dump(env, cwd) -> dict:
+    return json.loads(run([sys.executable, "-c", DUMP, DATASET], env, cwd).splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def built(audited_demo, demo_data, env, tmp_path_factory):
+    _, audits, _ = audited_demo
+    work = tmp_path_factory.mktemp("app")
+    shutil.copytree(audits, work / "audits")
+    params_file = work / "params.yaml"
+    params_file.write_text(yaml.safe_dump({"app": {"dataset": DATASET, "visualization": "pca"}}))
+    first = app(params_file, demo_data[0], work / "audits", env)
+    return work, params_file, first, dump(env, work)
+
+
+def test_dataset_matches_the_audit(built, demo_data):
+    work, _, first, state = built
+    audits = work / "audits"
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    issues = pd.read_parquet(audits / artifacts.ISSUES)
+    assert "added" in first and state["persistent"]
+    assert state["n"] == len(manifest)  # one sample per file, unreadable ones included
+    assert state["tag_counts"] == issues.groupby("issue")["path"].nunique().to_dict()
+    v = state["values"]
+    by_path = {fp: i for i, fp in enumerate(v["filepath"])}
+    root = demo_data[0].resolve()
+    for row in manifest.itertuples():
+        i = by_path[str(root / row.path)]
+        assert v["ground_truth.label"][i] == row.label and v["split"][i] == row.split
+    preds = pd.read_parquet(audits / artifacts.PREDICTIONS)
+    for row in preds.head(20).itertuples():
+        i = by_path[str(root / row.path)]
+        assert v["prediction.label"][i] == row.predicted
+        assert v["prediction.confidence"][i] == pytest.approx(row.confidence)
+    leaks = pd.read_parquet(audits / artifacts.LEAKAGE)
+    assert sum(x is not None for x in v["leak_similarity"]) == leaks["path"].nunique()
+    assert all(len(h) == 16 for h in v["phash"] if h is not None)
+    queue = pd.read_parquet(audits / artifacts.REVIEW_QUEUE)
+    assert state["queue"] == [str(root / p) for p in queue["path"]]  # priority order
+    assert state["brain"] == ["curator_embeddings"]
+
+
+def test_saved_views_cover_every_issue_and_subgroup(built):
+    work, _, _, state = built
+    issues = pd.read_parquet(work / "audits" / artifacts.ISSUES)
+    for issue, n in issues.groupby("issue")["path"].nunique().items():
+        assert state["views"][f"issue: {issue}"] == n
+    evaluation = json.loads((work / "audits" / artifacts.EVALUATION).read_text())
+    preds = pd.read_parquet(work / "audits" / artifacts.PREDICTIONS)
+    manifest = pd.read_parquet(work / "audits" / artifacts.MANIFEST)
+    test = preds[preds["split"] == evaluation["split"]].merge(manifest[["path", "site"]], on="path")
+    wrong = test[test["label"] != test["predicted"]].groupby("site").size()
+    for site, n in wrong.items():
+        assert state["views"][f"errors: site={site}"] == n
+    assert any(name.startswith("errors: site x device=") for name in state["views"])
+
+
+def test_second_run_changes_nothing_and_vanished_findings_lose_their_tag(built, demo_data, env):
+    work, params_file, _, state = built
+    again = app(params_file, demo_data[0], work / "audits", env)
+    assert "already up to date" in again
+    assert dump(env, work) == state  # values, tags, views and modification times unchanged
+
+    issues = pd.read_parquet(work / "audits" / artifacts.ISSUES)
+    gone = issues[issues["issue"] == "leak"].iloc[0]["path"]
+    filepath = str(demo_data[0].resolve() / gone)
+    run([sys.executable, "-c", TAG, DATASET, filepath], env, work)  # a person's own tag
+    issues[~((issues["path"] == gone) & (issues["issue"] == "leak"))].to_parquet(
+        work / "audits" / artifacts.ISSUES, index=False
+    )
+    out = app(params_file, demo_data[0], work / "audits", env)
+    assert "tags changed on 1" in out
+    after = dump(env, work)
+    tags = after["values"]["tags"][after["values"]["filepath"].index(filepath)]
+    assert "leak" not in tags and "reviewed-by-alice" in tags
+    assert after["views"]["issue: leak"] == state["views"]["issue: leak"] - 1
+    assert after["n"] == state["n"]  # updated in place, nothing duplicated
+
+
+def test_export_hands_a_flagged_subset_to_annotators(built, demo_data, env):
+    work, params_file, _, state = built
+    base = [str(BIN / "curator"), "export", "--params", str(params_file)]
+    run(
+        [*base, "--data", str(demo_data[0]), "--format", "csv", "--out", str(work / "q")], env, work
+    )
+    rows = pd.read_csv(work / "q" / "labels.csv")
+    assert rows["filepath"].tolist() == state["queue"]  # the review queue, in priority order
+    assert {"ground_truth.label", "suggested_label", "review_priority"} <= set(rows.columns)
+    view = "issue: label_issue"
+    out = work / "tree"
+    run(
+        [
+            *base,
+            "--data",
+            str(demo_data[0]),
+            "--view",
+            view,
+            "--format",
+            "classification-tree",
+            "--out",
+            str(out),
+        ],
+        env,
+        work,
+    )
+    exported = [p for p in out.rglob("*") if p.is_file()]
+    assert len(exported) == state["views"][view]
+    assert {p.parent.name for p in exported} <= set(state["values"]["ground_truth.label"])
