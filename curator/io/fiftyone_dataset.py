@@ -211,6 +211,11 @@ def sync(
         if label_col in rows.columns:
             _sync_classification(dataset, fo_field, rows, label_col, conf_col, current_fps, report)
     _sync_tags(dataset, rows["tags"], current_fps, report)
+    missing = dataset.exists("metadata", False).match({"readable": True})
+    n_missing = len(missing)
+    if n_missing:  # width, height, size and type for the app (unreadable files stay None)
+        missing.compute_metadata(progress=False)
+        report.fields["metadata"] = n_missing
     _sync_views(dataset, views, report)
     if embeddings is not None:
         _sync_visualization(dataset, embeddings, visualization, seed, report)
