@@ -59,6 +59,21 @@ audits_option = click.option(
     show_default=True,
     help="Folder for stage outputs.",
 )
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default=None,
+    help="Where the per-file work runs [default: engine.name in params].",
+)
+
+
+def _with_engine(params, engine: str | None):
+    """Params with engine.name overridden by --engine (results do not depend on it)."""
+    from dataclasses import replace
+
+    return params if engine is None else replace(params, engine=replace(params.engine, name=engine))
+
+
 data_option = click.option(
     "--data",
     "data_dir",
@@ -125,7 +140,8 @@ def demo(out: Path, seed: int, per_class: int) -> None:
 @data_option
 @audits_option
 @params_option
-def ingest(data_dir: Path, audits_dir: Path, params_path: Path) -> None:
+@engine_option
+def ingest(data_dir: Path, audits_dir: Path, params_path: Path, engine: str | None) -> None:
     """Decode every image and write the manifest.
 
     Reads an ImageFolder tree (images/<split>/<class>/<file>) or the CSV/Parquet manifest named
@@ -134,7 +150,7 @@ def ingest(data_dir: Path, audits_dir: Path, params_path: Path) -> None:
     """
     from curator.stages import ingest as stage
 
-    s = stage.run(_load(params_path), data_dir, audits_dir)
+    s = stage.run(_with_engine(_load(params_path), engine), data_dir, audits_dir)
     click.echo(
         f"ingest: {s['n_readable']} readable, {s['n_unreadable']} unreadable of "
         f"{s['n_files']} files; {s['n_classes']} classes -> {audits_dir}/"
@@ -159,22 +175,26 @@ def balance(audits_dir: Path, params_path: Path) -> None:
 @data_option
 @audits_option
 @params_option
-def hash_(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
+@engine_option
+def hash_(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: str | None) -> None:
     """Perceptual hashes (pHash, dHash, wHash) of every readable image.
 
     Example: curator hash --data data --audits audits
     """
     from curator.stages import hash as stage
 
-    s = stage.run(_load(params_path), data_dir, audits_dir)
-    click.echo(f"hash: {s['n_hashed']} distinct images hashed -> {audits_dir}/")
+    s = stage.run(_with_engine(_load(params_path), engine), data_dir, audits_dir)
+    n_resumed, n_shards = s["resumed_shards"], s["shards"]
+    resumed = f", resumed {n_resumed} of {n_shards} shards" if n_resumed else ""
+    click.echo(f"hash: {s['n_hashed']} distinct images hashed{resumed} -> {audits_dir}/")
 
 
 @cli.command()
 @data_option
 @audits_option
 @params_option
-def embed(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
+@engine_option
+def embed(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: str | None) -> None:
     """Image embeddings with open_clip (or the fallback descriptor when weights are absent).
 
     Weights come from embed.checkpoint or the local cache, never the network; vectors are
@@ -183,7 +203,7 @@ def embed(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
     """
     from curator.stages import embed as stage
 
-    s = stage.run(_load(params_path), data_dir, audits_dir)
+    s = stage.run(_with_engine(_load(params_path), engine), data_dir, audits_dir)
     rate = f", {s['images_per_second']:.0f} images/s" if s["images_per_second"] else ""
     click.echo(
         f"embed: {' '.join(filter(None, (s['backend'], s['model'])))}: "

@@ -26,6 +26,27 @@ def _require(ok: bool, key: str, message: str) -> None:
 
 
 @dataclass(frozen=True)
+class EngineParams:
+    """Where ingest, hash and embed run: local cores or Ray; both stream shard by shard."""
+
+    name: Literal["local", "ray"] = "local"
+    address: str | None = None  # ray.init address; else RAY_ADDRESS; else a local Ray
+    num_cpus: int | None = None  # CPUs of a local Ray (None: all)
+    shard_size: int = 4096  # files per shard: the unit of streaming and of resuming
+    batch_size: int = 256  # files per Ray Data batch (decode, hash, fallback descriptor)
+    embed_actors: int = 1  # Ray actors embedding with open_clip (one model each)
+    gpus_per_actor: float = 1.0  # may be fractional; 0 on CPU-only clusters
+    work_dir: str = ".curator/work"  # shards of an unfinished run (removed when a stage ends)
+
+    def __post_init__(self) -> None:
+        _require(self.shard_size >= 1, "engine.shard_size", "must be >= 1")
+        _require(self.batch_size >= 1, "engine.batch_size", "must be >= 1")
+        _require(self.embed_actors >= 1, "engine.embed_actors", "must be >= 1")
+        _require(self.gpus_per_actor >= 0, "engine.gpus_per_actor", "must be >= 0")
+        _require(self.num_cpus is None or self.num_cpus >= 1, "engine.num_cpus", "must be >= 1")
+
+
+@dataclass(frozen=True)
 class IngestParams:
     """Where the images are and how they are read (paths relative to the data folder)."""
 
@@ -301,6 +322,7 @@ class AppParams:
 
 @dataclass(frozen=True)
 class Params:
+    engine: EngineParams = field(default_factory=EngineParams)
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
     hash: HashParams = field(default_factory=HashParams)

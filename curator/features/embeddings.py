@@ -21,6 +21,7 @@ from PIL import Image
 
 from curator.errors import ConfigError
 from curator.io.images import open_rgb
+from curator.io.uris import read_uri
 from curator.params import EmbedParams
 from curator.torch_compat import import_open_clip
 
@@ -155,8 +156,8 @@ def hog_descriptor(img: Image.Image, size: int) -> np.ndarray:
     return vec / norm if norm > 0 else vec
 
 
-def fallback_file(path: Path, name: str, size: int, max_image_pixels: int) -> np.ndarray:
-    img, _, _ = open_rgb(Path(path).read_bytes(), max_image_pixels)
+def fallback_file(path: Path | str, name: str, size: int, max_image_pixels: int) -> np.ndarray:
+    img, _, _ = open_rgb(read_uri(str(path)), max_image_pixels)
     return thumbnail_descriptor(img, size) if name == "thumbnail" else hog_descriptor(img, size)
 
 
@@ -175,14 +176,14 @@ def pick_device(requested: str) -> str:
 class _ImageFiles:
     """A map-style dataset of image files -> preprocessed tensors (for torch's DataLoader)."""
 
-    def __init__(self, paths: list[Path], preprocess, max_image_pixels: int) -> None:
+    def __init__(self, paths: list, preprocess, max_image_pixels: int) -> None:
         self.paths, self.preprocess, self.max_image_pixels = paths, preprocess, max_image_pixels
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        img, _, _ = open_rgb(self.paths[i].read_bytes(), self.max_image_pixels)
+        img, _, _ = open_rgb(read_uri(str(self.paths[i])), self.max_image_pixels)
         return self.preprocess(img)
 
 
@@ -199,6 +200,8 @@ class OpenClipEncoder:
     def load(cls, embedder: Embedder, params: EmbedParams) -> OpenClipEncoder:
         import torch
 
+        if params.model_config:  # again: a Ray actor is a fresh process
+            import_open_clip().add_model_config(params.model_config)
         device = pick_device(params.device)
         amp = None
         if device == "cuda" and params.precision != "fp32":
@@ -236,16 +239,20 @@ class OpenClipEncoder:
             num_workers=num_workers,
             pin_memory=self.device == "cuda",
         )
-        out = []
-        amp = torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
         bar = {"desc": "embed: open_clip", "unit": "batch", "disable": None if progress else True}
-        with torch.inference_mode(), amp:
-            for batch in tqdm(loader, **bar):
-                feats = self.model.encode_image(batch.to(self.device, non_blocking=True))
-                out.append(torch.nn.functional.normalize(feats.float(), dim=-1).cpu().numpy())
+        out = [self.embed_batch(batch) for batch in tqdm(loader, **bar)]
         if not out:
             return np.zeros((0, 0), np.float32)
         return np.concatenate(out).astype(np.float32)
+
+    def embed_batch(self, batch) -> np.ndarray:
+        """L2-normalised embeddings of a batch of preprocessed image tensors (N, C, H, W)."""
+        import torch
+
+        amp = torch.autocast(self.device, dtype=self.amp_dtype, enabled=self.amp_dtype is not None)
+        with torch.inference_mode(), amp:
+            feats = self.model.encode_image(batch.to(self.device, non_blocking=True))
+            return torch.nn.functional.normalize(feats.float(), dim=-1).cpu().numpy()
 
 
 def embed_open_clip(

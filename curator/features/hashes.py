@@ -34,10 +34,14 @@ def perceptual_hashes(img: Image.Image) -> tuple[int, int, int]:
     )
 
 
-def hash_file(path: Path, max_image_pixels: int, decode_size: int) -> tuple[int, int, int]:
-    """Hash one image file; JPEGs decode at reduced scale when ``decode_size`` > 0."""
-    img, _, _ = open_rgb(Path(path).read_bytes(), max_image_pixels, draft_size=decode_size)
+def hash_bytes(data: bytes, max_image_pixels: int, decode_size: int) -> tuple[int, int, int]:
+    """Hash one encoded image; JPEGs decode at reduced scale when ``decode_size`` > 0."""
+    img, _, _ = open_rgb(data, max_image_pixels, draft_size=decode_size)
     return perceptual_hashes(img)
+
+
+def hash_file(path: Path, max_image_pixels: int, decode_size: int) -> tuple[int, int, int]:
+    return hash_bytes(Path(path).read_bytes(), max_image_pixels, decode_size)
 
 
 def to_bytes(codes: np.ndarray) -> np.ndarray:

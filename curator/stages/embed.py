@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from curator import artifacts
+from curator.engine import embed_open_clip_ray, ray_map
 from curator.features.embeddings import (
     Embedder,
     embed_open_clip,
@@ -25,26 +26,39 @@ from curator.features.embeddings import (
 from curator.io.embedding_cache import EmbeddingCache
 from curator.io.parallel import parallel_map
 from curator.io.tables import atomic_path, read_parquet, write_json, write_parquet
+from curator.io.uris import join_uri
 from curator.params import Params
 from curator.stages import unique_contents
 
 log = logging.getLogger(__name__)
 
 
-def compute(embedder: Embedder, paths: list[Path], params: Params) -> tuple[np.ndarray, dict]:
-    """Embed ``paths`` with the resolved embedder; returns (vectors, run facts)."""
+def fallback_uri(uri: str, name: str, size: int, max_image_pixels: int) -> dict[str, list]:
+    return {"vector": fallback_file(uri, name, size, max_image_pixels).tolist()}
+
+
+def compute(embedder: Embedder, uris: list[str], params: Params) -> tuple[np.ndarray, dict]:
+    """Embed ``uris`` with the resolved embedder on the configured engine; (vectors, facts)."""
     max_pixels = params.ingest.max_image_pixels
-    if embedder.backend == "open_clip":
-        return embed_open_clip(embedder, paths, params.embed, max_pixels)
-    name = embedder.backend.removeprefix("fallback:")
-    work = partial(
-        fallback_file, name=name, size=params.embed.fallback_size, max_image_pixels=max_pixels
-    )
     start = time.perf_counter()
-    rows = parallel_map(work, paths, params.embed.workers, f"embed: {name}")
-    rate = len(paths) / (time.perf_counter() - start)
-    vectors = np.asarray(rows, dtype=np.float32).reshape(len(paths), -1)
-    return vectors, {"device": "cpu", "precision": "fp32", "images_per_second": rate}
+    if embedder.backend == "open_clip":
+        if params.engine.name == "ray":
+            vectors = embed_open_clip_ray(embedder, uris, params)
+            facts = {"device": "ray actors", "precision": params.embed.precision}
+        else:
+            return embed_open_clip(embedder, uris, params.embed, max_pixels)
+    else:
+        name = embedder.backend.removeprefix("fallback:")
+        work = partial(
+            fallback_uri, name=name, size=params.embed.fallback_size, max_image_pixels=max_pixels
+        )
+        if params.engine.name == "ray":
+            rows = ray_map(work, uris, params.engine)
+        else:
+            rows = parallel_map(work, uris, params.embed.workers, f"embed: {name}")
+        vectors = np.asarray([r["vector"] for r in rows], dtype=np.float32).reshape(len(uris), -1)
+        facts = {"device": "cpu", "precision": "fp32"}
+    return vectors, facts | {"images_per_second": len(uris) / (time.perf_counter() - start)}
 
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
@@ -58,12 +72,13 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     ids = contents["sample_id"].tolist()
     todo = [i for i, sid in enumerate(ids) if sid not in known]
     facts: dict[str, Any] = {"device": None, "precision": None, "images_per_second": None}
-    if todo:
-        vectors, facts = compute(
-            embedder, [Path(data_dir) / contents.at[i, "path"] for i in todo], params
-        )
-        cache.add([ids[i] for i in todo], vectors)
-        known.update(zip((ids[i] for i in todo), vectors, strict=True))
+    # Shard by shard into the content-addressed cache: a killed run resumes where it stopped.
+    for start in range(0, len(todo), params.engine.shard_size):
+        chunk = todo[start : start + params.engine.shard_size]
+        uris = [join_uri(data_dir, contents.at[i, "path"]) for i in chunk]
+        vectors, facts = compute(embedder, uris, params)
+        cache.add([ids[i] for i in chunk], vectors)
+        known.update(zip((ids[i] for i in chunk), vectors, strict=True))
     dim = len(next(iter(known.values()))) if known else 0
     matrix = np.stack([known[sid] for sid in ids]) if ids else np.zeros((0, dim), np.float32)
     with atomic_path(audits / artifacts.EMBED_VECTORS) as tmp, tmp.open("wb") as fh:

@@ -10,25 +10,43 @@ import numpy as np
 import pandas as pd
 
 from curator import artifacts
-from curator.features.hashes import HASH_KINDS, hash_file
-from curator.io.parallel import parallel_map
+from curator.engine import run_sharded
+from curator.features.hashes import HASH_KINDS, hash_bytes
 from curator.io.tables import read_parquet, write_parquet
+from curator.io.uris import join_uri, read_uri
 from curator.params import Params
 from curator.stages import unique_contents
+
+
+def hash_uri(uri: str, max_image_pixels: int, decode_size: int) -> dict[str, int]:
+    codes = hash_bytes(read_uri(uri), max_image_pixels, decode_size)
+    # stored as int64 bit patterns: parquet and Ray carry them exactly; uint64 again below
+    return {
+        kind: int(np.uint64(c).astype(np.int64)) for kind, c in zip(HASH_KINDS, codes, strict=True)
+    }
 
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
     contents = unique_contents(read_parquet(audits / artifacts.MANIFEST, "curator ingest"))
+    p = params.hash
     work = partial(
-        hash_file,
-        max_image_pixels=params.ingest.max_image_pixels,
-        decode_size=params.hash.decode_size,
+        hash_uri, max_image_pixels=params.ingest.max_image_pixels, decode_size=p.decode_size
     )
-    paths = [Path(data_dir) / p for p in contents["path"]]
-    codes = np.array(parallel_map(work, paths, params.hash.workers, "hash"), dtype=np.uint64)
+    uris = [join_uri(data_dir, rel) for rel in contents["path"]]
+    key = f"hash|{Path(data_dir).resolve()}|{params.ingest.max_image_pixels}|{p.decode_size}"
+    codes, run = run_sharded(
+        "hash", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers
+    )
     table = pd.DataFrame({"sample_id": contents["sample_id"].astype("string")})
-    for k, kind in enumerate(HASH_KINDS):
-        table[kind] = codes[:, k] if len(codes) else np.zeros(0, np.uint64)
+    for kind in HASH_KINDS:
+        column = codes[kind].to_numpy(np.int64) if len(codes) else np.zeros(0, np.int64)
+        table[kind] = column.view(np.uint64)
     write_parquet(table, audits / artifacts.HASHES)
-    return {"n_hashed": len(table), "kinds": list(HASH_KINDS)}
+    return {
+        "n_hashed": len(table),
+        "kinds": list(HASH_KINDS),
+        "engine": run.engine,
+        "shards": run.n_shards,
+        "resumed_shards": run.n_resumed,
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,28 +17,41 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks import CheckInputs, run_check
+from curator.engine import ShardRun, run_sharded
 from curator.errors import DataError
 from curator.io.images import DecodedImage, decode_bytes
-from curator.io.parallel import parallel_map
 from curator.io.sources import list_sources, read_annotations, read_metadata
 from curator.io.tables import write_json, write_parquet
+from curator.io.uris import join_uri, read_uri
 from curator.params import Params
 
 log = logging.getLogger(__name__)
 
 
-def _decode_file(path: Path, max_image_pixels: int) -> DecodedImage:
+def decode_uri(uri: str, max_image_pixels: int) -> dict[str, Any]:
+    """Facts about one file as a flat dict; a file that cannot be read is a finding."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:  # permissions, a file removed mid-run, an I/O error: a finding
-        return DecodedImage(sample_id="", n_bytes=0, error=f"cannot read file: {exc.strerror}")
-    return decode_bytes(data, max_image_pixels)
+        data = read_uri(uri)
+    except OSError as exc:  # permissions, a file removed mid-run, an I/O error
+        reason = exc.strerror or str(exc)
+        return vars(DecodedImage(sample_id="", n_bytes=0, error=f"cannot read file: {reason}"))
+    return vars(decode_bytes(data, max_image_pixels))
 
 
-def decode_all(root: Path, rel_paths: list[str], max_image_pixels: int, workers: int) -> list:
-    """Decode every file, in parallel across processes; results keep the input order."""
-    work = partial(_decode_file, max_image_pixels=max_image_pixels)
-    return parallel_map(work, [root / p for p in rel_paths], workers, "ingest: decoding")
+def decode_all(root: Path, rel_paths: list[str], params: Params) -> tuple[pd.DataFrame, ShardRun]:
+    """Decode every file (engine.name: local cores or Ray), shard by shard; input order kept."""
+    p = params.ingest
+    work = partial(decode_uri, max_image_pixels=p.max_image_pixels)
+    uris = [join_uri(root, rel) for rel in rel_paths]
+    key = f"ingest|{root.resolve()}|{p.max_image_pixels}"
+    facts, run = run_sharded(
+        "ingest", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers
+    )
+    if facts.empty:
+        facts = pd.DataFrame(columns=[f.name for f in fields(DecodedImage)])
+    # one dtype per column whatever the shards held (a shard without errors has no strings)
+    text = ["sample_id", "format", "mode", "pixel_sha256", "error"]
+    return facts.astype(dict.fromkeys(text, "str")), run
 
 
 def _optional_table(root: Path, rel: str | None, key: str) -> str | None:
@@ -56,8 +70,9 @@ def build_manifest(root: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFra
     p = params.ingest
     listing = list_sources(root, p)
     files = listing.files
-    decoded = decode_all(root, files["path"].tolist(), p.max_image_pixels, p.workers)
-    facts = pd.DataFrame([vars(d) for d in decoded]).rename(columns={"n_bytes": "bytes"})
+    facts, run = decode_all(root, files["path"].tolist(), params)
+    facts = facts.rename(columns={"n_bytes": "bytes"})
+    facts = facts.astype({"bytes": "int64"})
     manifest = pd.concat([files[["path", "split", "label"]], facts], axis=1)
     manifest["readable"] = manifest["error"].isna()
     manifest = manifest.astype({"width": "Int64", "height": "Int64", "bytes": "int64"})
@@ -85,6 +100,7 @@ def build_manifest(root: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFra
         annotations = votes.merge(manifest[["path", "sample_id"]], on="path", how="inner")
         annotations = annotations[["sample_id", "path", "annotator", "label"]]
     info |= {
+        "engine": {"name": run.engine, "shards": run.n_shards, "resumed": run.n_resumed},
         "layout": listing.layout,
         "ignored_files": list(listing.ignored),
         "metadata_columns": [str(c) for c in extra.columns],

@@ -1,0 +1,119 @@
+"""The engines: results never depend on the shard size or the engine, and a killed run resumes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from curator import artifacts
+from curator.params import EmbedParams, EngineParams, IngestParams, Params
+from curator.stages import embed, hash, ingest
+from tests.conftest import smooth_image
+
+BIN = Path(sys.executable).parent
+OUTPUTS = (artifacts.MANIFEST, artifacts.HASHES, artifacts.EMBED_VECTORS, artifacts.EMBED_IDS)
+
+
+def run_stages(params: Params, root: Path, audits: Path) -> dict[str, bytes]:
+    for stage in (ingest, hash, embed):
+        stage.run(params, root, audits)
+    return {name: (audits / name).read_bytes() for name in OUTPUTS}
+
+
+def demo_params(tmp_path: Path, **engine) -> Params:
+    return Params(
+        engine=EngineParams(work_dir=str(tmp_path / "work"), **engine),
+        ingest=IngestParams(workers=1),
+        embed=EmbedParams(cache_dir=str(tmp_path / "cache"), workers=1),
+    )
+
+
+def test_outputs_do_not_depend_on_the_shard_size(demo_data, tmp_path):
+    root = demo_data[0]
+    whole = run_stages(demo_params(tmp_path / "a"), root, tmp_path / "a" / "audits")
+    sharded = run_stages(
+        demo_params(tmp_path / "b", shard_size=37), root, tmp_path / "b" / "audits"
+    )
+    assert sharded == whole
+    assert not any((tmp_path / "b" / "work").rglob("*.parquet"))  # cleaned up when done
+
+
+def test_a_killed_hash_run_resumes_from_its_saved_shards(tmp_path):
+    folder = tmp_path / "data" / "images" / "train" / "a"
+    folder.mkdir(parents=True)
+    for i in range(240):  # large enough that hashing takes a few seconds on one core
+        smooth_image(seed=i, size=768).save(folder / f"{i}.png")
+    root = tmp_path / "data"
+    params = {
+        "engine": {"shard_size": 20, "work_dir": str(tmp_path / "work")},
+        "ingest": {"workers": 1, "metadata": None, "annotations": None},
+        "hash": {"workers": 1, "decode_size": 0},
+    }
+    params_file = tmp_path / "params.yaml"
+    params_file.write_text(yaml.safe_dump(params))
+    audits = tmp_path / "audits"
+    cli = [str(BIN / "curator")]
+    common = ["--data", str(root), "--audits", str(audits), "--params", str(params_file)]
+    subprocess.run([*cli, "ingest", *common], check=True, capture_output=True)
+
+    proc = subprocess.Popen(
+        [*cli, "hash", *common],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while len(list((tmp_path / "work").rglob("*.parquet"))) < 3 and time.time() < deadline:
+        assert proc.poll() is None, "the run finished before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    saved = len(list((tmp_path / "work").rglob("*.parquet")))
+    assert 3 <= saved < 12 and not (audits / artifacts.HASHES).exists()
+
+    resumed = subprocess.run([*cli, "hash", *common], check=True, capture_output=True, text=True)
+    assert f"resumed {saved} of 12 shards" in resumed.stdout
+    interrupted = (audits / artifacts.HASHES).read_bytes()
+    subprocess.run([*cli, "hash", *common], check=True, capture_output=True)
+    assert (audits / artifacts.HASHES).read_bytes() == interrupted  # same as an unbroken run
+
+
+@pytest.mark.slow
+def test_ray_engine_gives_the_local_engines_results(demo_data, tmp_path, tiny_clip_config):
+    pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'curator[ray]'")
+    import ray
+
+    root = demo_data[0]
+    local = run_stages(demo_params(tmp_path / "local"), root, tmp_path / "local" / "audits")
+    on_ray = demo_params(tmp_path / "ray", name="ray", num_cpus=2, shard_size=150)
+    try:
+        assert run_stages(on_ray, root, tmp_path / "ray" / "audits") == local
+        # open_clip on Ray actors (CPU here; engine.gpus_per_actor on a GPU cluster)
+        clip = EmbedParams(
+            model="curator-tiny",
+            model_config=str(tiny_clip_config),
+            pretrained="random-init",
+            num_workers=0,
+            device="cpu",
+            batch_size=16,
+        )
+        vectors = {}
+        for name, engine in (("local", "local"), ("ray", "ray")):
+            p = replace(
+                on_ray,
+                engine=replace(on_ray.engine, name=engine),
+                embed=replace(clip, cache_dir=str(tmp_path / f"clip-{name}")),
+            )
+            embed.run(p, root, tmp_path / "ray" / "audits")
+            vectors[name] = np.load(tmp_path / "ray" / "audits" / artifacts.EMBED_VECTORS)
+        np.testing.assert_allclose(vectors["ray"], vectors["local"], atol=1e-5)
+        assert vectors["ray"].shape[1] == 32
+    finally:
+        ray.shutdown()
