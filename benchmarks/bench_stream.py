@@ -3,9 +3,11 @@
 Usage: .venv/bin/python benchmarks/bench_stream.py [--sizes 50000,200000] [--engine local]
 For each size, writes that many distinct 32x32 PNGs (random noise, so every file is its own
 content) under a temporary ImageFolder, then runs `curator ingest` and `curator hash` as
-subprocesses and samples the resident memory of the whole process tree (the command and its
-worker processes) every 0.1 s. Prints a table: files, stage, wall time, peak RSS of the tree,
-and the peak relative to the smallest size. The outputs themselves (one manifest row and one
+subprocesses and samples the memory of the whole process tree (the command and its worker
+processes) every 0.2 s as the sum of each process's PSS (proportional set size: pages shared
+between the forked workers and their parent are counted once, which summing RSS would not do).
+Prints a table: files, stage, wall time, peak memory of the tree, and the peak relative to the
+smallest size. The outputs themselves (one manifest row and one
 hash row per file) are the only thing that should grow.
 """
 
@@ -40,8 +42,8 @@ def write_images(root: Path, n: int, seed: int = 0) -> None:
             (folder / f"{i:07d}.png").write_bytes(buf.getvalue())
 
 
-def peak_tree_rss(args: list[str], cwd: Path) -> tuple[float, float]:
-    """Run ``args``; return (wall seconds, peak MiB of the summed RSS of it and its children)."""
+def peak_tree_pss(args: list[str], cwd: Path) -> tuple[float, float]:
+    """Run ``args``; return (wall seconds, peak MiB of the summed PSS of it and its children)."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak, root = 0, psutil.Process(proc.pid)
@@ -50,13 +52,12 @@ def peak_tree_rss(args: list[str], cwd: Path) -> tuple[float, float]:
         nonlocal peak
         while proc.poll() is None:
             try:
-                total = root.memory_info().rss + sum(
-                    c.memory_info().rss for c in root.children(recursive=True)
-                )
+                procs = [root, *root.children(recursive=True)]
+                total = sum(p.memory_full_info().pss for p in procs)
             except psutil.Error:
                 continue
             peak = max(peak, total)
-            time.sleep(0.1)
+            time.sleep(0.2)
 
     watcher = threading.Thread(target=sample)
     watcher.start()
@@ -85,11 +86,11 @@ def main() -> None:
             (work / "params.yaml").write_text(yaml.safe_dump(params))
             for stage in ("ingest", "hash"):
                 cmd = [str(BIN / "curator"), stage, "--data", "data", "--audits", "audits"]
-                wall, peak = peak_tree_rss(cmd, work)
+                wall, peak = peak_tree_pss(cmd, work)
                 rows.append((n, stage, wall, peak))
                 print(f"{n} {stage}: {wall:.1f} s, peak {peak:.0f} MiB", file=sys.stderr)
     base = {stage: peak for n, stage, _, peak in rows if n == sizes[0]}
-    print(f"| files | stage | wall s | files/s | peak RSS MiB | vs {sizes[0]:,} |")
+    print(f"| files | stage | wall s | files/s | peak PSS MiB | vs {sizes[0]:,} |")
     print("| ---: | --- | ---: | ---: | ---: | ---: |")
     for n, stage, wall, peak in rows:
         print(

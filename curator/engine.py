@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curator.io.parallel import parallel_map
+from curator.io.parallel import map_in_pool, worker_pool
 from curator.io.tables import write_parquet
 from curator.io.uris import read_uri
 from curator.params import EngineParams
@@ -57,22 +57,23 @@ def run_sharded(
     folder = Path(work_dir) / stage / hashlib.sha256(key.encode()).hexdigest()[:16]
     cuts = range(0, len(uris), engine.shard_size)
     parts, resumed = [], 0
-    for n, start in enumerate(cuts):
-        chunk = list(uris[start : start + engine.shard_size])
-        name = hashlib.sha256("\n".join(chunk).encode()).hexdigest()[:16]
-        path = folder / f"{n:06d}-{name}.parquet"
-        if path.exists():
-            parts.append(pd.read_parquet(path))
-            resumed += 1
-            continue
-        desc = f"{stage} {n + 1}/{len(cuts)}"
-        if engine.name == "ray":
-            rows = ray_map(work, chunk, engine)
-        else:
-            rows = parallel_map(work, chunk, workers, desc)
-        frame = pd.DataFrame(rows)
-        write_parquet(frame, path)
-        parts.append(frame)
+    local = engine.name == "local"
+    with worker_pool(workers if local else 1, len(uris)) as pool:
+        for n, start in enumerate(cuts):
+            chunk = list(uris[start : start + engine.shard_size])
+            name = hashlib.sha256("\n".join(chunk).encode()).hexdigest()[:16]
+            path = folder / f"{n:06d}-{name}.parquet"
+            if path.exists():
+                parts.append(pd.read_parquet(path))
+                resumed += 1
+                continue
+            if local:
+                rows = map_in_pool(pool, work, chunk, f"{stage} {n + 1}/{len(cuts)}")
+            else:
+                rows = ray_map(work, chunk, engine)
+            frame = pd.DataFrame(rows)
+            write_parquet(frame, path)
+            parts.append(frame)
     if resumed:
         log.warning(
             "%s: resumed %d of %d shards saved by an interrupted run", stage, resumed, len(cuts)

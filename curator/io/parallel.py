@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import TypeVar
 
 from tqdm import tqdm
@@ -16,16 +18,39 @@ R = TypeVar("R")
 MIN_ITEMS_FOR_POOL = 64
 
 
+@contextmanager
+def worker_pool(workers: int, n_items: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A process pool for ``workers`` processes (0 = all cores), or None when one is enough.
+
+    Workers start from a fork server, not from this process: a forked worker would inherit
+    (and, as Python touches reference counts, copy) the caller's whole heap, so memory would
+    grow with the dataset the caller holds. One pool serves every shard of a stage.
+    """
+    n_workers = workers or os.cpu_count() or 1
+    if n_workers == 1 or n_items < MIN_ITEMS_FOR_POOL:
+        yield None
+        return
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        yield pool
+
+
+def map_in_pool(
+    pool: ProcessPoolExecutor | None, fn: Callable[[T], R], items: Sequence[T], desc: str
+) -> list[R]:
+    """``[fn(x) for x in items]`` in ``pool`` (or here, when None), in order, with progress."""
+    bar = {"total": len(items), "desc": desc, "unit": "img", "disable": None}
+    if pool is None:
+        return [fn(x) for x in tqdm(items, **bar)]
+    chunksize = max(1, min(256, len(items) // (pool._max_workers * 8)))
+    return list(tqdm(pool.map(fn, items, chunksize=chunksize), **bar))
+
+
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str) -> list[R]:
     """``[fn(x) for x in items]`` across ``workers`` processes (0 = all cores).
 
     ``fn`` must be picklable (a module-level function or a ``functools.partial`` of one). The
     progress bar hides itself when stderr is not a terminal.
     """
-    n_workers = workers or os.cpu_count() or 1
-    bar = {"total": len(items), "desc": desc, "unit": "img", "disable": None}
-    if n_workers == 1 or len(items) < MIN_ITEMS_FOR_POOL:
-        return [fn(x) for x in tqdm(items, **bar)]
-    chunksize = max(1, min(256, len(items) // (n_workers * 8)))
-    with ProcessPoolExecutor(max_workers=n_workers) as pool:
-        return list(tqdm(pool.map(fn, items, chunksize=chunksize), **bar))
+    with worker_pool(workers, len(items)) as pool:
+        return map_in_pool(pool, fn, items, desc)

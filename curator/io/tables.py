@@ -53,14 +53,14 @@ def write_csv(df: pd.DataFrame, target: Path) -> None:
         df.to_csv(tmp, index=False, float_format="%.6g")
 
 
-def read_parquet(path: Path, produced_by: str) -> pd.DataFrame:
-    """Read a stage output, or say which command makes it."""
+def read_parquet(path: Path, produced_by: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read a stage output (only ``columns`` if given), or say which command makes it."""
     path = Path(path)
     if not path.exists():
         raise MissingArtifactError(
             f"{path} does not exist: run `{produced_by}` first (or `dvc repro`)."
         )
-    return pd.read_parquet(path)
+    return pd.read_parquet(path, columns=columns)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+
+import pandas as pd
 
 
 def read_uri(uri: str) -> bytes:
@@ -19,3 +22,19 @@ def read_uri(uri: str) -> bytes:
 def join_uri(root: str | Path, rel: str) -> str:
     root = str(root)
     return f"{root.rstrip('/')}/{rel}" if "://" in root else str(Path(root) / rel)
+
+
+class UriList(Sequence):
+    """The URIs of ``rel`` paths under ``root``, made on demand: a stage at millions of files
+    keeps the compact column of relative paths, not a second list of full strings."""
+
+    def __init__(self, root: str | Path, rel: pd.Series) -> None:
+        self.root, self.rel = root, rel.reset_index(drop=True)
+
+    def __len__(self) -> int:
+        return len(self.rel)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [join_uri(self.root, r) for r in self.rel.iloc[i].tolist()]
+        return join_uri(self.root, self.rel.iloc[i])

@@ -19,6 +19,13 @@ def unique_contents(manifest: pd.DataFrame) -> pd.DataFrame:
     return readable.drop_duplicates("sample_id").reset_index(drop=True)
 
 
+def read_contents(audits: Path) -> pd.DataFrame:
+    """``unique_contents`` of the manifest, reading only the three columns it needs (the
+    per-file stages stay small at millions of files)."""
+    columns = ["sample_id", "path", "readable"]
+    return unique_contents(read_parquet(audits / artifacts.MANIFEST, "curator ingest", columns))
+
+
 def load_embeddings(audits: Path) -> tuple[list[str], np.ndarray]:
     """The embed stage's output: (sample_ids, vectors), row i of vectors belonging to id i."""
     ids = read_parquet(audits / artifacts.EMBED_IDS, "curator embed")["sample_id"].tolist()

@@ -25,10 +25,10 @@ from curator.features.embeddings import (
 )
 from curator.io.embedding_cache import EmbeddingCache
 from curator.io.parallel import parallel_map
-from curator.io.tables import atomic_path, read_parquet, write_json, write_parquet
+from curator.io.tables import atomic_path, write_json, write_parquet
 from curator.io.uris import join_uri
 from curator.params import Params
-from curator.stages import unique_contents
+from curator.stages import read_contents
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def compute(embedder: Embedder, uris: list[str], params: Params) -> tuple[np.nda
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
-    contents = unique_contents(read_parquet(audits / artifacts.MANIFEST, "curator ingest"))
+    contents = read_contents(audits)
     embedder = resolve_embedder(params.embed)
     if embedder.reason:
         log.warning("embed: %s", embedder.reason)

@@ -12,10 +12,10 @@ import pandas as pd
 from curator import artifacts
 from curator.engine import run_sharded
 from curator.features.hashes import HASH_KINDS, hash_bytes
-from curator.io.tables import read_parquet, write_parquet
-from curator.io.uris import join_uri, read_uri
+from curator.io.tables import write_parquet
+from curator.io.uris import UriList, read_uri
 from curator.params import Params
-from curator.stages import unique_contents
+from curator.stages import read_contents
 
 
 def hash_uri(uri: str, max_image_pixels: int, decode_size: int) -> dict[str, int]:
@@ -28,12 +28,12 @@ def hash_uri(uri: str, max_image_pixels: int, decode_size: int) -> dict[str, int
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
-    contents = unique_contents(read_parquet(audits / artifacts.MANIFEST, "curator ingest"))
+    contents = read_contents(audits)
     p = params.hash
     work = partial(
         hash_uri, max_image_pixels=params.ingest.max_image_pixels, decode_size=p.decode_size
     )
-    uris = [join_uri(data_dir, rel) for rel in contents["path"]]
+    uris = UriList(data_dir, contents["path"])
     key = f"hash|{Path(data_dir).resolve()}|{params.ingest.max_image_pixels}|{p.decode_size}"
     codes, run = run_sharded(
         "hash", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers

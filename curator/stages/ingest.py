@@ -22,7 +22,7 @@ from curator.errors import DataError
 from curator.io.images import DecodedImage, decode_bytes
 from curator.io.sources import list_sources, read_annotations, read_metadata
 from curator.io.tables import write_json, write_parquet
-from curator.io.uris import join_uri, read_uri
+from curator.io.uris import UriList, read_uri
 from curator.params import Params
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,11 @@ def decode_uri(uri: str, max_image_pixels: int) -> dict[str, Any]:
     return vars(decode_bytes(data, max_image_pixels))
 
 
-def decode_all(root: Path, rel_paths: list[str], params: Params) -> tuple[pd.DataFrame, ShardRun]:
+def decode_all(root: Path, rel_paths: pd.Series, params: Params) -> tuple[pd.DataFrame, ShardRun]:
     """Decode every file (engine.name: local cores or Ray), shard by shard; input order kept."""
     p = params.ingest
     work = partial(decode_uri, max_image_pixels=p.max_image_pixels)
-    uris = [join_uri(root, rel) for rel in rel_paths]
+    uris = UriList(root, rel_paths)
     key = f"ingest|{root.resolve()}|{p.max_image_pixels}"
     facts, run = run_sharded(
         "ingest", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers
@@ -70,7 +70,7 @@ def build_manifest(root: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFra
     p = params.ingest
     listing = list_sources(root, p)
     files = listing.files
-    facts, run = decode_all(root, files["path"].tolist(), params)
+    facts, run = decode_all(root, files["path"], params)
     facts = facts.rename(columns={"n_bytes": "bytes"})
     facts = facts.astype({"bytes": "int64"})
     manifest = pd.concat([files[["path", "split", "label"]], facts], axis=1)
