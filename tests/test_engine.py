@@ -117,3 +117,16 @@ def test_ray_engine_gives_the_local_engines_results(demo_data, tmp_path, tiny_cl
         assert vectors["ray"].shape[1] == 32
     finally:
         ray.shutdown()
+
+
+def test_files_can_be_read_through_a_url(demo_data, tmp_path):
+    """Workers read through pyarrow filesystems: a file:// root (as s3:// would be) hashes the
+    same bytes as the plain path."""
+    root = demo_data[0]
+    params = demo_params(tmp_path, shard_size=100)
+    ingest.run(params, root, tmp_path / "audits")
+    hash.run(params, root, tmp_path / "audits")
+    by_path = (tmp_path / "audits" / artifacts.HASHES).read_bytes()
+    hash.run(params, root.resolve().as_uri(), tmp_path / "audits")
+    assert root.resolve().as_uri().startswith("file:///")
+    assert (tmp_path / "audits" / artifacts.HASHES).read_bytes() == by_path
