@@ -10,6 +10,7 @@ first shard it had not saved. The folder is removed when the stage finishes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -79,6 +80,9 @@ def run_sharded(
             "%s: resumed %d of %d shards saved by an interrupted run", stage, resumed, len(cuts)
         )
     shutil.rmtree(folder, ignore_errors=True)
+    for parent in (folder.parent, folder.parent.parent):  # the stage's and the work folder
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when empty
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     return table, ShardRun(len(cuts), resumed, engine.name)
 
