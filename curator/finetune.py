@@ -18,7 +18,7 @@ import numpy as np
 
 from curator.features.embeddings import OpenClipEncoder
 from curator.io.images import open_rgb
-from curator.model import TrainedHead
+from curator.model import EarlyStopping, TrainedHead
 from curator.params import TrainParams
 
 
@@ -112,7 +112,7 @@ def finetune(
     order = torch.Generator().manual_seed(p.seed)
     batches = tuned._loader(*train, p.finetune_batch_size, max_pixels, True, order)
     val_loader = tuned._loader(*val, p.finetune_batch_size, max_pixels, False)
-    best, best_state, waited = float("inf"), None, 0
+    stopper = EarlyStopping(network, p.patience)
     for epoch in range(1, p.finetune_epochs + 1):
         network.train()
         for images, labels in batches:
@@ -125,16 +125,10 @@ def finetune(
             scaler.update()
         network.eval()
         val_loss, val_acc = _validate(network, val_loader, encoder.device, tuned._autocast)
-        tuned.history.append({"epoch": epoch, "val_loss": val_loss, "val_accuracy": val_acc})
-        if val_loss < best - 1e-6:
-            best, tuned.best_epoch, waited = val_loss, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= p.patience:
-                break
-    network.load_state_dict(best_state)
-    network.eval()
+        if stopper.step(epoch, val_loss, val_acc):
+            break
+    stopper.restore()
+    tuned.history, tuned.best_epoch = stopper.history, stopper.best_epoch
     return tuned
 
 

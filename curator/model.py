@@ -44,6 +44,30 @@ class TrainedHead:
             return torch.softmax(logits, dim=1).cpu().numpy()
 
 
+class EarlyStopping:
+    """Keep the weights of the epoch with the lowest validation loss; say when ``patience``
+    epochs in a row brought no improvement. Shared by the head and the CLIP fine-tuning."""
+
+    def __init__(self, model, patience: int) -> None:
+        self.model, self.patience = model, patience
+        self.best, self.best_epoch, self.waited, self.state = float("inf"), 0, 0, None
+        self.history: list[dict[str, float]] = []
+
+    def step(self, epoch: int, val_loss: float, val_accuracy: float) -> bool:
+        """Record an epoch; True when training should stop."""
+        self.history.append({"epoch": epoch, "val_loss": val_loss, "val_accuracy": val_accuracy})
+        if val_loss < self.best - 1e-6:
+            self.best, self.best_epoch, self.waited = val_loss, epoch, 0
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self) -> None:
+        self.model.load_state_dict(self.state)
+        self.model.eval()
+
+
 def fit_head(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -74,7 +98,7 @@ def fit_head(
     xv = torch.as_tensor(x_val, dtype=torch.float32, device=device)
     yv = torch.as_tensor(y_val, dtype=torch.long, device=device)
     order = torch.Generator().manual_seed(params.seed)
-    best, best_state, best_epoch, history, waited = float("inf"), None, 0, [], 0
+    stopper = EarlyStopping(model, params.patience)
     for epoch in range(1, params.max_epochs + 1):
         model.train()
         for batch in torch.randperm(len(xt), generator=order).split(params.batch_size):
@@ -85,17 +109,10 @@ def fit_head(
         with torch.inference_mode():
             val_loss = float(torch.nn.functional.cross_entropy(model(xv), yv))
             val_acc = float((model(xv).argmax(1) == yv).float().mean())
-        history.append({"epoch": epoch, "val_loss": val_loss, "val_accuracy": val_acc})
-        if val_loss < best - 1e-6:
-            best, best_epoch, waited = val_loss, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            waited += 1
-            if waited >= params.patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval()
-    return TrainedHead(model, classes, history, best_epoch, device)
+        if stopper.step(epoch, val_loss, val_acc):
+            break
+    stopper.restore()
+    return TrainedHead(model, classes, stopper.history, stopper.best_epoch, device)
 
 
 def save_tensors(state: dict[str, Any], target: Path) -> None:

@@ -129,6 +129,21 @@ TINY_CLIP = {
 }
 
 
+def tiny_clip_embed(config: Path, cache_dir: Path, **kw):
+    """EmbedParams for the tiny random open_clip model: the real code path, on CPU."""
+    from curator.params import EmbedParams
+
+    return EmbedParams(
+        model="curator-tiny",
+        model_config=str(config),
+        pretrained="random-init",
+        num_workers=0,
+        device="cpu",
+        cache_dir=str(cache_dir),
+        **kw,
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_clip_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer open_clip architecture (random weights are built from it; nothing downloads)."""

@@ -15,7 +15,7 @@ import yaml
 from curator import artifacts
 from curator.params import EmbedParams, EngineParams, IngestParams, Params
 from curator.stages import embed, hash, ingest
-from tests.conftest import smooth_image
+from tests.conftest import smooth_image, tiny_clip_embed
 
 BIN = Path(sys.executable).parent
 OUTPUTS = (artifacts.MANIFEST, artifacts.HASHES, artifacts.EMBED_VECTORS, artifacts.EMBED_IDS)
@@ -96,14 +96,7 @@ def test_ray_engine_gives_the_local_engines_results(demo_data, tmp_path, tiny_cl
     try:
         assert run_stages(on_ray, root, tmp_path / "ray" / "audits") == local
         # open_clip on Ray actors (CPU here; engine.gpus_per_actor on a GPU cluster)
-        clip = EmbedParams(
-            model="curator-tiny",
-            model_config=str(tiny_clip_config),
-            pretrained="random-init",
-            num_workers=0,
-            device="cpu",
-            batch_size=16,
-        )
+        clip = tiny_clip_embed(tiny_clip_config, tmp_path / "clip", batch_size=16)
         vectors = {}
         for name, engine in (("local", "local"), ("ray", "ray")):
             p = replace(

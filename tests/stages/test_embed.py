@@ -6,21 +6,14 @@ import pandas as pd
 from curator import artifacts
 from curator.params import EmbedParams, IngestParams, Params
 from curator.stages import embed, ingest
-from tests.conftest import write_image
+from tests.conftest import tiny_clip_embed, write_image
 
 
 def params_for(tmp_path, config=None) -> Params:
     if config is None:
         emb = EmbedParams(cache_dir=str(tmp_path / "cache"), workers=1)
     else:
-        emb = EmbedParams(
-            model="curator-tiny",
-            model_config=str(config),
-            pretrained="random-init",
-            num_workers=0,
-            device="cpu",
-            cache_dir=str(tmp_path / "cache"),
-        )
+        emb = tiny_clip_embed(config, tmp_path / "cache")
     return Params(ingest=IngestParams(workers=1), embed=emb)
 
 

@@ -13,7 +13,7 @@ from curator.features.embeddings import OpenClipEncoder, resolve_embedder
 from curator.model import load_head
 from curator.params import EmbedParams, IngestParams, Params, TrainParams
 from curator.stages import embed, ingest, train
-from tests.conftest import write_image
+from tests.conftest import tiny_clip_embed, write_image
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +91,7 @@ def test_finetune_trains_the_clip_tower_and_saves_it_as_safetensors(tmp_path, ti
         for c, cls in enumerate(("cat", "dog")):
             for i in range(n):
                 write_image(root / "images" / split / cls / f"{i}.png", seed=100 * c + i)
-    emb = EmbedParams(
-        model="curator-tiny",
-        model_config=str(tiny_clip_config),
-        pretrained="random-init",
-        num_workers=0,
-        device="cpu",
-        cache_dir=str(tmp_path / "cache"),
-    )
+    emb = tiny_clip_embed(tiny_clip_config, tmp_path / "cache")
     audits = tmp_path / "audits"
     params = Params(ingest=IngestParams(workers=1), embed=emb)
     ingest.run(params, root, audits)
