@@ -269,8 +269,9 @@ def model_card_context(numbers: Numbers, data_dir: Path, params: Params) -> dict
     ev = numbers.docs[artifacts.EVALUATION]
     model = numbers.docs[f"{artifacts.MODEL_DIR}/model.json"]
     found = caveats(numbers, params)
+    groups = group_rows(ev)
     figures = {
-        "groups": plots.group_accuracy(group_rows(ev), ev["overall"]["accuracy"]),
+        "groups": plots.group_accuracy(groups, ev["overall"]["accuracy"]) if groups else None,
         "confusion": plots.confusion(ev["overall"]["confusion_matrix"], ev["classes"]),
         "reliability": plots.reliability(ev["overall"]["calibration"]),
     }

@@ -195,3 +195,18 @@ def test_pages_render_in_headless_chromium_without_errors(reports, tmp_path):
         pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
         assert pixels.shape == (2400, 1280)
         assert pixels.std() > 20  # text, tables and figures, not a blank page
+
+
+def test_no_groups_to_evaluate_still_gives_a_card(audited_demo, demo_data, tmp_path):
+    params, audits, _ = audited_demo
+    work = tmp_path / "audits"
+    shutil.copytree(audits, work)
+    params = replace(params, evaluate=replace(params.evaluate, sensitive_features=(), slices=0))
+    summary = evaluate.run(params, work)
+    assert summary["subgroups"] == {} and summary["worst_group"] is None
+    report.run(params, demo_data[0], work, tmp_path / "reports")
+    html = (tmp_path / "reports" / "model_card.html").read_text()
+    assert "No groups were evaluated" in html
+    card = json.loads((tmp_path / "reports" / "model_card.json").read_text())
+    slices = {m.get("slice") for m in card["quantitative_analysis"]["performance_metrics"]}
+    assert all(s is None or s.startswith("without_") for s in slices)  # no group slices

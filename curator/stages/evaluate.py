@@ -255,7 +255,7 @@ def _write_plots(audits, evaluated, s: Scored, classes, rows) -> None:
         {"actual": evaluated["label"].to_numpy(), "predicted": [classes[k] for k in s.pred]}
     )
     write_csv(confusion, audits / artifacts.CONFUSION_PLOT)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=["grouping", "group", "n", "status", "metric", "value"])
     acc = table[(table["metric"] == "accuracy") & table["value"].notna()]
     acc = acc.assign(group=acc["grouping"] + ": " + acc["group"])[["group", "value", "n"]]
     write_csv(acc.rename(columns={"value": "accuracy"}), audits / artifacts.GROUP_ACCURACY_PLOT)
