@@ -168,6 +168,26 @@ def _annotator_table(codes, post, names, votes, consensus_code) -> pd.DataFrame:
     return table.rename_axis("annotator").reset_index()
 
 
+# the tables' columns, also when there are no annotations (later stages read them by name)
+ANNOTATOR_COLUMNS = [
+    "annotator",
+    "n_votes",
+    "estimated_accuracy",
+    "agreement_with_consensus",
+    "unreliable",
+]
+CONSENSUS_COLUMNS = [
+    "sample_id",
+    "path",
+    "given_label",
+    "n_votes",
+    "consensus_label",
+    "consensus_confidence",
+    "majority_label",
+    "vote_agreement",
+]
+
+
 def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
     votes = inputs.annotations
     if votes is None or votes.empty:
@@ -178,7 +198,10 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
             summary,
             {"n_votes": 0},
             vars(params),
-            tables={"annotators": pd.DataFrame(), "consensus": pd.DataFrame()},
+            tables={
+                "annotators": pd.DataFrame(columns=ANNOTATOR_COLUMNS),
+                "consensus": pd.DataFrame(columns=CONSENSUS_COLUMNS),
+            },
         )
     require_subgroups(inputs.manifest, params.subgroups, "agreement.subgroups")
     manifest = inputs.manifest[inputs.manifest["readable"]]

@@ -150,6 +150,9 @@ def test_no_annotations_measures_nothing():
         AgreementParams(),
     )
     assert result.summary["n_votes"] == 0 and result.flags.empty
+    # empty, but with their columns: evaluate and the app read them by name
+    assert {"path", "consensus_label"} <= set(result.tables["consensus"].columns)
+    assert "estimated_accuracy" in result.tables["annotators"].columns
 
 
 def test_demo_spammer_flagged_and_flips_disagree_with_consensus(demo_data, tmp_path):
