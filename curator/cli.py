@@ -74,10 +74,21 @@ def _with_engine(params, engine: str | None):
     return params if engine is None else replace(params, engine=replace(params.engine, name=engine))
 
 
+class _DataRoot(click.ParamType):
+    """A folder, or a URL (s3://, gs://, file://...) that must stay a string."""
+
+    name = "path-or-url"
+
+    def convert(self, value, param, ctx):
+        from curator.io.uris import data_root
+
+        return data_root(str(value))
+
+
 data_option = click.option(
     "--data",
     "data_dir",
-    type=click.Path(path_type=Path),
+    type=_DataRoot(),
     default="data",
     show_default=True,
     help="The dataset folder (never modified).",

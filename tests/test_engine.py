@@ -1,6 +1,7 @@
 """The engines: results never depend on the shard size or the engine, and a killed run resumes."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -9,10 +10,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from curator import artifacts
+from curator.errors import DataError
 from curator.params import EmbedParams, EngineParams, IngestParams, Params
 from curator.stages import embed, hash, ingest
 from tests.conftest import smooth_image, tiny_clip_embed
@@ -112,14 +115,37 @@ def test_ray_engine_gives_the_local_engines_results(demo_data, tmp_path, tiny_cl
         ray.shutdown()
 
 
-def test_files_can_be_read_through_a_url(demo_data, tmp_path):
-    """Workers read through pyarrow filesystems: a file:// root (as s3:// would be) hashes the
-    same bytes as the plain path."""
-    root = demo_data[0]
-    params = demo_params(tmp_path, shard_size=100)
-    ingest.run(params, root, tmp_path / "audits")
-    hash.run(params, root, tmp_path / "audits")
-    by_path = (tmp_path / "audits" / artifacts.HASHES).read_bytes()
-    hash.run(params, root.resolve().as_uri(), tmp_path / "audits")
-    assert root.resolve().as_uri().startswith("file:///")
-    assert (tmp_path / "audits" / artifacts.HASHES).read_bytes() == by_path
+def test_a_url_data_root_gives_the_same_audit(demo_data, tmp_path):
+    """Workers and tables are read through pyarrow filesystems: a file:// root (as s3:// would
+    be) with a manifest gives byte-identical ingest, hash and embed outputs."""
+    root = tmp_path / "data"
+    shutil.copytree(demo_data[0], root)
+    files = sorted(p for p in (root / "images").rglob("*") if p.is_file())
+    rows = [
+        {"path": p.relative_to(root).as_posix(), "split": p.parts[-3], "label": p.parts[-2]}
+        for p in files
+    ]
+    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
+    params = replace(
+        demo_params(tmp_path, shard_size=100),
+        ingest=IngestParams(workers=1, layout="manifest", manifest="manifest.csv"),
+    )
+    by_path = run_stages(params, root, tmp_path / "by-path")
+    url = root.resolve().as_uri()
+    assert url.startswith("file:///")
+    by_url = run_stages(params, url, tmp_path / "by-url")
+    assert by_url == by_path
+    assert (tmp_path / "by-url" / artifacts.ANNOTATIONS).read_bytes() == (
+        tmp_path / "by-path" / artifacts.ANNOTATIONS
+    ).read_bytes()  # metadata and annotation tables were read from the URL too
+
+    out = subprocess.run(  # the CLI keeps a URL a URL
+        [str(BIN / "curator"), "hash", "--data", url, "--audits", str(tmp_path / "by-url")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "distinct images hashed" in out.stdout
+    with pytest.raises(DataError, match="list its images in a manifest"):
+        ingest.run(demo_params(tmp_path), url, tmp_path / "nope")

@@ -8,6 +8,7 @@ is either refused with the file, line and fix, or listed (never silently dropped
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from curator.errors import DataError
+from curator.io.uris import data_root, is_url, join_uri, missing_files, read_uri, uri_exists
 from curator.params import IngestParams
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ def safe_relpath(root: Path, raw: str, where: str) -> str:
             f"{where}: path {raw!r} is not inside the data folder {root}; "
             "use a path relative to the data folder, without '..'."
         )
+    if is_url(root):  # no symlinks in an object store: the pure-path checks above suffice
+        return pure.as_posix()
     resolved = (root / pure).resolve()
     if not resolved.is_relative_to(root.resolve()):
         raise DataError(
@@ -70,14 +74,16 @@ def _line(i: int) -> int:
     return i + 2
 
 
-def read_table(path: Path, what: str) -> pd.DataFrame:
-    """Read a CSV or Parquet table with every cell as text (labels like '007' stay intact)."""
-    if not path.exists():
+def read_table(path: Path | str, what: str) -> pd.DataFrame:
+    """Read a CSV or Parquet table (a path or a URL) with every cell as text (labels like
+    '007' stay intact)."""
+    if not uri_exists(path):
         raise DataError(f"{what} {path} does not exist; fix the path in params.yaml ({what}).")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path).astype("string").fillna("")
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        source = io.BytesIO(read_uri(path)) if is_url(path) else path
+        if str(path).lower().endswith((".parquet", ".pq")):
+            return pd.read_parquet(source).astype("string").fillna("")
+        return pd.read_csv(source, dtype=str, keep_default_na=False)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(
             f"{path}: cannot be read as a table ({exc}); save it as UTF-8 CSV."
@@ -142,7 +148,7 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
 
 def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceListing:
     """Read a ``path,label,split`` manifest; every row is checked and errors name the line."""
-    path = root / manifest
+    path = data_root(join_uri(root, manifest))
     df = read_table(path, "ingest.manifest")
     _require_columns(df, ("path", "label", "split"), path)
     _require_cells(df, ("path", "label", "split"), path)
@@ -163,8 +169,9 @@ def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceList
             f"{path} line {_line(dup[0])}: {df.at[dup[0], 'path']} is already listed on line "
             f"{_line(first)}; list each file once."
         )
+    missing = set(missing_files(root, df["path"].tolist()))
     for i, rel in enumerate(df["path"]):
-        if not (root / rel).is_file():
+        if rel in missing:
             raise DataError(
                 f"{path} line {_line(i)}: {rel} does not exist under {root}; "
                 "fix the path or remove the row."
@@ -172,15 +179,20 @@ def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceList
     return SourceListing(df.sort_values("path", ignore_index=True), (), "manifest")
 
 
-def list_sources(root: Path, params: IngestParams) -> SourceListing:
+def list_sources(root: Path | str, params: IngestParams) -> SourceListing:
     if params.manifest and params.layout in ("auto", "manifest"):
         return list_manifest(root, params.manifest, params)
+    if is_url(root):
+        raise DataError(
+            f"data root {root} is a URL: list its images in a manifest (path,label,split) and "
+            "set ingest.manifest; listing a bucket as an ImageFolder tree is not supported."
+        )
     return list_imagefolder(root, params)
 
 
 def read_metadata(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
     """Per-image metadata keyed by ``path``; columns may not shadow the manifest's own."""
-    path = root / rel
+    path = data_root(join_uri(root, rel))
     df = read_table(path, "ingest.metadata")
     _require_columns(df, ("path",), path)
     clash = [c for c in df.columns if c != "path" and c in RESERVED_COLUMNS]
@@ -205,7 +217,7 @@ def read_annotations(root: Path, rel: str, known_paths: set[str]) -> pd.DataFram
 
     A row with an empty label is an abstention: skipped and counted, not an error.
     """
-    path = root / rel
+    path = data_root(join_uri(root, rel))
     df = read_table(path, "ingest.annotations")
     _require_columns(df, ("path", *ANNOTATION_COLUMNS), path)
     _require_cells(df, ("path", "annotator"), path)

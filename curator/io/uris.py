@@ -38,3 +38,37 @@ class UriList(Sequence):
         if isinstance(i, slice):
             return [join_uri(self.root, r) for r in self.rel.iloc[i].tolist()]
         return join_uri(self.root, self.rel.iloc[i])
+
+
+def is_url(location: str | Path) -> bool:
+    return isinstance(location, str) and "://" in location
+
+
+def data_root(location: str | Path) -> str | Path:
+    """A URL stays a string (Path would fold 's3://b' into 's3:/b'); anything else is a Path."""
+    return location if is_url(str(location)) else Path(location)
+
+
+def uri_exists(uri: str | Path) -> bool:
+    if not is_url(str(uri)):
+        return Path(uri).exists()
+    from pyarrow import fs
+
+    filesystem, path = fs.FileSystem.from_uri(str(uri))
+    return filesystem.get_file_info(path).type != fs.FileType.NotFound
+
+
+def missing_files(root: str | Path, rels: list[str]) -> list[str]:
+    """The ``rels`` that are not files under ``root``; one batched listing call for URLs."""
+    if not is_url(str(root)):
+        return [r for r in rels if not (Path(root) / r).is_file()]
+    from pyarrow import fs
+
+    filesystem, base = fs.FileSystem.from_uri(str(root))
+    infos = filesystem.get_file_info([f"{base.rstrip('/')}/{r}" for r in rels])
+    return [r for r, info in zip(rels, infos, strict=True) if info.type != fs.FileType.File]
+
+
+def root_key(root: str | Path) -> str:
+    """A stable name for a data root (for resumable shard folders)."""
+    return str(root) if is_url(str(root)) else str(Path(root).resolve())

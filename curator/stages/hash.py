@@ -13,7 +13,7 @@ from curator import artifacts
 from curator.engine import run_sharded
 from curator.features.hashes import HASH_KINDS, hash_bytes
 from curator.io.tables import write_parquet
-from curator.io.uris import UriList, read_uri
+from curator.io.uris import UriList, read_uri, root_key
 from curator.params import Params
 from curator.stages import read_contents
 
@@ -34,7 +34,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         hash_uri, max_image_pixels=params.ingest.max_image_pixels, decode_size=p.decode_size
     )
     uris = UriList(data_dir, contents["path"])
-    key = f"hash|{Path(data_dir).resolve()}|{params.ingest.max_image_pixels}|{p.decode_size}"
+    key = f"hash|{root_key(data_dir)}|{params.ingest.max_image_pixels}|{p.decode_size}"
     codes, run = run_sharded(
         "hash", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers
     )

@@ -22,7 +22,15 @@ from curator.errors import DataError
 from curator.io.images import DecodedImage, decode_bytes
 from curator.io.sources import list_sources, read_annotations, read_metadata
 from curator.io.tables import write_json, write_parquet
-from curator.io.uris import UriList, read_uri
+from curator.io.uris import (
+    UriList,
+    data_root,
+    is_url,
+    join_uri,
+    read_uri,
+    root_key,
+    uri_exists,
+)
 from curator.params import Params
 
 log = logging.getLogger(__name__)
@@ -38,12 +46,14 @@ def decode_uri(uri: str, max_image_pixels: int) -> dict[str, Any]:
     return vars(decode_bytes(data, max_image_pixels))
 
 
-def decode_all(root: Path, rel_paths: pd.Series, params: Params) -> tuple[pd.DataFrame, ShardRun]:
+def decode_all(
+    root: Path | str, rel_paths: pd.Series, params: Params
+) -> tuple[pd.DataFrame, ShardRun]:
     """Decode every file (engine.name: local cores or Ray), shard by shard; input order kept."""
     p = params.ingest
     work = partial(decode_uri, max_image_pixels=p.max_image_pixels)
     uris = UriList(root, rel_paths)
-    key = f"ingest|{root.resolve()}|{p.max_image_pixels}"
+    key = f"ingest|{root_key(root)}|{p.max_image_pixels}"
     facts, run = run_sharded(
         "ingest", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers
     )
@@ -54,18 +64,20 @@ def decode_all(root: Path, rel_paths: pd.Series, params: Params) -> tuple[pd.Dat
     return facts.astype(dict.fromkeys(text, "str")), run
 
 
-def _optional_table(root: Path, rel: str | None, key: str) -> str | None:
+def _optional_table(root: Path | str, rel: str | None, key: str) -> str | None:
     if rel is None:
         return None
-    if not (root / rel).exists():
+    if not uri_exists(join_uri(root, rel)):
         log.warning(
-            "%s: %s not found, so none is joined (set it to null to silence this)", key, root / rel
+            "%s: %s not found, so none is joined (set it to null to silence this)",
+            key,
+            join_uri(root, rel),
         )
         return None
     return rel
 
 
-def build_manifest(root: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Return (manifest, annotations, facts for ingest.json)."""
     p = params.ingest
     listing = list_sources(root, p)
@@ -109,8 +121,8 @@ def build_manifest(root: Path, params: Params) -> tuple[pd.DataFrame, pd.DataFra
 
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
-    root = Path(data_dir)
-    if not root.is_dir():
+    root = data_root(data_dir)
+    if not is_url(root) and not root.is_dir():
         state = "is not a folder" if root.exists() else "does not exist"
         raise DataError(
             f"data folder {root} {state}; run `curator demo --out {root}` for the demo "
