@@ -21,6 +21,7 @@ from markupsafe import Markup, escape
 from curator import __version__, artifacts, plots
 from curator.io.images import open_rgb
 from curator.io.tables import read_json, read_parquet
+from curator.io.uris import join_uri, read_uri
 from curator.io.versions import data_commit, data_version
 from curator.params import Params
 from curator.stages.evaluate import SLICE_GROUPING
@@ -82,7 +83,7 @@ def thumbnail(data_dir: Path, path: str, size: int, max_pixels: int) -> str | No
     """A PNG data URI of the image at ``size`` px (longest side); None if it cannot be read
     (an unreadable file is already a finding: it is listed, without a picture)."""
     try:
-        img, _, _ = open_rgb((Path(data_dir) / path).read_bytes(), max_pixels)
+        img, _, _ = open_rgb(read_uri(join_uri(data_dir, path)), max_pixels)
     except (OSError, ValueError):
         return None
     img.thumbnail((size, size))

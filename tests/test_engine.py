@@ -17,7 +17,7 @@ import yaml
 from curator import artifacts
 from curator.errors import DataError
 from curator.params import EmbedParams, EngineParams, IngestParams, Params
-from curator.stages import embed, hash, ingest
+from curator.stages import duplicates, embed, hash, ingest
 from tests.conftest import smooth_image, tiny_clip_embed
 
 BIN = Path(sys.executable).parent
@@ -138,6 +138,11 @@ def test_a_url_data_root_gives_the_same_audit(demo_data, tmp_path):
     assert (tmp_path / "by-url" / artifacts.ANNOTATIONS).read_bytes() == (
         tmp_path / "by-path" / artifacts.ANNOTATIONS
     ).read_bytes()  # metadata and annotation tables were read from the URL too
+    for where, audits in ((root, tmp_path / "by-path"), (url, tmp_path / "by-url")):
+        duplicates.run(params, where, audits)  # edge maps read through the URL as well
+    assert (tmp_path / "by-url" / artifacts.DUPLICATES).read_bytes() == (
+        tmp_path / "by-path" / artifacts.DUPLICATES
+    ).read_bytes()
 
     out = subprocess.run(  # the CLI keeps a URL a URL
         [str(BIN / "curator"), "hash", "--data", url, "--audits", str(tmp_path / "by-url")],

@@ -19,12 +19,13 @@ from curator.features.edges import edge_map
 from curator.io.images import open_rgb
 from curator.io.parallel import parallel_map
 from curator.io.tables import read_parquet, write_parquet
+from curator.io.uris import join_uri, read_uri
 from curator.params import Params
 from curator.stages import load_embeddings, unique_contents, write_check_result
 
 
-def _edge_map_file(path: Path, max_image_pixels: int) -> np.ndarray:
-    img, _, _ = open_rgb(Path(path).read_bytes(), max_image_pixels)
+def _edge_map_file(uri: str, max_image_pixels: int) -> np.ndarray:
+    img, _, _ = open_rgb(read_uri(uri), max_image_pixels)
     return edge_map(img)
 
 
@@ -33,7 +34,7 @@ def edge_map_loader(manifest: pd.DataFrame, data_dir: Path, params: Params):
     work = partial(_edge_map_file, max_image_pixels=params.ingest.max_image_pixels)
 
     def load(sample_ids: list[str]) -> np.ndarray:
-        paths = [Path(data_dir) / first_path[s] for s in sample_ids]
+        paths = [join_uri(data_dir, first_path[s]) for s in sample_ids]
         return np.stack(parallel_map(work, paths, params.hash.workers, "duplicates: verifying"))
 
     return load
