@@ -123,13 +123,18 @@ class _Rows:
         return out | {"_i": list(batch["_i"])}
 
 
-def ray_map(work: Callable[[str], dict[str, Any]], uris: list[str], engine: EngineParams):
-    """Rows of ``work`` over ``uris`` computed by Ray Data CPU tasks, returned in input order."""
+def _ray_rows(uris: list[str], engine: EngineParams, fn, **map_batches) -> pd.DataFrame:
+    """Run a Ray Data pipeline over the numbered ``uris`` through ``fn`` (a batch function or
+    an actor class) and return its rows in input order."""
     ray = init_ray(engine)
     data = ray.data.from_items([{"_i": i, "uri": u} for i, u in enumerate(uris)])
-    out = data.map_batches(_Rows(work), batch_size=engine.batch_size, batch_format="numpy")
-    frame = pd.DataFrame(out.to_pandas()).sort_values("_i")
-    return frame.drop(columns="_i").to_dict("records")
+    out = data.map_batches(fn, batch_format="numpy", **map_batches)
+    return pd.DataFrame(out.to_pandas()).sort_values("_i").drop(columns="_i")
+
+
+def ray_map(work: Callable[[str], dict[str, Any]], uris: list[str], engine: EngineParams):
+    """Rows of ``work`` over ``uris`` computed by Ray Data CPU tasks, returned in input order."""
+    return _ray_rows(uris, engine, _Rows(work), batch_size=engine.batch_size).to_dict("records")
 
 
 class _ClipActor:
@@ -160,14 +165,13 @@ def embed_open_clip_ray(embedder, uris: list[str], params) -> np.ndarray:
     engine = params.engine
     ray = init_ray(engine)
     gpus = engine.gpus_per_actor if ray.cluster_resources().get("GPU", 0) else 0
-    data = ray.data.from_items([{"_i": i, "uri": u} for i, u in enumerate(uris)])
-    out = data.map_batches(
+    frame = _ray_rows(
+        uris,
+        engine,
         _ClipActor,
         fn_constructor_args=(embedder, params.embed, params.ingest.max_image_pixels),
         batch_size=params.embed.batch_size,
-        batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=engine.embed_actors),
         num_gpus=gpus,
     )
-    frame = out.to_pandas().sort_values("_i")
     return np.stack(frame["vector"].to_list()).astype(np.float32)

@@ -79,7 +79,7 @@ def load_docs(audits: Path) -> dict[str, Any]:
     return {name: read_json(audits / name, cmd) for name, cmd in SOURCES.items()}
 
 
-def thumbnail(data_dir: Path, path: str, size: int, max_pixels: int) -> str | None:
+def thumbnail(data_dir: Path | str, path: str, size: int, max_pixels: int) -> str | None:
     """A PNG data URI of the image at ``size`` px (longest side); None if it cannot be read
     (an unreadable file is already a finding: it is listed, without a picture)."""
     try:
@@ -92,7 +92,7 @@ def thumbnail(data_dir: Path, path: str, size: int, max_pixels: int) -> str | No
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def provenance(data_dir: Path) -> dict[str, Any]:
+def provenance(data_dir: Path | str) -> dict[str, Any]:
     return {
         **data_version(data_dir),
         **data_commit(data_dir),
@@ -101,7 +101,9 @@ def provenance(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def dataset_context(numbers: Numbers, audits: Path, data_dir: Path, params: Params) -> dict:
+def dataset_context(
+    numbers: Numbers, audits: Path, data_dir: Path | str, params: Params, prov: dict
+) -> dict:
     docs, r = numbers.docs, params.report
 
     def thumb(path: str) -> str | None:
@@ -117,7 +119,7 @@ def dataset_context(numbers: Numbers, audits: Path, data_dir: Path, params: Para
     balance = docs[artifacts.BALANCE_SUMMARY]
     return {
         "numbers": numbers,
-        "provenance": provenance(data_dir),
+        "provenance": prov,
         "ingest": docs[artifacts.INGEST_SUMMARY],
         "balance": balance,
         "embed": docs[artifacts.EMBED_SUMMARY],
@@ -266,10 +268,11 @@ def group_rows(ev: dict) -> list[dict]:
     return rows
 
 
-def model_card_context(numbers: Numbers, data_dir: Path, params: Params) -> dict:
+def model_card_context(
+    numbers: Numbers, params: Params, prov: dict, considerations: list[dict]
+) -> dict:
     ev = numbers.docs[artifacts.EVALUATION]
     model = numbers.docs[f"{artifacts.MODEL_DIR}/model.json"]
-    found = caveats(numbers, params)
     groups = group_rows(ev)
     figures = {
         "groups": plots.group_accuracy(groups, ev["overall"]["accuracy"]) if groups else None,
@@ -278,14 +281,14 @@ def model_card_context(numbers: Numbers, data_dir: Path, params: Params) -> dict
     }
     return {
         "numbers": numbers,
-        "provenance": provenance(data_dir),
+        "provenance": prov,
         "model": model,
         "ev": ev,
         "embed": numbers.docs[artifacts.EMBED_SUMMARY],
         "ingest": numbers.docs[artifacts.INGEST_SUMMARY],
         "r": params.report,
         "name": model_name(params),
-        "caveats": found,
+        "caveats": considerations,
         "figures": figures,
         "headline": HEADLINE_NAMES,
     }
@@ -295,12 +298,14 @@ def model_name(params: Params) -> str:
     return params.report.model_name or "Image classifier (name it in report.model_name)"
 
 
-def model_card_json(numbers: Numbers, data_dir: Path, params: Params) -> dict[str, Any]:
+def model_card_json(
+    numbers: Numbers, params: Params, prov: dict, considerations: list[dict]
+) -> dict[str, Any]:
     """The card in the Model Card Toolkit schema (v0.0.2 field names), every metric with its
     slice and interval. Validated against curator/schemas/model_card.schema.json."""
     ev = numbers.docs[artifacts.EVALUATION]
     model = numbers.docs[f"{artifacts.MODEL_DIR}/model.json"]
-    r, prov = params.report, provenance(data_dir)
+    r = params.report
     metrics = []
 
     def add(kind: str, entry: dict, slice_name: str | None = None) -> None:
@@ -365,7 +370,7 @@ def model_card_json(numbers: Numbers, data_dir: Path, params: Params) -> dict[st
             "use_cases": describe(r.intended_uses, "intended_uses"),
             "limitations": [{"description": f"Out of scope: {u}"} for u in r.out_of_scope_uses]
             or [{"description": not_stated.format("out_of_scope_uses")}],
-            "ethical_considerations": caveats(numbers, params),
+            "ethical_considerations": considerations,
         },
     }
     validate_card(card)

@@ -30,6 +30,8 @@ CLASSIFICATIONS = {
     "ground_truth": ("ground_truth", None),
     "prediction": ("predicted", "confidence"),
 }
+# columns that feed a Classification field rather than a field of their own
+CLASSIFICATION_SOURCES = {c for columns in CLASSIFICATIONS.values() for c in columns if c}
 
 
 def _optional(path: Path, produced_by: str) -> pd.DataFrame | None:
@@ -205,7 +207,7 @@ def sync(
 
     rows = table.set_index("filepath")
     current_fps = dataset.values("filepath")
-    for column in [c for c in rows.columns if c not in ("tags", *CLASSIFICATIONS_SOURCES)]:
+    for column in [c for c in rows.columns if c not in {"tags", *CLASSIFICATION_SOURCES}]:
         _sync_field(dataset, column, rows[column], current_fps, report)
     for fo_field, (label_col, conf_col) in CLASSIFICATIONS.items():
         if label_col in rows.columns:
@@ -220,10 +222,6 @@ def sync(
     if embeddings is not None:
         _sync_visualization(dataset, embeddings, visualization, seed, report)
     return report
-
-
-# columns that feed a Classification field rather than a field of their own
-CLASSIFICATIONS_SOURCES = ("ground_truth", "predicted", "confidence")
 
 
 def _sync_field(dataset, column: str, desired: pd.Series, fps: list[str], report) -> None:

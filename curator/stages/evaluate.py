@@ -78,7 +78,7 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     for grouping in groupings:
         labels = grouping.labels[in_eval].reset_index(drop=True).iloc[align].reset_index(drop=True)
         group_rows, summary = evaluate_grouping(scored, Grouping(grouping.name, labels), classes, p)
-        quality_rows = _quality_rows(grouping, items, quality, leaked, labels)
+        quality_rows = _quality_rows(grouping, quality, leaked, labels)
         rows += group_rows + quality_rows
         _attach_quality(summary, quality_rows)
         by_grouping[grouping.name] = summary
@@ -129,9 +129,7 @@ def _describe_slices(items: pd.DataFrame, p: EvaluateParams) -> dict[str, str]:
     return out
 
 
-def _quality_rows(
-    grouping: Grouping, items: pd.DataFrame, quality: dict, leaked: pd.Series, eval_labels
-) -> list[dict]:
+def _quality_rows(grouping: Grouping, quality: dict, leaked: pd.Series, eval_labels) -> list[dict]:
     """Per group, over all its images: the share flagged as label issues, and among those the
     annotators voted on, the share where they disagree; over its evaluated images: the share
     leaking from train."""
@@ -223,17 +221,19 @@ def _corrected(s: Scored, flags: dict[str, pd.Series], p: EvaluateParams) -> dic
         m = metrics_from_sums(point, s.n_classes, s.bins)
         total = metrics_from_sums(point.sum(axis=0), s.n_classes, s.bins)
         entry: dict[str, Any] = {"n_excluded": int(flagged.sum()), "n_kept": int((~flagged).sum())}
+        if p.n_bootstrap:  # every metric of every resample, once per mask
+            mb = metrics_from_sums(boots, s.n_classes, s.bins)
+            tb = metrics_from_sums(boots.sum(axis=1), s.n_classes, s.bins)
         for metric in HEADLINE:
             entry[f"raw_{metric}"] = _num(total[metric])
             entry[f"clean_{metric}"] = _num(m[metric][0])
             entry[f"excluded_only_{metric}"] = _num(m[metric][1])
             entry[f"inflation_{metric}"] = _num(total[metric] - m[metric][0])
             if p.n_bootstrap:
-                mb = metrics_from_sums(boots, s.n_classes, s.bins)[metric]
-                tb = metrics_from_sums(boots.sum(axis=1), s.n_classes, s.bins)[metric]
-                entry[f"clean_{metric}_ci"] = [_num(v) for v in interval(mb[:, 0], p.ci_level)]
+                clean = mb[metric][:, 0]
+                entry[f"clean_{metric}_ci"] = [_num(v) for v in interval(clean, p.ci_level)]
                 entry[f"inflation_{metric}_ci"] = [
-                    _num(v) for v in interval(tb - mb[:, 0], p.ci_level)
+                    _num(v) for v in interval(tb[metric] - clean, p.ci_level)
                 ]
         out[f"without_{name}"] = entry
     return out

@@ -10,10 +10,12 @@ from curator.io.tables import atomic_path, write_json
 from curator.params import Params
 from curator.report import (
     Numbers,
+    caveats,
     dataset_context,
     load_docs,
     model_card_context,
     model_card_json,
+    provenance,
     render,
 )
 
@@ -26,13 +28,17 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
     audits, reports = Path(audits_dir), Path(reports_dir)
     docs = load_docs(audits)
     audit_numbers, card_numbers = Numbers(docs), Numbers(docs)
+    prov = provenance(data_dir)  # a path or a URL: thumbnails are read through join_uri
+    considerations = caveats(card_numbers, params)
     pages = {
         DATASET_AUDIT: render(
-            "dataset_audit.html", dataset_context(audit_numbers, audits, Path(data_dir), params)
+            "dataset_audit.html", dataset_context(audit_numbers, audits, data_dir, params, prov)
         ),
-        MODEL_CARD: render("model_card.html", model_card_context(card_numbers, data_dir, params)),
+        MODEL_CARD: render(
+            "model_card.html", model_card_context(card_numbers, params, prov, considerations)
+        ),
     }
-    card = model_card_json(Numbers(docs), Path(data_dir), params)
+    card = model_card_json(card_numbers, params, prov, considerations)
     reports.mkdir(parents=True, exist_ok=True)
     for name, html in pages.items():
         with atomic_path(reports / name) as tmp:
