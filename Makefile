@@ -11,7 +11,6 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DVC_NO_ANALYTICS := 1
 export FIFTYONE_DO_NOT_TRACK := true
 export FIFTYONE_DATABASE_VALIDATION := false
-export HF_HUB_OFFLINE := 1
 
 .PHONY: setup audit test lint clean-audit
 

@@ -208,7 +208,8 @@ def hash_(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: st
 def embed(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: str | None) -> None:
     """Image embeddings with open_clip (or the fallback descriptor when weights are absent).
 
-    Weights come from embed.checkpoint or the local cache, never the network; vectors are
+    Weights come from embed.checkpoint, the local caches or (embed.download: auto) the Hugging
+    Face Hub, verified by SHA-256; without them the fallback is used and recorded. Vectors are
     cached by (image bytes, model), so a re-run embeds only new images.
     Example: curator embed --data data --audits audits
     """
@@ -221,6 +222,42 @@ def embed(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: st
         f"{s['n_embedded_now']} embedded now, {s['n_from_cache']} from cache{rate}; "
         f"device {s['device'] or '-'}, precision {s['precision'] or '-'}"
     )
+
+
+@cli.group()
+def weights() -> None:
+    """Pretrained CLIP weights: fetch them ahead of time for a machine that will be offline."""
+
+
+@weights.command("pull")
+@params_option
+@click.option("--model", default=None, help="open_clip architecture [default: embed.model].")
+@click.option(
+    "--pretrained",
+    default=None,
+    help="Pretrained tag or hf-hub:<org>/<repo> [default: embed.pretrained].",
+)
+def weights_pull(params_path: Path | None, model: str | None, pretrained: str | None) -> None:
+    """Download the embedding weights into the Hugging Face cache and print their SHA-256.
+
+    Copy the cache (~/.cache/huggingface, or HF_HOME) to an offline machine and `embed` finds
+    them there. Example: curator weights pull   (or: --model ViT-L-14 --pretrained openai)
+    """
+    from curator.errors import ConfigError
+    from curator.features.weights import resolve_weights
+
+    p = _load(params_path).embed
+    model, tag = model or p.model, pretrained or p.pretrained
+    if p.model_config:
+        from curator.torch_compat import import_open_clip
+
+        import_open_clip().add_model_config(p.model_config)
+    if tag in (None, "random-init"):
+        raise ConfigError("weights pull: embed.pretrained is 'random-init': nothing to download.")
+    w = resolve_weights(model, tag, "auto", p.connect_timeout)
+    if not w.found:
+        raise CuratorError(f"weights pull: {w.how}. Check the network, HF_ENDPOINT or the proxy.")
+    click.echo(f"weights: {model}/{tag}: {w.path} (sha256 {w.sha256}; {w.how})")
 
 
 @cli.command()

@@ -123,7 +123,9 @@ class EmbedParams:
     """Which embedding model, where its weights are, and how to run it."""
 
     model: str = "ViT-B-32"
-    pretrained: str | None = "laion2b_s34b_b79k"  # or "random-init" (tests, smoke runs)
+    pretrained: str | None = "laion2b_s34b_b79k"  # or "hf-hub:org/repo", "random-init"
+    download: Literal["auto", "never"] = "auto"  # auto: fetch missing weights from the Hub
+    connect_timeout: float = 5.0  # seconds to reach the Hub before falling back
     checkpoint: str | None = None  # a local open_clip state dict (.pt/.bin/.safetensors)
     model_config: str | None = None  # a custom open_clip model config (JSON file or folder)
     image_size: int | None = None
@@ -139,6 +141,7 @@ class EmbedParams:
 
     def __post_init__(self) -> None:
         _require(self.batch_size > 0, "embed.batch_size", "must be positive")
+        _require(self.connect_timeout > 0, "embed.connect_timeout", "must be > 0 seconds")
         _require(self.num_workers >= 0, "embed.num_workers", "must be >= 0")
         _require(self.workers >= 0, "embed.workers", "must be >= 0 (0 = all cores)")
         _require(4 <= self.fallback_size <= 256, "embed.fallback_size", "must be in [4, 256]")

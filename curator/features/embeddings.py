@@ -1,16 +1,16 @@
-"""Image embeddings: open_clip when its weights are at hand, a classical descriptor otherwise.
+"""Image embeddings: open_clip with pretrained weights, a classical descriptor otherwise.
 
-Weights are never downloaded. A checkpoint path in params is used as given; a pretrained tag is
-looked up in the local Hugging Face cache and open_clip's own cache (~/.cache/clip). When neither
-has it, the caller is told why in one line and the fallback descriptor named in params is used,
-and that choice is recorded so every report can say which features it rests on.
+A checkpoint path in params is used as given; a pretrained tag is looked up in the local caches
+and, when ``embed.download`` allows and the Hub can be reached, downloaded and verified
+(features/weights.py). When no weights can be had, the caller is told why in one line and the
+fallback descriptor named in params is used, and that choice is recorded so every report can
+say which features it rests on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from curator.errors import ConfigError
+from curator.features.weights import file_sha256, resolve_weights
 from curator.io.images import open_rgb
 from curator.io.uris import read_uri
 from curator.params import EmbedParams
@@ -38,6 +39,7 @@ class Embedder:
     weights_sha256: str | None
     reason: str | None  # why the fallback was used
     image_size: int | None
+    weights_source: str | None  # "local cache", "downloaded from <hub>", "embed.checkpoint", ...
 
     @property
     def key(self) -> str:
@@ -54,55 +56,14 @@ class Embedder:
             "weights_sha256": self.weights_sha256,
             "fallback_reason": self.reason,
             "image_size": self.image_size,
+            "weights_source": self.weights_source,
             "cache_key": self.key,
         }
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def local_pretrained(model: str, tag: str) -> tuple[Path | None, str]:
-    """Find pretrained weights for (model, tag) on disk; (path, "") or (None, why not)."""
-    open_clip = import_open_clip()
-
-    cfg = open_clip.get_pretrained_cfg(model, tag)
-    if not cfg:
-        known = ", ".join(open_clip.list_pretrained_tags_by_model(model)) or "none"
-        raise ConfigError(
-            f"params: embed.pretrained {tag!r} is not a pretrained tag of {model} (known: {known})"
-        )
-    looked = []
-    hub = cfg.get("hf_hub", "")
-    if hub:
-        from huggingface_hub import try_to_load_from_cache
-
-        repo, filename = os.path.split(hub)  # "org/name/" means open_clip's default file
-        names = (
-            [filename]
-            if filename
-            else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
-        )
-        for name in names:
-            found = try_to_load_from_cache(repo, name)
-            if isinstance(found, str):
-                return Path(found), ""
-        looked.append(f"Hugging Face cache ({repo})")
-    url = cfg.get("url", "")
-    if url:
-        candidate = Path("~/.cache/clip").expanduser() / os.path.basename(url)
-        if candidate.is_file():
-            return candidate, ""
-        looked.append(str(candidate))
-    return None, f"no local copy of {model}/{tag} weights (looked in: {'; '.join(looked)})"
-
-
 def resolve_embedder(params: EmbedParams) -> Embedder:
-    """Decide what will embed: open_clip with local weights, random init, or the fallback."""
+    """Decide what will embed: open_clip with local or downloaded weights, random init, or the
+    fallback (with the reason, which the stage prints and every report shows)."""
     if params.model_config:
         import_open_clip().add_model_config(params.model_config)
     if params.checkpoint:
@@ -110,22 +71,28 @@ def resolve_embedder(params: EmbedParams) -> Embedder:
         if not path.is_file():
             raise ConfigError(f"params: embed.checkpoint {path} does not exist; fix the path.")
         return Embedder(
-            "open_clip", params.model, str(path), file_sha256(path), None, params.image_size
+            "open_clip", params.model, str(path), file_sha256(path), None, params.image_size,
+            "embed.checkpoint",
         )
     if params.pretrained in (None, "random-init"):
         return Embedder(
-            "open_clip", params.model, "random-init", f"seed={params.seed}", None, params.image_size
+            "open_clip", params.model, "random-init", f"seed={params.seed}", None,
+            params.image_size, "random initialisation",
         )
-    path, why = local_pretrained(params.model, params.pretrained)
-    if path is not None:
+    weights = resolve_weights(
+        params.model, params.pretrained, params.download, params.connect_timeout
+    )
+    if weights.found:
         return Embedder(
-            "open_clip", params.model, str(path), file_sha256(path), None, params.image_size
+            "open_clip", params.model, str(weights.path), weights.sha256, None, params.image_size,
+            weights.how,
         )
     reason = (
-        f"{why}; using the '{params.fallback}' fallback descriptor (embed.fallback). "
-        "Put the weights in the cache or set embed.checkpoint to use CLIP."
+        f"{weights.how}; using the '{params.fallback}' fallback descriptor (embed.fallback), "
+        "which is far weaker than CLIP. To use CLIP: run `curator weights pull` where the "
+        "Hub can be reached, or set embed.checkpoint to a local file."
     )
-    return Embedder(f"fallback:{params.fallback}", None, None, None, reason, None)
+    return Embedder(f"fallback:{params.fallback}", None, None, None, reason, None, None)
 
 
 def thumbnail_descriptor(img: Image.Image, size: int) -> np.ndarray:
