@@ -34,18 +34,20 @@ def main() -> None:
         annotators = pd.read_parquet(audits / artifacts.ANNOTATORS)
         consensus = pd.read_parquet(audits / artifacts.CONSENSUS)
         votes = pd.read_parquet(audits / artifacts.ANNOTATIONS)
+    chosen = summary["aggregation"]
     print(
-        f"Dawid-Skene model: {params.agreement.model}; {summary['n_items']} items, "
-        f"{summary['n_votes']} votes; Krippendorff alpha "
+        f"aggregation chosen on held-out votes: {chosen['chosen']} (temperature "
+        f"{chosen['temperature']}, image weight {chosen['image_weight']}); "
+        f"{summary['n_items']} items, {summary['n_votes']} votes; Krippendorff alpha "
         f"{json.dumps(summary['krippendorff_alpha'])}"
     )
-    print("| annotator | votes | estimated accuracy | real accuracy | difference | flagged |")
-    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    print("| annotator | votes | estimated accuracy (95% CI) | real accuracy | flagged |")
+    print("| --- | ---: | ---: | ---: | --- |")
     for r in annotators.itertuples():
         real = truth["annotators"][r.annotator]["realized_accuracy"]
         print(
-            f"| {r.annotator} | {r.n_votes} | {r.estimated_accuracy:.3f} | {real:.3f} | "
-            f"{r.estimated_accuracy - real:+.3f} | {'unreliable' if r.unreliable else ''} |"
+            f"| {r.annotator} | {r.n_votes} | {r.estimated_accuracy:.3f} ({r.accuracy_ci_low:.3f}"
+            f" to {r.accuracy_ci_high:.3f}) | {real:.3f} | {'unreliable' if r.unreliable else ''} |"
         )
     flips = {f["path"]: f["true_label"] for f in truth["label_flips"]}
     true = consensus["path"].map(flips).fillna(consensus["given_label"])
@@ -60,7 +62,7 @@ def main() -> None:
     print()
     print("| labels for the annotated images | accuracy |")
     print("| --- | ---: |")
-    print(f"| Dawid-Skene consensus | {(consensus['consensus_label'] == true).mean():.4f} |")
+    print(f"| curator consensus | {(consensus['consensus_label'] == true).mean():.4f} |")
     print(f"| majority vote, ties broken at random | {(random_tie == true).mean():.4f} |")
     tie_wrong = (consensus["majority_label"] == true).mean()
     print(f"| majority vote, ties counted wrong | {tie_wrong:.4f} |")

@@ -226,7 +226,10 @@ def embed(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: st
 
 @cli.group()
 def weights() -> None:
-    """Pretrained CLIP weights: fetch them ahead of time for a machine that will be offline."""
+    """Pretrained CLIP weights: fetch them ahead of time for a machine that will be offline.
+
+    Example: curator weights pull
+    """
 
 
 @weights.command("pull")
@@ -279,16 +282,24 @@ def duplicates(data_dir: Path, audits_dir: Path, params_path: Path | None) -> No
 @cli.command()
 @audits_option
 @params_option
-def agreement(audits_dir: Path, params_path: Path | None) -> None:
+@click.option(
+    "--image-probs",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Out-of-fold class probabilities of the images (label_quality's pred_probs.parquet), "
+    "weighed against the votes (agreement.image_evidence).",
+)
+def agreement(audits_dir: Path, params_path: Path | None, image_probs: Path | None) -> None:
     """Annotator agreement (Cohen, Fleiss, Krippendorff with CIs), reliability and consensus.
 
     Uses the votes ingest read from ingest.annotations; with none, records that and flags nothing.
-    Example: curator agreement --audits audits
+    Example: curator agreement --audits audits --image-probs audits/pred_probs.parquet
     """
     from curator.stages import agreement as stage
     from curator.summary import describe_agreement
 
-    click.echo(f"agreement: {describe_agreement(stage.run(_load(params_path), audits_dir))}")
+    s = stage.run(_load(params_path), audits_dir, image_probs)
+    click.echo(f"agreement: {describe_agreement(s)}")
 
 
 @cli.command("label-quality")

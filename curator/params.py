@@ -185,12 +185,15 @@ class AgreementParams:
     """Annotator agreement: which statistics, their intervals, and what gets flagged."""
 
     subgroups: tuple[str, ...] = ()
-    model: Literal["one_coin", "full"] = "one_coin"  # Dawid-Skene confusion per annotator
+    # auto: the aggregation that best predicts held-out votes (checks/consensus.py)
+    aggregation: Literal["auto", "majority_vote", "one_coin", "class_confusion", "full"] = "auto"
+    image_evidence: Literal["auto", "off"] = "auto"  # auto: label_quality's probabilities count
     min_pair_overlap: int = 20
     n_bootstrap: int = 500
     ci_level: float = 0.95
     min_consensus_confidence: float = 0.8
     min_annotator_accuracy: float = 0.5
+    min_annotator_votes: int = 30  # fewer votes: accuracy shown with its interval, never judged
     max_iter: int = 200
     tol: float = 1e-6
     seed: int = 0
@@ -202,6 +205,7 @@ class AgreementParams:
         for key in ("min_consensus_confidence", "min_annotator_accuracy"):
             _require(0 <= getattr(self, key) <= 1, f"agreement.{key}", "must be in [0, 1]")
         _require(self.max_iter >= 1, "agreement.max_iter", "must be >= 1")
+        _require(self.min_annotator_votes >= 1, "agreement.min_annotator_votes", "must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,15 @@ def describe_agreement(a: dict[str, Any]) -> str:
     return (
         f"Krippendorff alpha {value} ({_interval(alpha)}) over {a['n_items']} items from "
         f"{a['n_annotators']} annotators; unreliable: "
-        f"{', '.join(a['unreliable_annotators']) or 'none'}; "
+        f"{', '.join(a['unreliable_annotators']) or 'none'}; consensus by "
+        f"{describe_aggregation(a['aggregation'])}; "
         f"{a['n_given_label_differs_from_consensus']} labels differ from the consensus"
     )
+
+
+def describe_aggregation(g: dict[str, Any]) -> str:
+    image = f", image evidence weight {g['image_weight']:g}" if g["image_weight"] else ""
+    return f"{g['chosen'].replace('_', ' ')} (temperature {g['temperature']:g}{image})"
 
 
 def describe_label_quality(q: dict[str, Any]) -> str:

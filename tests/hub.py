@@ -49,10 +49,10 @@ class _HubHandler(BaseHTTPRequestHandler):
         if with_body:
             self.wfile.write(body)
 
-    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_HEAD(self) -> None:
         self._answer(False)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._answer(True)
 
 
@@ -102,7 +102,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_HEAD = _relay  # noqa: N815
+    do_GET = do_HEAD = _relay
 
 
 class _Proxy(ThreadingHTTPServer):

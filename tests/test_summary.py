@@ -10,9 +10,11 @@ def test_agreement_sentence_without_bootstrap_interval():
         "unreliable_annotators": [],
         "n_given_label_differs_from_consensus": 1,
         "krippendorff_alpha": {"value": 0.5, "ci": [None, None], "n_items": 10},
+        "aggregation": {"chosen": "class_confusion", "temperature": 0.9, "image_weight": 0.5},
     }
     assert describe_agreement(a) == (
         "Krippendorff alpha 0.500 (no interval) over 10 items from 3 annotators; unreliable: "
-        "none; 1 labels differ from the consensus"
+        "none; consensus by class confusion (temperature 0.9, image evidence weight 0.5); "
+        "1 labels differ from the consensus"
     )
     assert describe_agreement({"n_votes": 0}) == "no annotations, nothing measured"

@@ -5,10 +5,10 @@ every annotator pair with enough shared items, Fleiss' kappa (the form for a var
 raters per item), Krippendorff's alpha (nominal) overall, per class (one-vs-rest) and per
 subgroup. Each is a function of sums over items, so a bootstrap resample is a reweighting and
 thousands of resamples cost a few matrix products (tests check every statistic against
-scikit-learn, the ``krippendorff`` package and hand-worked cases). Reliability and
-consensus come from Dawid & Skene's EM (1979): a confusion matrix per annotator and a posterior
-over the true label of every item, so a careful annotator outweighs a spammer where a majority
-vote cannot tell them apart.
+scikit-learn, the ``krippendorff`` package and hand-worked cases). Consensus labels and each
+annotator's estimated accuracy come from the aggregation that best predicts held-out votes
+(checks/consensus.py), so a careful annotator outweighs a spammer where a majority vote cannot
+tell them apart, and a tie is broken by evidence.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator.checks import consensus as cs
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.params import AgreementParams
 
-SMOOTHING = 0.01  # Dirichlet pseudo-count keeping confusion matrices away from exact zeros
 BOOTSTRAP_CHUNK = 64  # resamples per weight matrix: bounded memory at any number of items
 
 
@@ -118,61 +118,13 @@ def with_ci(stat, n_items: int, params: AgreementParams, rng) -> dict[str, Any]:
     return {"value": float(value), "ci": ci, "n_items": n_items}
 
 
-def dawid_skene(
-    codes: np.ndarray, n_classes: int, max_iter: int, tol: float, one_coin: bool = True
-) -> tuple:
-    """EM over (item, annotator, label) code triples.
-
-    Returns (posterior (n_items, K), confusion (n_annotators, K, K), priors (K,)). Starts
-    from the vote shares (a soft majority vote), so it is deterministic. ``one_coin`` ties each
-    annotator's confusion matrix to one accuracy with errors spread evenly: K*K free cells per
-    annotator overfit a few hundred votes and make the posteriors overconfident.
-    """
-    item, annotator, label = codes.T
-    n_items, n_ann = item.max() + 1, annotator.max() + 1
-    post = np.zeros((n_items, n_classes))
-    np.add.at(post, (item, label), 1.0)
-    post /= post.sum(axis=1, keepdims=True)
-    for _ in range(max_iter):
-        priors = post.mean(axis=0)
-        conf = np.full((n_ann, n_classes, n_classes), SMOOTHING)
-        np.add.at(conf, (annotator, slice(None), label), post[item])
-        if one_coin:
-            acc = np.trace(conf, axis1=1, axis2=2) / conf.sum(axis=(1, 2))
-            off = (1 - acc) / max(n_classes - 1, 1)
-            conf = np.broadcast_to(off[:, None, None], conf.shape).copy()
-            conf[:, np.arange(n_classes), np.arange(n_classes)] = acc[:, None]
-        conf /= conf.sum(axis=2, keepdims=True)
-        log_post = np.tile(np.log(priors + 1e-12), (n_items, 1))
-        np.add.at(log_post, item, np.log(conf[annotator, :, label]))
-        new = np.exp(log_post - log_post.max(axis=1, keepdims=True))
-        new /= new.sum(axis=1, keepdims=True)
-        done = np.abs(new - post).max() < tol
-        post = new
-        if done:
-            break
-    return post, conf, priors
-
-
-def _annotator_table(codes, post, names, votes, consensus_code) -> pd.DataFrame:
-    item, annotator, label = codes.T
-    correct = post[item, label]  # posterior probability that this vote is right
-    agrees = label == consensus_code[item]
-    df = pd.DataFrame({"annotator": annotator, "p_correct": correct, "agrees": agrees})
-    table = df.groupby("annotator").agg(
-        n_votes=("p_correct", "size"),
-        estimated_accuracy=("p_correct", "mean"),
-        agreement_with_consensus=("agrees", "mean"),
-    )
-    table.index = [names[i] for i in table.index]
-    return table.rename_axis("annotator").reset_index()
-
-
 # the tables' columns, also when there are no annotations (later stages read them by name)
 ANNOTATOR_COLUMNS = [
     "annotator",
     "n_votes",
     "estimated_accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
     "agreement_with_consensus",
     "unreliable",
 ]
@@ -183,9 +135,26 @@ CONSENSUS_COLUMNS = [
     "n_votes",
     "consensus_label",
     "consensus_confidence",
-    "majority_label",
+    "majority_label",  # empty where the most-voted classes tie
+    "vote_tied",
     "vote_agreement",
 ]
+
+
+def image_log_probs(probs: pd.DataFrame | None, items: pd.Index, categories: list[str]):
+    """log of the image model's out-of-fold probabilities (label_quality's ``p_<class>``
+    columns, keyed by path) for ``items`` x ``categories``; None when there are none."""
+    if probs is None or probs.empty:
+        return None
+    table = probs.drop_duplicates("path").set_index("path").reindex(items)
+    columns = [f"p_{c}" for c in categories]
+    if table[[c for c in columns if c in table.columns]].isna().any(axis=None):
+        return None  # some voted image has no probabilities: do not mix evidence kinds
+    matrix = np.column_stack(
+        [table[c].to_numpy(float) if c in table.columns else np.zeros(len(items)) for c in columns]
+    )
+    matrix = np.maximum(matrix, cs.FLOOR)
+    return np.log(matrix / matrix.sum(axis=1, keepdims=True))
 
 
 def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
@@ -210,38 +179,20 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
     cat_code = {c: k for k, c in enumerate(categories)}
     items = pd.Index(sorted(votes["path"].unique()))
     names = sorted(votes["annotator"].unique())
-    codes = np.column_stack(
-        [
-            items.get_indexer(votes["path"]),
-            pd.Index(names).get_indexer(votes["annotator"]),
-            votes["label"].map(cat_code).to_numpy(),
-        ]
+    coded = cs.Votes(
+        items.get_indexer(votes["path"]),
+        pd.Index(names).get_indexer(votes["annotator"]),
+        votes["label"].map(cat_code).to_numpy(),
+        len(items),
+        len(names),
+        len(categories),
     )
     matrix = np.full((len(names), len(items)), np.nan)
-    matrix[codes[:, 1], codes[:, 0]] = codes[:, 2]
-    counts = vote_counts(items, votes, categories)
+    matrix[coded.annotator, coded.item] = coded.label
+    counts = coded.counts()
     rng = np.random.default_rng(params.seed)
-
-    post, _, _ = dawid_skene(
-        codes, len(categories), params.max_iter, params.tol, params.model == "one_coin"
-    )
-    consensus = post.argmax(axis=1)
     info = manifest.set_index("path").loc[items]
-    majority = _majority(counts)
-    table = pd.DataFrame(
-        {
-            "sample_id": info["sample_id"].to_numpy(),
-            "path": items,
-            "given_label": info["label"].to_numpy(),
-            "n_votes": counts.sum(axis=1),
-            "consensus_label": [categories[k] for k in consensus],
-            "consensus_confidence": post.max(axis=1),
-            "majority_label": [categories[k] if k >= 0 else None for k in majority],
-            "vote_agreement": counts.max(axis=1) / counts.sum(axis=1),
-        }
-    )
-    annotators = _annotator_table(codes, post, names, votes, consensus)
-    annotators["unreliable"] = annotators["estimated_accuracy"] < params.min_annotator_accuracy
+    table, annotators, choice = _consensus(coded, inputs, items, names, categories, info, params)
 
     n = len(items)
     one_vs_rest = {
@@ -260,6 +211,14 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
             for c, k in cat_code.items()
         },
         "alpha_per_subgroup": _per_subgroup(counts, info, params, rng),
+        "aggregation": {
+            "chosen": choice.kind,
+            "image_weight": choice.image_weight,
+            "temperature": choice.temperature,
+            "criterion": "log-likelihood of one held-out vote per item",
+            "candidates": choice.candidates,
+        },
+        "n_vote_ties": int(table["vote_tied"].sum()),
         "annotators": annotators.to_dict(orient="records"),
         "unreliable_annotators": annotators.loc[annotators["unreliable"], "annotator"].tolist(),
         "n_given_label_differs_from_consensus": int(
@@ -288,11 +247,59 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
     )
 
 
-def _majority(counts: np.ndarray) -> np.ndarray:
-    """Plurality vote per item; -1 where the top count is tied (a majority vote cannot say)."""
+def _consensus(coded, inputs, items, names, categories, info, params: AgreementParams):
+    """The consensus table, the annotator table and the aggregation chosen for them."""
+    image_logp = (
+        image_log_probs(inputs.pred_probs, items, categories)
+        if params.image_evidence == "auto"
+        else None
+    )
+    rng = np.random.default_rng(params.seed)
+    kinds = cs.AGGREGATIONS if params.aggregation == "auto" else (params.aggregation,)
+    choice = cs.choose(coded, image_logp, kinds, params.max_iter, params.tol, rng)
+    model = cs.fit(coded, choice.kind, image_logp, choice.image_weight, params.max_iter, params.tol)
+    post = cs.posterior(coded, model, image_logp, choice.temperature)
+    counts = coded.counts()
     top = counts.max(axis=1, keepdims=True)
     tied = (counts == top).sum(axis=1) > 1
-    return np.where(tied, -1, counts.argmax(axis=1))
+    best = post.argmax(axis=1)
+    table = pd.DataFrame(
+        {
+            "sample_id": info["sample_id"].to_numpy(),
+            "path": items,
+            "given_label": info["label"].to_numpy(),
+            "n_votes": counts.sum(axis=1).astype(int),
+            "consensus_label": [categories[k] for k in best],
+            "consensus_confidence": post.max(axis=1),
+            "majority_label": [
+                None if t else categories[k]
+                for t, k in zip(tied, counts.argmax(axis=1), strict=True)
+            ],
+            "vote_tied": tied,
+            "vote_agreement": counts.max(axis=1) / counts.sum(axis=1),
+        }
+    )
+    correct = post[coded.item, coded.label]  # probability that each vote is right
+    n_votes = np.bincount(coded.annotator, minlength=len(names))
+    mass = np.bincount(coded.annotator, weights=correct, minlength=len(names))
+    agrees = np.bincount(
+        coded.annotator, weights=(coded.label == best[coded.item]), minlength=len(names)
+    )
+    low, high = cs.accuracy_interval(mass, n_votes, params.ci_level)
+    annotators = pd.DataFrame(
+        {
+            "annotator": names,
+            "n_votes": n_votes,
+            "estimated_accuracy": mass / n_votes,
+            "accuracy_ci_low": low,
+            "accuracy_ci_high": high,
+            "agreement_with_consensus": agrees / n_votes,
+            # unreliable only when sure: enough votes and the whole interval below the bar
+            "unreliable": (n_votes >= params.min_annotator_votes)
+            & (high < params.min_annotator_accuracy),
+        }
+    )
+    return table, annotators, choice
 
 
 def _cohen_pairs(matrix, names, k: int, params, rng) -> list[dict[str, Any]]:

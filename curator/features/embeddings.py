@@ -71,20 +71,35 @@ def resolve_embedder(params: EmbedParams) -> Embedder:
         if not path.is_file():
             raise ConfigError(f"params: embed.checkpoint {path} does not exist; fix the path.")
         return Embedder(
-            "open_clip", params.model, str(path), file_sha256(path), None, params.image_size,
+            "open_clip",
+            params.model,
+            str(path),
+            file_sha256(path),
+            None,
+            params.image_size,
             "embed.checkpoint",
         )
     if params.pretrained in (None, "random-init"):
         return Embedder(
-            "open_clip", params.model, "random-init", f"seed={params.seed}", None,
-            params.image_size, "random initialisation",
+            "open_clip",
+            params.model,
+            "random-init",
+            f"seed={params.seed}",
+            None,
+            params.image_size,
+            "random initialisation",
         )
     weights = resolve_weights(
         params.model, params.pretrained, params.download, params.connect_timeout
     )
     if weights.found:
         return Embedder(
-            "open_clip", params.model, str(weights.path), weights.sha256, None, params.image_size,
+            "open_clip",
+            params.model,
+            str(weights.path),
+            weights.sha256,
+            None,
+            params.image_size,
             weights.how,
         )
     reason = (

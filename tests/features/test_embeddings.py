@@ -64,7 +64,10 @@ def test_checkpoint_file_is_loaded_exactly(tiny_clip_config, images, tmp_path):
 def test_missing_pretrained_weights_fall_back_with_a_reason():
     embedder = resolve_embedder(EmbedParams(model="ViT-B-32", pretrained="laion2b_s34b_b79k"))
     assert embedder.backend == "fallback:thumbnail"
-    assert "ViT-B-32/laion2b_s34b_b79k weights are not in the local caches and HF_HUB_OFFLINE is set" in embedder.reason
+    assert (
+        "ViT-B-32/laion2b_s34b_b79k weights are not in the local caches and HF_HUB_OFFLINE is set"
+        in embedder.reason
+    )
     assert "curator weights pull" in embedder.reason and "embed.checkpoint" in embedder.reason
     assert embedder.record()["fallback_reason"] == embedder.reason
 

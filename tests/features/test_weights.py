@@ -43,8 +43,15 @@ def online(tmp_path, monkeypatch):
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)  # read at its import
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "NO_PROXY",
-                "no_proxy"):
+    for var in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "no_proxy",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"))
     huggingface_hub.close_session()  # the shared client reads proxies when it is created
@@ -54,8 +61,14 @@ def online(tmp_path, monkeypatch):
 
 def tiny_params(config, tmp_path, **kw) -> EmbedParams:
     return EmbedParams(
-        model="curator-tiny", model_config=str(config), pretrained=f"hf-hub:{REPO_ID}",
-        num_workers=0, batch_size=4, device="cpu", cache_dir=str(tmp_path / "vectors"), **kw,
+        model="curator-tiny",
+        model_config=str(config),
+        pretrained=f"hf-hub:{REPO_ID}",
+        num_workers=0,
+        batch_size=4,
+        device="cpu",
+        cache_dir=str(tmp_path / "vectors"),
+        **kw,
     )
 
 
@@ -104,13 +117,14 @@ def test_a_download_that_does_not_match_the_published_digest_is_refused(
 
     with stand_in_hub({(REPO_ID, SAFETENSORS): tiny_weights}, tamper=True) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
-        with pytest.raises(DataError, match="SHA-256 .* but the Hub publishes"):
+        with pytest.raises(DataError, match=r"SHA-256 .* but the Hub publishes"):
             resolve_embedder(tiny_params(tiny_clip_config, tmp_path))
     assert not isinstance(try_to_load_from_cache(REPO_ID, SAFETENSORS), str)
 
 
-def test_an_unreachable_hub_falls_back_at_once_saying_why(online, tiny_clip_config, tmp_path,
-                                                           monkeypatch):
+def test_an_unreachable_hub_falls_back_at_once_saying_why(
+    online, tiny_clip_config, tmp_path, monkeypatch
+):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -162,8 +176,15 @@ def test_weights_pull_fetches_ahead_of_time_then_embed_runs_offline(
 
     params_file = tmp_path / "params.yaml"
     params_file.write_text(
-        yaml.safe_dump({"embed": {"model": "curator-tiny", "model_config": str(tiny_clip_config),
-                                  "pretrained": f"hf-hub:{REPO_ID}"}})
+        yaml.safe_dump(
+            {
+                "embed": {
+                    "model": "curator-tiny",
+                    "model_config": str(tiny_clip_config),
+                    "pretrained": f"hf-hub:{REPO_ID}",
+                }
+            }
+        )
     )
     with stand_in_hub({(REPO_ID, SAFETENSORS): tiny_weights}) as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.url)
@@ -174,7 +195,8 @@ def test_weights_pull_fetches_ahead_of_time_then_embed_runs_offline(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub is gone and the network forbidden
     embedder = resolve_embedder(tiny_params(tiny_clip_config, tmp_path))
     assert embedder.weights_source == "local cache" and embedder.weights_sha256 == digest
-    failed = CliRunner().invoke(cli, ["weights", "pull", "--pretrained", "hf-hub:x/absent",
-                                      "--params", str(params_file)])
+    failed = CliRunner().invoke(
+        cli, ["weights", "pull", "--pretrained", "hf-hub:x/absent", "--params", str(params_file)]
+    )
     assert failed.exit_code == 3
     assert "Error: weights pull: " in failed.output and "HF_HUB_OFFLINE is set" in failed.output

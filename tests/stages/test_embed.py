@@ -51,7 +51,10 @@ def test_fallback_is_recorded(image_folder, tmp_path, caplog):
     summary = embed.run(params, image_folder, audits)
     record = json.loads((audits / artifacts.EMBED_SUMMARY).read_text())
     assert record["backend"] == "fallback:thumbnail" and record["dim"] == 256
-    assert "ViT-B-32/laion2b_s34b_b79k weights are not in the local caches" in record["fallback_reason"]
+    assert (
+        "ViT-B-32/laion2b_s34b_b79k weights are not in the local caches"
+        in record["fallback_reason"]
+    )
     assert summary["n_embedded_now"] == 12
     said = [r.getMessage() for r in caplog.records if r.name == "curator.stages.embed"]
     assert len(said) == 1 and "using the 'thumbnail' fallback" in said[0]
