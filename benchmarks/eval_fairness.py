@@ -117,7 +117,7 @@ def main() -> None:
         for stage in (ingest, hash, embed, duplicates):
             stage.run(params, root, audits)
         agreement.run(params, audits)
-        label_quality.run(params, audits)
+        label_quality.run(params, root, audits)
         findings = [audits / artifacts.findings(s) for s in FINDING_STAGES]
         issues.run(findings, audits / artifacts.ISSUES)
         for label, exclude in (

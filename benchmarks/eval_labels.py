@@ -43,7 +43,7 @@ def main() -> None:
         for stage in (ingest, hash, embed, duplicates):
             stage.run(params, root, audits)
         agreement.run(params, audits)
-        summary = label_quality.run(params, audits)
+        summary = label_quality.run(params, root, audits)
         findings = [
             audits / artifacts.findings(s)
             for s in ("ingest", "duplicates", "agreement", "label_quality")

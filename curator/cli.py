@@ -303,6 +303,7 @@ def agreement(audits_dir: Path, params_path: Path | None, image_probs: Path | No
 
 
 @cli.command("label-quality")
+@data_option
 @audits_option
 @params_option
 @click.option(
@@ -310,9 +311,12 @@ def agreement(audits_dir: Path, params_path: Path | None, image_probs: Path | No
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     default=None,
     help="Your model's out-of-sample probabilities (CSV/Parquet: path or sample_id, then one "
-    "column per class) instead of the cross-validated classifier.",
+    "column per class, named <label> or p_<label>, as in audits/pred_probs.parquet) instead of "
+    "the cross-validated classifier.",
 )
-def label_quality(audits_dir: Path, params_path: Path | None, pred_probs: Path | None) -> None:
+def label_quality(
+    data_dir: Path, audits_dir: Path, params_path: Path | None, pred_probs: Path | None
+) -> None:
     """Likely label errors by confident learning (cleanlab), and label-noise rates.
 
     Example: curator label-quality --audits audits [--pred-probs my_model_probs.parquet]
@@ -320,7 +324,7 @@ def label_quality(audits_dir: Path, params_path: Path | None, pred_probs: Path |
     from curator.stages import label_quality as stage
     from curator.summary import describe_label_quality
 
-    s = stage.run(_load(params_path), audits_dir, pred_probs)
+    s = stage.run(_load(params_path), data_dir, audits_dir, pred_probs)
     click.echo(f"label-quality: {describe_label_quality(s)}")
 
 

@@ -212,28 +212,57 @@ class AgreementParams:
 class LabelQualityParams:
     """Out-of-fold predicted probabilities and confident learning (cleanlab)."""
 
-    classifier: Literal["kernel_logistic", "logistic"] = "kernel_logistic"  # on the embeddings
+    # kernel_logistic | logistic: on the embeddings; cnn: a small CNN trained on the images
+    classifier: Literal["kernel_logistic", "logistic", "cnn"] = "kernel_logistic"
     kernel_gamma: float = 2.0
     regularization_c: float = 10.0
     n_folds: int = 5
-    pred_probs: str | None = None  # or your model's probabilities: CSV/Parquet, path|sample_id
+    cnn_image_size: int = 32  # images are resized to this square for the CNN
+    cnn_width: int = 16  # channels of the first layer (then 2x, 4x)
+    cnn_epochs: int = 15
+    cnn_batch_size: int = 128
+    cnn_learning_rate: float = 0.1  # peak of the one-cycle schedule
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    pred_probs: str | None = None  # or your model's probabilities: a file in the data folder
     filter_by: Literal[
         "both",
         "confident_learning",
         "prune_by_noise_rate",
         "prune_by_class",
         "predicted_neq_given",
+        "low_normalized_margin",
+        "low_self_confidence",
     ] = "prune_by_class"
     ranked_by: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = (
         "self_confidence"
     )
     subgroups: tuple[str, ...] = ()
+    # the evidence check (checks/label_evidence.py): below this, no count is stated as a finding
+    min_planted_auc: float = 0.9
+    plant_fraction: float = 0.02  # share of images given a planted label error (at least 50)
+    n_bootstrap: int = 200
+    ci_level: float = 0.95
     seed: int = 0
 
     def __post_init__(self) -> None:
         _require(self.n_folds >= 2, "label_quality.n_folds", "must be >= 2")
+        _require(
+            0.5 <= self.min_planted_auc <= 1, "label_quality.min_planted_auc", "must be in [0.5, 1]"
+        )
+        _require(
+            0 < self.plant_fraction <= 0.5, "label_quality.plant_fraction", "must be in (0, 0.5]"
+        )
+        _require(self.n_bootstrap >= 0, "label_quality.n_bootstrap", "must be >= 0")
+        _require(0 < self.ci_level < 1, "label_quality.ci_level", "must be in (0, 1)")
         _require(self.regularization_c > 0, "label_quality.regularization_c", "must be > 0")
         _require(self.kernel_gamma > 0, "label_quality.kernel_gamma", "must be > 0")
+        _require(
+            8 <= self.cnn_image_size <= 256, "label_quality.cnn_image_size", "must be in [8, 256]"
+        )
+        _require(self.cnn_width >= 4, "label_quality.cnn_width", "must be >= 4")
+        _require(self.cnn_epochs >= 1, "label_quality.cnn_epochs", "must be >= 1")
+        _require(self.cnn_batch_size >= 2, "label_quality.cnn_batch_size", "must be >= 2")
+        _require(self.cnn_learning_rate > 0, "label_quality.cnn_learning_rate", "must be > 0")
 
 
 @dataclass(frozen=True)

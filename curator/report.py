@@ -168,8 +168,8 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
             {
                 "name": f"The model runs on the {embed['backend']} descriptor, not CLIP: "
                 f"{embed['fallback_reason']}",
-                "mitigation_strategy": "Provide the CLIP weights (embed.checkpoint) and re-run; "
-                "expect different, likely better, numbers.",
+                "mitigation_strategy": "Provide the CLIP weights (`curator weights pull`, or "
+                "embed.checkpoint) and re-run; expect different, likely better, numbers.",
             }
         )
     for grouping, summary in ev["subgroups"].items():
@@ -217,13 +217,25 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
             }
         )
     labels = docs[artifacts.LABEL_QUALITY_SUMMARY]
-    if labels["n_label_issues"]:
+    evidence = labels["evidence"]
+    if evidence["supported"] and labels["n_label_issues"]:
+        low, high = labels["estimated_noise_rate_ci"]
         out.append(
             {
-                "name": f"{labels['n_label_issues']} images ({labels['estimated_noise_rate']:.1%} "
-                f"estimated noise) probably carry a wrong label.",
+                "name": f"{labels['n_label_issues']} images probably carry a wrong label "
+                f"(estimated noise rate {labels['estimated_noise_rate']:.1%}, interval "
+                f"{low:.1%} to {high:.1%}).",
                 "mitigation_strategy": "Relabel from audits/review_queue.parquet; metrics on "
                 "noisy test labels are biased.",
+            }
+        )
+    elif not evidence["supported"]:
+        out.append(
+            {
+                "name": "Label noise could not be measured: not enough evidence ("
+                + "; ".join(evidence["reasons"])
+                + f"). {labels['n_flagged']} images are ranked for review, not counted as errors.",
+                "mitigation_strategy": f"To fix: {evidence['to_fix']}.",
             }
         )
     unreliable = docs[artifacts.AGREEMENT_SUMMARY].get("unreliable_annotators") or []
@@ -291,6 +303,9 @@ def model_card_context(
         "caveats": considerations,
         "figures": figures,
         "headline": HEADLINE_NAMES,
+        "label_evidence_supported": numbers.docs[artifacts.LABEL_QUALITY_SUMMARY]["evidence"][
+            "supported"
+        ],
     }
 
 

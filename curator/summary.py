@@ -62,10 +62,20 @@ def describe_aggregation(g: dict[str, Any]) -> str:
 
 
 def describe_label_quality(q: dict[str, Any]) -> str:
+    accuracy = q["accuracy_vs_given_labels"]["value"]
+    kind = "out-of-fold accuracy" if q["out_of_fold"] else "accuracy against the given labels"
+    source = f"{q['pred_probs_source']}, {kind} {accuracy:.1%}"
+    evidence = q["evidence"]
+    if not evidence["supported"]:
+        return (
+            f"not enough evidence for a count of label errors ({'; '.join(evidence['reasons'])}"
+            f"); {q['n_flagged']} of {q['n_images']} images ranked for review ({source}). "
+            f"To fix: {evidence['to_fix']}"
+        )
+    low, high = q["estimated_noise_rate_ci"]
     return (
         f"{q['n_label_issues']} likely label errors of {q['n_images']} images, estimated noise "
-        f"rate {q['estimated_noise_rate']:.1%} ({q['pred_probs_source']}, out-of-fold accuracy "
-        f"{q['out_of_fold_accuracy']:.1%})"
+        f"rate {q['estimated_noise_rate']:.1%} ({low:.1%} to {high:.1%}) ({source})"
     )
 
 

@@ -112,8 +112,9 @@ def audited_demo(demo_data, tmp_path_factory):
     )
     for stage in (ingest, hash, embed, duplicates):
         stage.run(params, root, audits)
-    for stage in (balance, agreement, label_quality):
-        stage.run(params, audits)
+    balance.run(params, audits)
+    label_quality.run(params, root, audits)
+    agreement.run(params, audits, audits / artifacts.PRED_PROBS)
     train.run(params, root, audits)
     stages = ("ingest", "balance", "duplicates", "agreement", "label_quality")
     findings = [audits / artifacts.findings(s) for s in stages]

@@ -74,7 +74,7 @@ def test_repro_then_noop(project):
         [str(BIN / "curator"), "summary"], cwd=project, capture_output=True, text=True, check=True
     ).stdout
     assert "leaked from earlier splits: test " in summary
-    assert "Embeddings: fallback:thumbnail - no local copy" in summary
+    assert "Embeddings: fallback:thumbnail - ViT-B-32/laion2b_s34b_b79k weights are not" in summary
     assert (project / "reports" / report.MODEL_CARD).exists()
 
 

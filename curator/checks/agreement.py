@@ -22,6 +22,7 @@ import pandas as pd
 from curator.checks import consensus as cs
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.params import AgreementParams
+from curator.stats import jeffreys_interval
 
 BOOTSTRAP_CHUNK = 64  # resamples per weight matrix: bounded memory at any number of items
 
@@ -135,6 +136,7 @@ CONSENSUS_COLUMNS = [
     "n_votes",
     "consensus_label",
     "consensus_confidence",
+    "p_given_label",  # the consensus probability of the given label
     "majority_label",  # empty where the most-voted classes tie
     "vote_tied",
     "vote_agreement",
@@ -247,6 +249,11 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
     )
 
 
+def _given_probability(post: np.ndarray, given: pd.Series, categories: list[str]) -> np.ndarray:
+    code = given.map({c: k for k, c in enumerate(categories)}).to_numpy()
+    return post[np.arange(len(post)), code]
+
+
 def _consensus(coded, inputs, items, names, categories, info, params: AgreementParams):
     """The consensus table, the annotator table and the aggregation chosen for them."""
     image_logp = (
@@ -271,6 +278,7 @@ def _consensus(coded, inputs, items, names, categories, info, params: AgreementP
             "n_votes": counts.sum(axis=1).astype(int),
             "consensus_label": [categories[k] for k in best],
             "consensus_confidence": post.max(axis=1),
+            "p_given_label": _given_probability(post, info["label"], categories),
             "majority_label": [
                 None if t else categories[k]
                 for t, k in zip(tied, counts.argmax(axis=1), strict=True)
@@ -285,7 +293,7 @@ def _consensus(coded, inputs, items, names, categories, info, params: AgreementP
     agrees = np.bincount(
         coded.annotator, weights=(coded.label == best[coded.item]), minlength=len(names)
     )
-    low, high = cs.accuracy_interval(mass, n_votes, params.ci_level)
+    low, high = jeffreys_interval(mass, n_votes, params.ci_level)
     annotators = pd.DataFrame(
         {
             "annotator": names,
@@ -351,10 +359,11 @@ def _flags(table: pd.DataFrame, params: AgreementParams) -> pd.DataFrame:
                     "sample_id": r.sample_id,
                     "path": r.path,
                     "issue": "label_differs_from_consensus",
-                    "score": r.consensus_confidence,
+                    # the probability, from the votes, that the given label is wrong
+                    "score": 1.0 - r.p_given_label,
                     "detail": f"labelled {r.given_label!r} but annotators' consensus is "
-                    f"{r.consensus_label!r} (confidence "
-                    f"{r.consensus_confidence:.2f}, {r.n_votes} votes)",
+                    f"{r.consensus_label!r} (confidence {r.consensus_confidence:.2f}, "
+                    f"{r.n_votes} votes; {r.p_given_label:.2f} for the given label)",
                 }
             )
     return make_flags(rows)

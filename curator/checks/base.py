@@ -85,6 +85,9 @@ class CheckInputs:
     load_edge_maps: Callable[[list[str]], np.ndarray] | None = None
     # the user's own model's probabilities: path or sample_id, then one column per class
     pred_probs: pd.DataFrame | None = None
+    # sample_ids -> (n, s, s, 3) uint8 images for a model trained on pixels (label_quality cnn)
+    load_images: Callable[[list[str]], np.ndarray] | None = None
+    device: str = "cpu"  # where a check that trains a model runs it
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.stats import beta as beta_dist
 
 AGGREGATIONS = ("majority_vote", "one_coin", "class_confusion", "full")
 IMAGE_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -241,10 +240,3 @@ def choose(
         if diff.mean() <= diff.std() / np.sqrt(len(diff)) + 1e-12:
             return Choice(kind, weight, t, rows)
     return Choice(*max(best, key=lambda b: b[3].mean())[:3], rows)
-
-
-def accuracy_interval(correct_mass: np.ndarray, n: np.ndarray, level: float):
-    """Jeffreys interval for an accuracy estimated as ``correct_mass`` out of ``n`` votes."""
-    tail = (1 - level) / 2
-    a, b = correct_mass + 0.5, n - correct_mass + 0.5
-    return beta_dist.ppf(tail, a, b), beta_dist.ppf(1 - tail, a, b)

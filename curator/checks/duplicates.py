@@ -260,13 +260,16 @@ def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
             }
         )
     for m in members[members["cluster_id"].isin(conflicts)].itertuples():
-        labels = sorted(set(members.loc[members["cluster_id"] == m.cluster_id, "label"]))
+        cluster_labels = members.loc[members["cluster_id"] == m.cluster_id, "label"]
+        labels = sorted(set(cluster_labels))
         rows.append(
             {
                 "sample_id": m.sample_id,
                 "path": m.path,
                 "issue": "duplicate_label_conflict",
-                "score": 1.0,
+                # one of the copies is mislabelled: the share of copies that disagree with this
+                # one is the chance, from the copies alone, that this label is the wrong one
+                "score": float((cluster_labels != m.label).mean()),
                 "detail": f"labelled {m.label!r} but its duplicates carry "
                 f"labels {labels} (cluster {m.cluster_id})",
             }

@@ -1,10 +1,12 @@
 """Label quality: confident learning (cleanlab) on out-of-sample predicted probabilities.
 
 Probabilities come from the user's own model (``label_quality.pred_probs``) or from K-fold
-cross-validation of a classifier on the embeddings, with the folds grouped by content so an
-exact copy never predicts its twin. cleanlab then flags the samples whose given label the
-probabilities contradict, ranks them, and its confident joint estimates the noise rate per
-class; flagged shares per split and per subgroup show label bias.
+cross-validation, with the folds grouped by content so an exact copy never predicts its twin, of
+a classifier on the embeddings or of a small CNN trained on the images themselves (image_cnn.py:
+far stronger than a classifier on the fallback descriptors when no pretrained weights exist).
+cleanlab then flags the samples whose given label the probabilities contradict, ranks them, and
+its confident joint estimates the noise rate per class; flagged shares per split and per
+subgroup show label bias.
 """
 
 from __future__ import annotations
@@ -14,9 +16,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator.checks import label_evidence
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.errors import DataError, MissingArtifactError
 from curator.params import LabelQualityParams
+from curator.stats import jeffreys_interval
+
+
+def folds(y: np.ndarray, groups: np.ndarray, params: LabelQualityParams) -> list[tuple]:
+    """Stratified K-fold (train, held-out) index pairs; one content never straddles two folds."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    smallest = np.bincount(y).min()
+    if smallest < 2:
+        raise DataError(
+            "label_quality: a class has a single image; out-of-fold probabilities "
+            "need at least 2 per class (or supply label_quality.pred_probs)."
+        )
+    splitter = StratifiedGroupKFold(
+        n_splits=min(params.n_folds, smallest), shuffle=True, random_state=params.seed
+    )
+    return list(splitter.split(np.zeros(len(y)), y, groups))
 
 
 def out_of_fold_probs(
@@ -25,48 +45,68 @@ def out_of_fold_probs(
     """K-fold predicted probabilities; a sample's row comes from a model that never saw it."""
     from sklearn.kernel_approximation import Nystroem
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedGroupKFold, cross_val_predict
+    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline
 
-    smallest = np.bincount(y).min()
-    if smallest < 2:
-        raise DataError(
-            "label_quality: a class has a single image; out-of-fold probabilities "
-            "need at least 2 per class (or supply label_quality.pred_probs)."
-        )
-    n_splits = min(params.n_folds, smallest)
+    cv = folds(y, groups, params)
     model = LogisticRegression(C=params.regularization_c, max_iter=3000)
     if params.classifier == "kernel_logistic":
         # An RBF kernel (Nystroem approximation, linear in n) before a multinomial logistic
         # regression: kernel-SVM accuracy with well-calibrated probabilities.
-        n_train = len(y) - -(-len(y) // n_splits)  # the smallest training fold
+        n_train = min(len(train) for train, _ in cv)
         kernel = Nystroem(
             gamma=params.kernel_gamma, n_components=min(1000, n_train), random_state=params.seed
         )
         model = make_pipeline(kernel, model)
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=params.seed)
-    return cross_val_predict(model, x, y, groups=groups, cv=folds, method="predict_proba")
+    return cross_val_predict(model, x, y, cv=cv, method="predict_proba")
+
+
+def out_of_fold_cnn_probs(
+    images: np.ndarray, y: np.ndarray, groups: np.ndarray, params: LabelQualityParams, device: str
+) -> np.ndarray:
+    """K-fold probabilities of the small CNN trained on the images (image_cnn.py)."""
+    from curator.image_cnn import out_of_fold_cnn_probs as cnn_probs
+
+    settings = {
+        "width": params.cnn_width,
+        "epochs": params.cnn_epochs,
+        "batch_size": params.cnn_batch_size,
+        "learning_rate": params.cnn_learning_rate,
+    }
+    n_classes = int(y.max()) + 1
+    return cnn_probs(images, y, folds(y, groups, params), n_classes, settings, params.seed, device)
 
 
 def user_probs(table: pd.DataFrame, items: pd.DataFrame, classes: list[str]) -> np.ndarray:
-    """Align user-supplied probabilities (keyed by path or sample_id) to ``items``."""
+    """Align user-supplied probabilities (keyed by path or sample_id) to ``items``.
+
+    Class columns are named by the class (``cat``) or as curator writes them (``p_cat``, so an
+    ``audits/pred_probs.parquet`` of another run is accepted as it is)."""
     key = "path" if "path" in table.columns else "sample_id"
     if key not in table.columns:
         raise DataError("label_quality.pred_probs needs a 'path' or 'sample_id' column.")
-    missing = [c for c in classes if c not in table.columns]
+    prefixed = [f"p_{c}" for c in classes]
+    columns = prefixed if all(c in table.columns for c in prefixed) else list(classes)
+    missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DataError(
             f"label_quality.pred_probs has no column for class(es) {missing}; "
-            "name one column per class label."
+            "name one column per class label (or p_<label>)."
         )
     aligned = table.drop_duplicates(key).set_index(key).reindex(items[key])
-    absent = aligned.index[aligned[classes].isna().any(axis=1)]
+    values = aligned[columns].apply(pd.to_numeric, errors="coerce")
+    absent = aligned.index[values.isna().any(axis=1)]
     if len(absent):
         raise DataError(
-            f"label_quality.pred_probs has no row for {len(absent)} image(s), "
-            f"e.g. {absent[0]}; give every readable image a row."
+            f"label_quality.pred_probs has no row (or a non-numeric value) for {len(absent)} "
+            f"image(s), e.g. {absent[0]}; give every readable image a row of numbers."
         )
-    probs = aligned[classes].to_numpy(dtype=float)
+    probs = values.to_numpy(dtype=float)
+    if (probs < 0).any() or (probs.sum(axis=1) <= 0).any():
+        bad = aligned.index[(probs < 0).any(axis=1) | (probs.sum(axis=1) <= 0)][0]
+        raise DataError(
+            f"label_quality.pred_probs row {bad}: probabilities must be >= 0 and not all 0."
+        )
     return probs / probs.sum(axis=1, keepdims=True)
 
 
@@ -96,6 +136,14 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
     y = items["label"].map({c: k for k, c in enumerate(classes)}).to_numpy()
     if inputs.pred_probs is not None:
         probs, source = user_probs(inputs.pred_probs, items, classes), "user-supplied"
+    elif params.classifier == "cnn":
+        if inputs.load_images is None:
+            raise MissingArtifactError("label_quality.classifier 'cnn' needs the images (--data).")
+        images = inputs.load_images(items["sample_id"].tolist())
+        probs = out_of_fold_cnn_probs(
+            images, y, items["sample_id"].to_numpy(), params, inputs.device
+        )
+        source = f"{params.n_folds}-fold CNN trained on the images ({params.cnn_image_size} px)"
     elif inputs.embeddings is not None:
         ids, vectors = inputs.embeddings
         row = {sid: k for k, sid in enumerate(ids)}
@@ -106,6 +154,20 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         raise MissingArtifactError(
             "label_quality needs embeddings (run `curator embed`) or label_quality.pred_probs."
         )
+    evidence = label_evidence.judge(
+        y,
+        probs,
+        score_fn=lambda labels: get_label_quality_scores(labels, probs, method=params.ranked_by),
+        flag_fn=lambda labels: find_label_issues(labels, probs, filter_by=params.filter_by),
+        noise_fn=lambda labels, p: noise_rates(labels, p, classes)["overall"],
+        settings={
+            "plant_fraction": params.plant_fraction,
+            "min_planted_auc": params.min_planted_auc,
+            "n_bootstrap": params.n_bootstrap,
+            "ci_level": params.ci_level,
+        },
+        rng=np.random.default_rng(params.seed),
+    )
     flagged = find_label_issues(y, probs, filter_by=params.filter_by)
     quality = get_label_quality_scores(y, probs, method=params.ranked_by)
     suggested = probs.argmax(axis=1)
@@ -115,41 +177,33 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         p_given=probs[np.arange(len(y)), y],
         p_suggested=probs.max(axis=1),
         label_quality=quality,
+        p_label_wrong=evidence.pop("p_wrong"),
         is_label_issue=flagged,
     )
+    supported = evidence["supported"]
+    caveat = "" if supported else " (weak evidence: a review candidate, not a finding)"
     flags = make_flags(
         [
             {
                 "sample_id": r.sample_id,
                 "path": r.path,
                 "issue": "label_issue",
-                "score": float(1 - r.label_quality),
+                "score": float(r.p_label_wrong),
                 "detail": f"labelled {r.given_label!r}; out-of-sample probabilities say "
                 f"{r.suggested_label!r} ({r.p_suggested:.2f}; {r.p_given:.2f} for the given "
-                "label)",
+                f"label); estimated probability the label is wrong {r.p_label_wrong:.2f}{caveat}",
             }
             for r in table[table["is_label_issue"]].itertuples()
         ]
     )
-    rates = noise_rates(y, probs, classes)
-    share = lambda col: table.assign(g=col).groupby("g")["is_label_issue"].mean()  # noqa: E731
-    summary = {
-        "pred_probs_source": source,
-        "out_of_fold_accuracy": float((suggested == y).mean()),
-        "n_images": len(table),
-        "n_label_issues": int(flagged.sum()),
-        "estimated_noise_rate": rates["overall"],
-        "noise_rate_per_class": rates["per_class"],
-        "confident_joint": rates["joint"],
-        # per split and subgroup: the share of images confident learning flags there
-        "noise_rate_per_split": share(table["split"]).to_dict(),
-        "noise_rate_per_subgroup": {
-            a: share(items[a].astype("string").fillna("(missing)")).to_dict()
-            for a in params.subgroups
-        },
-    }
+    summary = _summary(table, items, y, probs, classes, source, evidence, inputs, params)
     metrics = {
-        k: summary[k] for k in ("n_label_issues", "estimated_noise_rate", "out_of_fold_accuracy")
+        "n_flagged": summary["n_flagged"],
+        "n_label_issues": summary["n_label_issues"],
+        "estimated_noise_rate": summary["estimated_noise_rate"],
+        "noise_rate_upper_bound": evidence["noise_rate_upper_bound"]["value"],
+        "accuracy_vs_given_labels": summary["accuracy_vs_given_labels"]["value"],
+        "evidence_supported": supported,
     }
     probs_table = items[["sample_id", "path"]].assign(
         **{f"p_{c}": probs[:, k] for k, c in enumerate(classes)}
@@ -162,3 +216,43 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         vars(params),
         tables={"label_issues": table, "pred_probs": probs_table},
     )
+
+
+def _summary(table, items, y, probs, classes, source, evidence, inputs, params) -> dict:
+    """What the stage states: a count and a noise rate only when the evidence supports them."""
+    supported = evidence["supported"]
+    hits = int((probs.argmax(axis=1) == y).sum())
+    low, high = jeffreys_interval([hits], [len(y)], params.ci_level)
+    confidence = probs.max(axis=1)
+    bins = np.minimum((confidence * 15).astype(int), 14)
+    correct = probs.argmax(axis=1) == y
+    ece = sum(
+        abs(confidence[bins == b].mean() - correct[bins == b].mean()) * np.mean(bins == b)
+        for b in np.unique(bins)
+    )
+    rates = noise_rates(y, probs, classes) if supported else None
+    share = lambda col: table.assign(g=col).groupby("g")["is_label_issue"].mean()  # noqa: E731
+    return {
+        "pred_probs_source": source,
+        "out_of_fold": inputs.pred_probs is None,  # user-supplied probabilities: unknown
+        "accuracy_vs_given_labels": {
+            "value": hits / len(y),
+            "ci": [float(low[0]), float(high[0])],
+            "n": len(y),
+        },
+        "calibration_error": float(ece),
+        "n_images": len(table),
+        "n_flagged": int(table["is_label_issue"].sum()),
+        "evidence": evidence,
+        "n_label_issues": int(table["is_label_issue"].sum()) if supported else None,
+        "estimated_noise_rate": evidence["noise_rate"]["value"] if supported else None,
+        "estimated_noise_rate_ci": evidence["noise_rate"]["ci"] if supported else None,
+        "noise_rate_per_class": rates["per_class"] if rates else None,
+        "confident_joint": rates["joint"] if rates else None,
+        # per split and subgroup: the share of images flagged for review there
+        "flagged_share_per_split": share(table["split"]).to_dict(),
+        "flagged_share_per_subgroup": {
+            a: share(items[a].astype("string").fillna("(missing)")).to_dict()
+            for a in params.subgroups
+        },
+    }

@@ -40,6 +40,20 @@ def excluded_paths(findings: Sequence[Path], issues: Sequence[str]) -> set[str]:
     return set(flagged.loc[flagged["issue"].isin(issues), "path"])
 
 
+def warn_if_weak_label_evidence(audits: Path) -> None:
+    """Leaving out images whose flags rest on weak evidence can make the model worse."""
+    labels = read_json(audits / artifacts.LABEL_QUALITY_SUMMARY, "curator label-quality")
+    evidence = labels["evidence"]
+    if not evidence["supported"]:
+        log.warning(
+            "train.exclude names label_issue, but those %d flags rest on weak evidence (%s): "
+            "leaving them out may remove correct labels and make the model worse. To fix: %s.",
+            labels["n_flagged"],
+            "; ".join(evidence["reasons"]),
+            evidence["to_fix"],
+        )
+
+
 def _finetune(params: Params, embed: dict, head, paths, y, train, val):
     """LP-FT of the CLIP image tower that made the embeddings (curator/finetune.py)."""
     from curator.features.embeddings import OpenClipEncoder, resolve_embedder
@@ -72,6 +86,8 @@ def run(
     classes = sorted(items["label"].unique())
     y = items["label"].map({c: k for k, c in enumerate(classes)}).to_numpy()
     dropped = excluded_paths(findings, p.exclude)
+    if "label_issue" in p.exclude:
+        warn_if_weak_label_evidence(audits)
     train = (items["split"] == "train").to_numpy() & ~items["path"].isin(dropped).to_numpy()
     val = (items["split"] == "val").to_numpy()
     if not train.any() or not val.any():

@@ -39,9 +39,57 @@ def test_planted_flips_are_found(classifier):
     assert set(result.flags["path"]) == {"img3.png", "img70.png", "img150.png"}
     table = result.tables["label_issues"].set_index("path")
     assert table.at["img3.png", "suggested_label"] == "c0"  # the true class
-    assert result.summary["estimated_noise_rate"] == pytest.approx(3 / 180, abs=0.02)
-    assert set(result.summary["noise_rate_per_subgroup"]["site"]) == {"A", "B"}
+    summary = result.summary
+    assert summary["evidence"]["supported"] and summary["n_label_issues"] == 3
+    assert summary["estimated_noise_rate"] == pytest.approx(3 / 180, abs=0.02)
+    low, high = summary["estimated_noise_rate_ci"]
+    assert low <= summary["estimated_noise_rate"] <= high
+    assert summary["evidence"]["planted"]["auc_corrected"] >= 0.9
+    assert set(summary["flagged_share_per_subgroup"]["site"]) == {"A", "B"}
     assert result.tables["pred_probs"].filter(like="p_").sum(axis=1).round(6).eq(1).all()
+    # each flag's score is the estimated probability that the label is wrong, not a capped 1.0
+    assert result.flags["score"].between(0, 1).all() and result.flags["score"].nunique() > 1
+
+
+def test_weak_probabilities_abstain_from_a_count_but_keep_the_ranking():
+    # Classes that overlap almost entirely: the probabilities cannot tell errors from the rest.
+    rng = np.random.default_rng(1)
+    manifest, (ids, _), y = blobs(n_per_class=200, flips=tuple(range(0, 600, 7)))
+    x = rng.normal(size=(600, 8)) + 0.15 * np.eye(8)[y]
+    vectors = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    result = label_quality.run(
+        CheckInputs(manifest=manifest, embeddings=(ids, vectors)), LabelQualityParams()
+    )
+    summary = result.summary
+    assert not summary["evidence"]["supported"]
+    assert summary["n_label_issues"] is None and summary["estimated_noise_rate"] is None
+    assert summary["noise_rate_per_class"] is None
+    assert "min_planted_auc" in " ".join(summary["evidence"]["reasons"])
+    assert "curator weights pull" in summary["evidence"]["to_fix"]
+    assert summary["n_flagged"] == len(result.flags) > 0  # still a review list
+    assert result.flags["detail"].str.contains("weak evidence").all()
+    assert result.metrics["evidence_supported"] is False
+
+
+@pytest.mark.parametrize(
+    "filter_by",
+    [
+        "both",
+        "confident_learning",
+        "prune_by_noise_rate",
+        "prune_by_class",
+        "predicted_neq_given",
+        "low_normalized_margin",
+        "low_self_confidence",
+    ],
+)
+def test_every_cleanlab_filter_is_accepted(filter_by):
+    from curator.params import params_from_dict
+
+    params = params_from_dict({"label_quality": {"filter_by": filter_by}}).label_quality
+    manifest, embeddings, _ = blobs()
+    result = label_quality.run(CheckInputs(manifest=manifest, embeddings=embeddings), params)
+    assert {"img3.png", "img70.png", "img150.png"} <= set(result.flags["path"])
 
 
 def test_noise_rates_follow_the_confident_joint():
@@ -63,13 +111,21 @@ def test_user_probabilities_are_aligned_by_path_and_checked():
         CheckInputs(manifest=manifest, pred_probs=shuffled), LabelQualityParams()
     )
     assert result.summary["pred_probs_source"] == "user-supplied"
+    assert result.summary["out_of_fold"] is False
     assert set(result.flags["path"]) == {"img3.png", "img70.png", "img150.png"}
+    # curator's own format (audits/pred_probs.parquet: p_<label> columns) is accepted as is
+    own = result.tables["pred_probs"]
+    again = label_quality.run(CheckInputs(manifest=manifest, pred_probs=own), LabelQualityParams())
+    assert set(again.flags["path"]) == {"img3.png", "img70.png", "img150.png"}
+    negative = table.assign(c0=table["c0"] - 1.0)
+    with pytest.raises(DataError, match="must be >= 0"):
+        label_quality.run(CheckInputs(manifest=manifest, pred_probs=negative), LabelQualityParams())
     with pytest.raises(DataError, match=r"no column for class\(es\) \['c2'\]"):
         label_quality.run(
             CheckInputs(manifest=manifest, pred_probs=table.drop(columns="c2")),
             LabelQualityParams(),
         )
-    with pytest.raises(DataError, match="no row for 1 image"):
+    with pytest.raises(DataError, match=r"no row \(or a non-numeric value\) for 1 image"):
         label_quality.run(
             CheckInputs(manifest=manifest, pred_probs=table.iloc[1:]), LabelQualityParams()
         )

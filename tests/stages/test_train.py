@@ -39,6 +39,8 @@ def trained(embedded, tmp_path, **kw):
     for name in (artifacts.EMBED_IDS, artifacts.EMBED_VECTORS):
         (out / name).write_bytes((audits / name).read_bytes())
     findings = kw.pop("findings", ())
+    if "label_quality" in kw:
+        (out / artifacts.LABEL_QUALITY_SUMMARY).write_text(json.dumps(kw.pop("label_quality")))
     summary = train.run(Params(train=TrainParams(**kw)), root, out, findings)
     return summary, out
 
@@ -70,7 +72,7 @@ def test_model_reloads_from_safetensors_without_pickle(embedded, tmp_path):
     assert json.loads((out / "model" / "model.json").read_text())["best_epoch"] >= 1
 
 
-def test_exclude_leaves_flagged_train_images_out(embedded, tmp_path):
+def test_exclude_leaves_flagged_train_images_out(embedded, tmp_path, caplog):
     _, _, audits, _ = embedded
     manifest = pd.read_parquet(audits / artifacts.MANIFEST)
     some = manifest[(manifest["split"] == "train") & manifest["readable"]].head(7)
@@ -79,10 +81,32 @@ def test_exclude_leaves_flagged_train_images_out(embedded, tmp_path):
         ["sample_id", "path", "issue", "score", "detail"]
     ].to_parquet(findings)
     base, _ = trained(embedded, tmp_path / "a", max_epochs=5)
+    weak = {
+        "n_flagged": 7,
+        "evidence": {"supported": False, "reasons": ["planted AUC 0.61"], "to_fix": "weights"},
+    }
     cleaned, _ = trained(
-        embedded, tmp_path / "b", max_epochs=5, exclude=("label_issue",), findings=(findings,)
+        embedded,
+        tmp_path / "b",
+        max_epochs=5,
+        exclude=("label_issue",),
+        findings=(findings,),
+        label_quality=weak,
     )
     assert cleaned["n_train"] == base["n_train"] - 7 and cleaned["n_excluded"] == 7
+    said = [r.getMessage() for r in caplog.records if r.name == "curator.stages.train"]
+    assert any("rest on weak evidence (planted AUC 0.61)" in m for m in said)
+    caplog.clear()
+    strong = {"n_flagged": 7, "evidence": {"supported": True, "reasons": [], "to_fix": None}}
+    trained(
+        embedded,
+        tmp_path / "c",
+        max_epochs=5,
+        exclude=("label_issue",),
+        findings=(findings,),
+        label_quality=strong,
+    )
+    assert not [r for r in caplog.records if "weak evidence" in r.getMessage()]
 
 
 def test_finetune_trains_the_clip_tower_and_saves_it_as_safetensors(tmp_path, tiny_clip_config):
