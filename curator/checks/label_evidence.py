@@ -72,13 +72,28 @@ def noise_upper_bound(score_all: np.ndarray, score_planted: np.ndarray) -> float
 def wrong_label_probability(
     scores: np.ndarray, planted_scores: np.ndarray, eta: float
 ) -> np.ndarray:
-    """P(label wrong | score <= s) = eta * F_planted(s) / F_all(s) for each image's score s:
-    among the images scoring as low as this one, the expected share of errors (planted errors
-    standing for real ones). Non-increasing in s, in [0, 1]."""
-    order = np.sort(scores)
-    f_all = np.searchsorted(order, scores, side="right") / len(scores)
-    f_planted = np.searchsorted(np.sort(planted_scores), scores, side="right") / len(planted_scores)
-    return np.clip(eta * f_planted / np.maximum(f_all, 1e-12), 0.0, 1.0)
+    """For each image, the expected share of wrong labels among the images scoring as low as it
+    or lower, eta * F_planted(s) / F_all(s) (planted errors standing for real ones), made
+    non-increasing in s the way q-values are (the best cut at or above s), so the most suspect
+    image is never given less than a milder one. Within a run of equal values the step is
+    interpolated linearly towards the next value: the order of the scores is kept, no block of
+    images ties, and each value stays between two measured cuts."""
+    order = np.argsort(scores, kind="stable")
+    ranked = scores[order]
+    f_all = np.arange(1, len(ranked) + 1) / len(ranked)
+    f_planted = np.searchsorted(np.sort(planted_scores), ranked, side="right") / len(
+        planted_scores
+    )
+    share = np.clip(eta * f_planted / f_all, 0.0, 1.0)
+    step = np.maximum.accumulate(share[::-1])[::-1]  # max over every cut at or above s
+    starts = np.flatnonzero(np.r_[True, step[1:] != step[:-1]])
+    ends = np.r_[starts[1:], len(step)]
+    smooth = step.copy()
+    for a, b in zip(starts[:-1], ends[:-1], strict=True):  # the last run has no next value
+        smooth[a:b] = step[a] - (step[a] - step[b]) * np.arange(b - a) / (b - a)
+    out = np.empty_like(smooth)
+    out[order] = smooth
+    return out
 
 
 def _interval(values: np.ndarray, level: float) -> list[float]:

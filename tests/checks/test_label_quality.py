@@ -129,3 +129,19 @@ def test_user_probabilities_are_aligned_by_path_and_checked():
         label_quality.run(
             CheckInputs(manifest=manifest, pred_probs=table.iloc[1:]), LabelQualityParams()
         )
+
+
+def test_wrong_label_probability_never_drops_for_a_more_suspect_image():
+    from curator.checks.label_evidence import wrong_label_probability
+
+    rng = np.random.default_rng(0)
+    scores = rng.random(1000)
+    planted = rng.random(50) * 0.3 + 0.05  # none as low as the lowest real scores
+    p = wrong_label_probability(scores, planted, eta=0.1)
+    order = np.argsort(scores)
+    assert np.all(np.diff(p[order]) <= 1e-12)  # non-increasing as the score rises
+    assert p[order[0]] > 0 and p.max() <= 1
+    flagged = p[order[:100]]  # the 100 most suspect: ordered, without a block of ties
+    assert len(np.unique(flagged)) == 100
+    # where planted errors sit 1-in-2 against everyone, the share is eta * F_p / F_all
+    assert p[order[-1]] == pytest.approx(0.1)
