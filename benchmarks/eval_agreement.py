@@ -1,16 +1,20 @@
 """Annotator reliability and consensus on the demo, scored against its simulated truth.
 
-Usage: .venv/bin/python benchmarks/eval_agreement.py
+Usage: .venv/bin/python benchmarks/eval_agreement.py [--image-evidence]
 Runs ingest and agreement on a fresh demo (committed params.yaml) and prints: each annotator's
-Dawid-Skene accuracy estimate next to the accuracy it really had, whether it was flagged, and
-the accuracy of the consensus labels against majority voting (ties counted wrong, or broken at
-random with a fixed seed) on the annotated images.
+estimated accuracy (with its interval) next to the accuracy it really had, whether it was
+flagged, and the accuracy of the consensus labels against majority voting (ties counted wrong,
+or broken at random with a fixed seed) on the annotated images. ``--image-evidence`` first runs
+embed and label_quality and lets the consensus weigh their out-of-fold probabilities, as the
+pipeline does.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +23,7 @@ import pandas as pd
 from curator import artifacts
 from curator.demo import write_demo
 from curator.params import load_params
-from curator.stages import agreement, ingest
+from curator.stages import agreement, embed, ingest, label_quality
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +34,15 @@ def main() -> None:
         root, audits = Path(tmp) / "data", Path(tmp) / "audits"
         truth = write_demo(root, seed=0)
         ingest.run(params, root, audits)
-        summary = agreement.run(params, audits)
+        image_probs = None
+        if "--image-evidence" in sys.argv:
+            params = replace(
+                params, embed=replace(params.embed, cache_dir=str(Path(tmp) / "cache"))
+            )
+            embed.run(params, root, audits)
+            label_quality.run(params, root, audits)
+            image_probs = audits / artifacts.PRED_PROBS
+        summary = agreement.run(params, audits, image_probs)
         annotators = pd.read_parquet(audits / artifacts.ANNOTATORS)
         consensus = pd.read_parquet(audits / artifacts.CONSENSUS)
         votes = pd.read_parquet(audits / artifacts.ANNOTATIONS)

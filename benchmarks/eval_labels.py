@@ -42,8 +42,8 @@ def main() -> None:
         )
         for stage in (ingest, hash, embed, duplicates):
             stage.run(params, root, audits)
-        agreement.run(params, audits)
         summary = label_quality.run(params, root, audits)
+        agreement.run(params, audits, audits / artifacts.PRED_PROBS)  # as dvc.yaml runs it
         findings = [
             audits / artifacts.findings(s)
             for s in ("ingest", "duplicates", "agreement", "label_quality")
@@ -52,10 +52,20 @@ def main() -> None:
         table = pd.read_parquet(audits / artifacts.ISSUES)
         queue = pd.read_parquet(audits / artifacts.REVIEW_QUEUE)
     flips = {f["path"] for f in truth["label_flips"]}
+    evidence = summary["evidence"]
+    stated = (
+        f"estimated noise rate {summary['estimated_noise_rate']:.4f} ("
+        f"{summary['estimated_noise_rate_ci'][0]:.4f} to "
+        f"{summary['estimated_noise_rate_ci'][1]:.4f})"
+        if evidence["supported"]
+        else f"no noise rate stated ({'; '.join(evidence['reasons'])})"
+    )
     print(
-        f"{len(flips)} planted flips; out-of-fold accuracy {summary['out_of_fold_accuracy']:.3f}"
-        f" ({summary['pred_probs_source']}, filter {params.label_quality.filter_by}); estimated"
-        f" noise rate {summary['estimated_noise_rate']:.4f} (planted: "
+        f"{len(flips)} planted flips; out-of-fold accuracy "
+        f"{summary['accuracy_vs_given_labels']['value']:.3f} ({summary['pred_probs_source']}, "
+        f"filter {params.label_quality.filter_by}); evidence check: planted-error AUC "
+        f"{evidence['planted']['auc_corrected']:.3f}, noise bound "
+        f"{evidence['noise_rate_upper_bound']['value']:.4f}; {stated} (planted: "
         f"{len(flips) / summary['n_images']:.4f})"
     )
     print("| signal | flagged | precision | recall |")

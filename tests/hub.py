@@ -63,10 +63,9 @@ class _Hub(ThreadingHTTPServer):
 
 
 @contextmanager
-def stand_in_hub(files: dict[tuple[str, str], bytes], tamper: bool = False):
-    """Serve ``{(repo, filename): bytes}`` on 127.0.0.1; yields the server (``.url``)."""
-    server = _Hub(("127.0.0.1", 0), _HubHandler)
-    server.files, server.requests, server.tamper = files, [], tamper
+def _serving(server: ThreadingHTTPServer):
+    """Serve on a background thread; yields the server with its ``url`` and ``requests``."""
+    server.requests = []
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -75,6 +74,15 @@ def stand_in_hub(files: dict[tuple[str, str], bytes], tamper: bool = False):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def stand_in_hub(files: dict[tuple[str, str], bytes], tamper: bool = False):
+    """Serve ``{(repo, filename): bytes}`` on 127.0.0.1; yields the server (``.url``)."""
+    server = _Hub(("127.0.0.1", 0), _HubHandler)
+    server.files, server.tamper = files, tamper
+    with _serving(server) as running:
+        yield running
 
 
 class _ProxyHandler(BaseHTTPRequestHandler):
@@ -112,13 +120,5 @@ class _Proxy(ThreadingHTTPServer):
 @contextmanager
 def forward_proxy():
     """An HTTP proxy on 127.0.0.1 that records what it relayed; yields the server (``.url``)."""
-    server = _Proxy(("127.0.0.1", 0), _ProxyHandler)
-    server.requests = []
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serving(_Proxy(("127.0.0.1", 0), _ProxyHandler)) as running:
+        yield running

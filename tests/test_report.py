@@ -210,3 +210,44 @@ def test_no_groups_to_evaluate_still_gives_a_card(audited_demo, demo_data, tmp_p
     card = json.loads((tmp_path / "reports" / "model_card.json").read_text())
     slices = {m.get("slice") for m in card["quantitative_analysis"]["performance_metrics"]}
     assert all(s is None or s.startswith("without_") for s in slices)  # no group slices
+
+
+def test_label_counts_are_stated_only_when_the_evidence_holds(
+    reports, audited_demo, demo_data, tmp_path
+):
+    from curator.stages import issues, label_quality
+    from curator.summary import render_summary
+
+    # the demo's evidence holds: a count, a noise rate with its interval
+    _, _, out, _ = reports
+    assert "probably carry a wrong label" in (out / "dataset_audit.html").read_text()
+    assert "probably carry a wrong label" in (out / "model_card.html").read_text()
+    # the same audit with a bar no ranking can clear: the check fails, nothing is counted
+    params, audits, _ = audited_demo
+    work = tmp_path / "audits"
+    shutil.copytree(audits, work)
+    strict = replace(params, label_quality=replace(params.label_quality, min_planted_auc=1.0))
+    summary = label_quality.run(strict, demo_data[0], work)
+    assert not summary["evidence"]["supported"] and summary["n_label_issues"] is None
+    stages = ("ingest", "balance", "duplicates", "agreement", "label_quality")
+    issues.run(
+        [work / artifacts.findings(s) for s in stages],
+        work / artifacts.ISSUES,
+        work / artifacts.REVIEW_QUEUE,
+    )
+    evaluate.run(strict, work)
+    report.run(strict, demo_data[0], work, tmp_path / "reports")
+    audit_page = (tmp_path / "reports" / "dataset_audit.html").read_text()
+    card_page = (tmp_path / "reports" / "model_card.html").read_text()
+    card = (tmp_path / "reports" / "model_card.json").read_text()
+    text = render_summary(work)
+    for shown in (audit_page, card_page, card, text):
+        assert "probably carry a wrong label" not in shown
+        assert "likely label errors" not in shown
+    assert "Not enough evidence for a count of label errors" in audit_page
+    assert "Label noise could not be measured" in card_page and "not counted as errors" in card
+    assert "a review list, not a count of errors" in card_page
+    assert "not enough evidence for a count of label errors" in text
+    assert "curator weights pull" in audit_page and "curator weights pull" in card_page
+    for src, shown in parse(tmp_path / "reports" / "dataset_audit.html").spans:
+        assert shown.strip() != "None", src
