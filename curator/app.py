@@ -44,8 +44,8 @@ def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple
     views: dict[str, tuple[str, Callable]] = {}
     for issue in sorted({t for tags in table["tags"] for t in tags}):
         views[f"issue: {issue}"] = (
-            f"images flagged '{issue}'",
-            lambda ds, issue=issue: ds.match_tags(issue),
+            f"images flagged '{issue}', most severe first",
+            lambda ds, issue=issue: ds.match_tags(issue).sort_by(f"{issue}_score", reverse=True),
         )
     if "review_rank" in table and table["review_rank"].notna().any():
         views[REVIEW_QUEUE_VIEW] = (

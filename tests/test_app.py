@@ -30,7 +30,10 @@ values = {f: ds.values(f) for f in fields}
 values["last_modified_at"] = [str(v) for v in values["last_modified_at"]]
 queue = ds.load_saved_view("review queue").values("filepath")
 views = {name: len(ds.load_saved_view(name)) for name in ds.list_saved_views()}
+order = {name: ds.load_saved_view(name).values(name.removeprefix("issue: ") + "_score")
+         for name in ds.list_saved_views() if name.startswith("issue: ")}
 print(json.dumps({"n": len(ds), "persistent": ds.persistent, "values": values, "views": views,
+                  "order": order,
                   "queue": queue, "brain": ds.list_brain_runs(),
                   "tag_counts": ds.count_sample_tags()}))
 """
@@ -114,6 +117,8 @@ def test_saved_views_cover_every_issue_and_subgroup(built):
     issues = pd.read_parquet(work / "audits" / artifacts.ISSUES)
     for issue, n in issues.groupby("issue")["path"].nunique().items():
         assert state["views"][f"issue: {issue}"] == n
+        scores = state["order"][f"issue: {issue}"]  # most severe first
+        assert scores == sorted(scores, reverse=True) and None not in scores
     evaluation = json.loads((work / "audits" / artifacts.EVALUATION).read_text())
     preds = pd.read_parquet(work / "audits" / artifacts.PREDICTIONS)
     manifest = pd.read_parquet(work / "audits" / artifacts.MANIFEST)

@@ -64,8 +64,8 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
     if preds is not None:
         t = t.merge(preds[["path", "predicted", "confidence"]], on="path", how="left")
     labels = _optional(audits / artifacts.LABEL_ISSUES, "curator label-quality")
-    if labels is not None:
-        labels = labels.assign(label_issue_score=1.0 - labels["label_quality"])
+    if labels is not None:  # the estimated probability that the label is wrong, every image
+        labels = labels.assign(label_issue_score=labels["p_label_wrong"])
         t = t.merge(
             labels[["path", "label_quality", "label_issue_score", "suggested_label"]],
             on="path",
@@ -122,6 +122,10 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
     issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
     tags = issues.groupby("path")["issue"].agg(lambda s: sorted(set(s)))
     t["tags"] = [tags.get(p, []) for p in t["path"]]
+    scores = issues.pivot_table(index="path", columns="issue", values="score", aggfunc="max")
+    for issue in scores.columns:  # <issue>_score: what each issue view is sorted by
+        if f"{issue}_score" not in t:
+            t[f"{issue}_score"] = t["path"].map(scores[issue])
     return t.drop(columns=["path"]).reset_index(drop=True)
 
 
