@@ -150,10 +150,6 @@ def out_of_fold_cnn_probs(
     device: str,
 ) -> np.ndarray:
     """Each image's probabilities from the CNN trained on the folds that do not hold it."""
-    import torch
-
-    if device == "cpu":
-        torch.set_num_threads(max(1, torch.get_num_threads()))
     probs = np.zeros((len(y), n_classes), dtype=np.float64)
     for k, (train, held) in enumerate(folds):
         model, normalise = train_cnn(

@@ -27,13 +27,6 @@ from curator.stats import jeffreys_interval
 BOOTSTRAP_CHUNK = 64  # resamples per weight matrix: bounded memory at any number of items
 
 
-def vote_counts(items: pd.Index, votes: pd.DataFrame, categories: list[str]) -> np.ndarray:
-    """(n_items, n_categories) count of votes per category; items are paths (votes are cast
-    on files, and two copies of one image may carry different labels)."""
-    table = pd.crosstab(votes["path"], votes["label"])
-    return table.reindex(index=items, columns=categories, fill_value=0).to_numpy()
-
-
 def _weights(n_items: int, reps: int, rng: np.random.Generator | None) -> np.ndarray:
     """Row 0: every item once (the estimate); rows 1..reps: bootstrap resample counts."""
     rows = [np.ones(n_items)]
