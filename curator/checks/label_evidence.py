@@ -81,9 +81,7 @@ def wrong_label_probability(
     order = np.argsort(scores, kind="stable")
     ranked = scores[order]
     f_all = np.arange(1, len(ranked) + 1) / len(ranked)
-    f_planted = np.searchsorted(np.sort(planted_scores), ranked, side="right") / len(
-        planted_scores
-    )
+    f_planted = np.searchsorted(np.sort(planted_scores), ranked, side="right") / len(planted_scores)
     share = np.clip(eta * f_planted / f_all, 0.0, 1.0)
     step = np.maximum.accumulate(share[::-1])[::-1]  # max over every cut at or above s
     starts = np.flatnonzero(np.r_[True, step[1:] != step[:-1]])
