@@ -27,16 +27,12 @@ import pandas as pd
 
 from curator.checks import agreement
 from curator.checks.base import CheckInputs
-from curator.metrics import Scored, calibration_table
+from curator.metrics import Scored, calibration_table, expected_calibration_error
 from curator.params import AgreementParams
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_LABELS = REPO.parent / "shared/devdata/cifar10n-train/labels.csv.gz"
 VOTES = ("random_label1", "random_label2", "random_label3")
-
-
-def ece(rows: list[dict], n: int) -> float:
-    return sum(r["count"] / n * abs(r["mean_confidence"] - r["accuracy"]) for r in rows)
 
 
 def crowdkit_scores(directory: str, votes: pd.DataFrame, truth: pd.Series) -> list[tuple]:
@@ -58,7 +54,14 @@ def crowdkit_scores(directory: str, votes: pd.DataFrame, truth: pd.Series) -> li
         y = truth.map({c: k for k, c in enumerate(classes)}).to_numpy()
         table = calibration_table(Scored(y, probs.to_numpy(), 1, 15))
         accuracy = (probs.to_numpy().argmax(axis=1) == y).mean()
-        out.append((f"crowd-kit {name}", accuracy, ece(table, len(y)), time.perf_counter() - start))
+        out.append(
+            (
+                f"crowd-kit {name}",
+                accuracy,
+                expected_calibration_error(table),
+                time.perf_counter() - start,
+            )
+        )
     return out
 
 
@@ -118,7 +121,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: |")
     print(
         f"| curator consensus | {correct.mean():.4f} | {correct[split21].mean():.4f} | "
-        f"{correct[tie3].mean():.4f} | {ece(rows, len(y)):.4f} |"
+        f"{correct[tie3].mean():.4f} | {expected_calibration_error(rows):.4f} |"
     )
     print(f"| majority vote, ties at random (5 seeds) | {min(mv):.4f}-{max(mv):.4f} | | | |")
     if args.crowdkit:

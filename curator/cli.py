@@ -247,14 +247,12 @@ def weights_pull(params_path: Path | None, model: str | None, pretrained: str | 
     them there. Example: curator weights pull   (or: --model ViT-L-14 --pretrained openai)
     """
     from curator.errors import ConfigError
+    from curator.features.embeddings import register_model_config
     from curator.features.weights import resolve_weights
 
     p = _load(params_path).embed
     model, tag = model or p.model, pretrained or p.pretrained
-    if p.model_config:
-        from curator.torch_compat import import_open_clip
-
-        import_open_clip().add_model_config(p.model_config)
+    register_model_config(p)
     if tag in (None, "random-init"):
         raise ConfigError("weights pull: embed.pretrained is 'random-init': nothing to download.")
     w = resolve_weights(model, tag, "auto", p.connect_timeout)

@@ -131,6 +131,13 @@ def interval(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+def expected_calibration_error(table: list[dict]) -> float:
+    """ECE from a reliability table (calibration_table): the count-weighted mean gap between
+    each bin's confidence and its accuracy."""
+    n = sum(r["count"] for r in table)
+    return sum(r["count"] * abs(r["mean_confidence"] - r["accuracy"]) for r in table) / max(n, 1)
+
+
 def calibration_table(s: Scored) -> list[dict]:
     """Reliability diagram: per confidence bin, count, mean confidence and accuracy."""
     conf = s.probs.max(axis=1)

@@ -84,14 +84,18 @@ def _log_prior(class_prior: np.ndarray, image_logp: np.ndarray | None, weight: f
     return mixed - np.logaddexp.reduce(mixed, axis=1, keepdims=True)
 
 
+def _group_sum(group: np.ndarray, n_groups: int, rows: np.ndarray) -> np.ndarray:
+    """(n_groups, width): the sum of ``rows`` (one per vote) over the votes of each group."""
+    incidence = sparse.csr_matrix(
+        (np.ones(len(group)), (group, np.arange(len(group)))), shape=(n_groups, len(group))
+    )
+    return np.asarray(incidence @ rows)
+
+
 def _evidence(votes: Votes, confusion: np.ndarray) -> np.ndarray:
     """(n_items, K): sum over an item's votes of log P(vote | true class)."""
     per_vote = np.log(confusion[votes.annotator, :, votes.label])  # (M, K)
-    incidence = sparse.csr_matrix(
-        (np.ones(len(votes.item)), (votes.item, np.arange(len(votes.item)))),
-        shape=(votes.n_items, len(votes.item)),
-    )
-    return np.asarray(incidence @ per_vote)
+    return _group_sum(votes.item, votes.n_items, per_vote)
 
 
 def posterior(
@@ -109,11 +113,8 @@ def posterior(
 def _m_step(votes: Votes, post: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     a, k = votes.n_annotators, votes.n_classes
     group = votes.annotator * k + votes.label  # (annotator, vote) cell of each vote
-    incidence = sparse.csr_matrix(
-        (np.ones(len(group)), (group, np.arange(len(group)))), shape=(a * k, len(group))
-    )
     # mass[a, vote, true] -> confusion[a, true, vote]
-    mass = np.asarray(incidence @ post[votes.item]).reshape(a, k, k).transpose(0, 2, 1)
+    mass = _group_sum(group, a * k, post[votes.item]).reshape(a, k, k).transpose(0, 2, 1)
     confusion = mass + SMOOTHING
     if kind in ("class_confusion", "majority_vote"):
         confusion = np.broadcast_to(confusion.sum(axis=0), confusion.shape).copy()
@@ -235,8 +236,7 @@ def choose(
             j = int(means.argmax())
             best.append((kind, weight, float(TEMPERATURES[j]), ll[j]))
     top = max(best, key=lambda b: b[3].mean())[3]
-    for kind, weight, t, ll in best:  # simplest first; the best itself always qualifies
-        diff = top - ll
-        if diff.mean() <= diff.std() / np.sqrt(len(diff)) + 1e-12:
-            return Choice(kind, weight, t, rows)
-    return Choice(*max(best, key=lambda b: b[3].mean())[:3], rows)
+    kind, weight, t, _ = next(  # simplest first; the best itself always qualifies
+        b for b in best if (top - b[3]).mean() <= (top - b[3]).std() / np.sqrt(len(top)) + 1e-12
+    )
+    return Choice(kind, weight, t, rows)

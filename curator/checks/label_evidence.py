@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from curator.metrics import interval
+
 PLANTED_QUANTILES = (0.1, 0.25, 0.5)  # thresholds (planted-score quantiles) for the bound
 
 
@@ -53,11 +55,10 @@ def plant_errors(
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
     """P(a positive scores higher than a negative), ties counting half (Mann-Whitney)."""
-    from scipy.stats import rankdata
+    from sklearn.metrics import roc_auc_score
 
-    ranks = rankdata(np.concatenate([positive, negative]))
-    n_pos, n_neg = len(positive), len(negative)
-    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    truth = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
+    return float(roc_auc_score(truth, np.concatenate([positive, negative])))
 
 
 def noise_upper_bound(score_all: np.ndarray, score_planted: np.ndarray) -> float:
@@ -94,9 +95,9 @@ def wrong_label_probability(
     return out
 
 
-def _interval(values: np.ndarray, level: float) -> list[float]:
-    tail = (1 - level) / 2
-    return [float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))]
+def _interval(values: list[float], level: float) -> list[float]:
+    low, high = interval(np.asarray(values), level)
+    return [float(low), float(high)]
 
 
 def judge(
@@ -135,7 +136,7 @@ def judge(
     raw_auc = auc(-planted_scores, -scores[others])
     eta = min(noise, bound)
     clean_auc = float(min(1.0, (raw_auc - eta / 2) / (1 - eta))) if eta < 1 else 0.0
-    bound_ci = _interval(np.array(boot_bound), level) if reps else [None, None]
+    bound_ci = _interval(boot_bound, level) if reps else [None, None]
     reasons = []
     if clean_auc < settings["min_planted_auc"]:
         reasons.append(
@@ -166,7 +167,7 @@ def judge(
         },
         "noise_rate": {
             "value": noise,
-            "ci": _interval(np.array(boot_noise), level) if reps else [None, None],
+            "ci": _interval(boot_noise, level) if reps else [None, None],
         },
         "noise_rate_upper_bound": {"value": bound, "ci": bound_ci},
         "min_planted_auc": settings["min_planted_auc"],

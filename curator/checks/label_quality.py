@@ -19,7 +19,7 @@ import pandas as pd
 from curator.checks import label_evidence
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.errors import DataError, MissingArtifactError
-from curator.metrics import Scored, calibration_table
+from curator.metrics import Scored, calibration_table, expected_calibration_error
 from curator.params import LabelQualityParams
 from curator.stats import jeffreys_interval
 
@@ -224,8 +224,7 @@ def _summary(table, items, y, probs, classes, source, evidence, inputs, params) 
     supported = evidence["supported"]
     hits = int((probs.argmax(axis=1) == y).sum())
     low, high = jeffreys_interval([hits], [len(y)], params.ci_level)
-    reliability = calibration_table(Scored(y, probs, top_k=1, bins=15))
-    ece = sum(r["count"] * abs(r["mean_confidence"] - r["accuracy"]) for r in reliability) / len(y)
+    ece = expected_calibration_error(calibration_table(Scored(y, probs, top_k=1, bins=15)))
     rates = noise_rates(y, probs, classes) if supported else None
     share = lambda col: table.assign(g=col).groupby("g")["is_label_issue"].mean()  # noqa: E731
     return {

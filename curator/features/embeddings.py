@@ -61,11 +61,16 @@ class Embedder:
         }
 
 
+def register_model_config(params: EmbedParams) -> None:
+    """Make embed.model_config's architecture known to open_clip (in every process using it)."""
+    if params.model_config:
+        import_open_clip().add_model_config(params.model_config)
+
+
 def resolve_embedder(params: EmbedParams) -> Embedder:
     """Decide what will embed: open_clip with local or downloaded weights, random init, or the
     fallback (with the reason, which the stage prints and every report shows)."""
-    if params.model_config:
-        import_open_clip().add_model_config(params.model_config)
+    register_model_config(params)
     if params.checkpoint:
         path = Path(params.checkpoint)
         if not path.is_file():
@@ -182,8 +187,7 @@ class OpenClipEncoder:
     def load(cls, embedder: Embedder, params: EmbedParams) -> OpenClipEncoder:
         import torch
 
-        if params.model_config:  # again: a Ray actor is a fresh process
-            import_open_clip().add_model_config(params.model_config)
+        register_model_config(params)  # again: a Ray actor is a fresh process
         device = pick_device(params.device)
         amp = None
         if device == "cuda" and params.precision != "fp32":
