@@ -1,4 +1,4 @@
-"""Neighbour search at scale: 64-bit hash radius search and embedding kNN, 100k and 1M items.
+"""Neighbour search at scale: 64-bit hash kNN (within a radius) and embedding kNN, 100k and 1M.
 
 Usage: .venv/bin/python benchmarks/bench_scale.py [--sizes 100000,1000000] [--pairs 1000]
 Each (kind, size) runs in a fresh process so its peak RSS is its own (measured right after the
@@ -40,7 +40,7 @@ def hash_case(n: int, n_pairs: int, seed: int) -> dict:
         flips = rng.choice(64, int(rng.integers(1, RADIUS + 1)), replace=False)
         codes[d] = codes[s] ^ np.uint64(sum(1 << int(f) for f in flips))
     start = time.perf_counter()
-    pairs = hamming_pairs(codes, RADIUS)
+    pairs = hamming_pairs(codes, 10, RADIUS, ivf_min_size=200_000, nprobe=16, seed=seed)
     wall = time.perf_counter() - start
     got = set(zip(pairs.i.tolist(), pairs.j.tolist(), strict=True))
     found = sum((min(s, d), max(s, d)) in got for s, d in zip(src, dst, strict=True))

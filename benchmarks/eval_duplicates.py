@@ -95,7 +95,10 @@ def print_margin(root: Path, audits: Path, near_truth: set) -> None:
     )
 
 
-def run_imagededup(root: Path, radius: int) -> dict[str, tuple[set, float]]:
+def run_imagededup(
+    root: Path, radius: int, under: str = "images", methods=("phash", "dhash", "whash")
+) -> dict[str, tuple[set, float]]:
+    """imagededup's hashes at ``radius`` over ``root/under``: name -> (pairs, wall s)."""
     sys.path.insert(0, str(REPO / "benchmarks" / ".imagededup"))
     from curator.torch_compat import ensure_torchvision
 
@@ -104,13 +107,16 @@ def run_imagededup(root: Path, radius: int) -> dict[str, tuple[set, float]]:
 
     out = {}
     for name, method in (("phash", PHash), ("dhash", DHash), ("whash", WHash)):
+        if name not in methods:
+            continue
         start = time.perf_counter()
         found = method(verbose=False).find_duplicates(
-            image_dir=root / "images", max_distance_threshold=radius, recursive=True
+            image_dir=root / under, max_distance_threshold=radius, recursive=True
         )
         wall = time.perf_counter() - start
+        prefix = f"{under}/" if under else ""
         pairs = {
-            frozenset((f"images/{a}", f"images/{b}")) for a, dups in found.items() for b in dups
+            frozenset((f"{prefix}{a}", f"{prefix}{b}")) for a, dups in found.items() for b in dups
         }
         out[name] = (pairs, wall)
     return out

@@ -1,8 +1,9 @@
 """`curator app` and `curator export`: the audit in the FiftyOne app, and flagged subsets out.
 
-Saved views: one per issue type, the review queue in priority order, and the evaluated images
-each subgroup (sensitive feature or intersection) gets wrong. FiftyOne is imported lazily, with
-its telemetry off unless the user turned it on.
+Saved views: one per issue type (most severe first), duplicate clusters as groups (each
+cluster's members side by side; also flat, surest cluster first), the review queue in priority
+order, and the evaluated images each subgroup (sensitive feature or intersection) gets wrong.
+FiftyOne is imported lazily, with its telemetry off unless the user turned it on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from curator.stages.evaluate import SLICE_GROUPING
 from curator.subgroups import MISSING
 
 REVIEW_QUEUE_VIEW = "review queue"
+CLUSTERS_VIEW = "duplicate clusters"
+CLUSTERS_FLAT_VIEW = "duplicate clusters, surest first"
 EXPORT_FORMATS = ("fiftyone", "classification-tree", "csv")
 
 
@@ -46,6 +49,22 @@ def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple
         views[f"issue: {issue}"] = (
             f"images flagged '{issue}', most severe first",
             lambda ds, issue=issue: ds.match_tags(issue).sort_by(f"{issue}_score", reverse=True),
+        )
+    if "duplicate_cluster" in table and table["duplicate_cluster"].notna().any():
+        views[CLUSTERS_VIEW] = (
+            "every cluster of twins as one group: open it to see its members side by side",
+            lambda ds: ds.exists("duplicate_cluster").group_by(
+                "duplicate_cluster", order_by="filepath"
+            ),
+        )
+        views[CLUSTERS_FLAT_VIEW] = (
+            "the members of each cluster next to each other, surest clusters first",
+            lambda ds: ds.exists("duplicate_cluster").group_by(
+                "duplicate_cluster",
+                order_by="filepath",
+                flat=True,
+                sort_expr=F("duplicate_cluster_rank").min(),
+            ),
         )
     if "review_rank" in table and table["review_rank"].notna().any():
         views[REVIEW_QUEUE_VIEW] = (

@@ -1,26 +1,28 @@
-"""Neighbour search through FAISS indexes: never an n x n matrix.
+"""k-nearest-neighbour search through FAISS indexes: each item proposes at most k others.
 
-* Hamming radius search on 64-bit hashes with FAISS's multi-index hashing
-  (``IndexBinaryMultiHash``): the 64 bits are cut into ``nhash`` substrings of ``b`` bits; two
-  codes within distance r agree within ``r // nhash`` bits on at least one substring
-  (pigeonhole), so probing every substring with that many bit flips finds every pair: exact,
-  and close to linear while the buckets stay small.
-* k-nearest-neighbour search on L2-normalised embeddings by inner product (= cosine): a flat
-  index for small sets, an IVF index with fp16 storage above ``ivf_min_size`` (approximate; its
-  recall against exact search is measured by benchmarks/bench_scale.py).
+A radius search ("every pair within r bits") grows with the data's density, not its size: on
+small or flat images most hashes fall within a few bits of each other and the candidates
+explode (dHash at radius 10 proposed 357,000 pairs among 9,779 face photos; wHash at radius 4,
+713,710 among 60,000 CIFAR images). Each item's k nearest neighbours, then kept only within the
+radius, bound the candidates at k per item and method, whatever the data looks like.
+
+* Hamming space (64-bit hashes): an exact flat binary index below ``ivf_min_size`` items, a
+  binary IVF index above it (``nprobe`` lists probed; trained on a seeded sample).
+* Cosine (L2-normalised embeddings, inner product): a flat index below ``ivf_min_size``, an IVF
+  index with fp16 storage above it.
+The approximate indexes' recall is measured by benchmarks/bench_scale.py.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from curator.features.hashes import to_bytes
 
-log = logging.getLogger(__name__)
 QUERY_BATCH = 16_384
 
 
@@ -46,48 +48,63 @@ def _canonical(i: np.ndarray, j: np.ndarray, value: np.ndarray, keep_max: bool) 
     return lo[first], hi[first], value[first]
 
 
-def multihash_layout(n: int, max_distance: int) -> tuple[int, int]:
-    """Choose (nhash, b) minimising the expected probes x candidates for n uniform codes.
-
-    Cost per query ~ nhash * probes(b, r // nhash) * (1 + n / 2**b): a handful of tables with
-    wide substrings keep buckets small without too many flip probes (1M codes, r=8 -> 3 x 21).
-    """
-    best, best_cost = (1, 64), math.inf
-    for nhash in range(1, 9):
-        b = min(64 // nhash, 24)
-        probes = sum(math.comb(b, k) for k in range(max_distance // nhash + 1))
-        cost = nhash * probes * (1 + n / 2**b)
-        if cost < best_cost:
-            best, best_cost = (nhash, b), cost
-    return best
+def _n_lists(n: int) -> int:
+    return int(min(max(16, 4 * math.sqrt(n)), n // 40))
 
 
-def hamming_pairs(codes: np.ndarray, max_distance: int) -> Pairs:
-    """Every pair of 64-bit codes within ``max_distance`` bits (exact)."""
+def _knn(index, data: np.ndarray, k: int, desc: str) -> tuple[np.ndarray, ...]:
+    """(rows, ids, values) of every item's k - 1 nearest other items in ``index``; float
+    queries go to FAISS as float32 one batch at a time (embeddings may be stored as fp16)."""
+    rows, ids, values = [], [], []
+    dtype = np.float32 if data.dtype.kind == "f" else data.dtype
+    batches = range(0, len(data), QUERY_BATCH)
+    for start in tqdm(batches, desc=desc, unit="batch", disable=None, leave=False):
+        batch = np.ascontiguousarray(data[start : start + QUERY_BATCH], dtype=dtype)
+        v, i = index.search(batch, k)
+        r = np.arange(start, start + len(i))[:, None]
+        # each item's k nearest others: itself dropped, or the last one when ties push it out
+        keep = (i != r) & (np.cumsum(i != r, axis=1) <= k - 1) & (i >= 0)
+        rows.append(np.broadcast_to(r, i.shape)[keep])
+        ids.append(i[keep].astype(np.int64))
+        values.append(v[keep])
+    return np.concatenate(rows), np.concatenate(ids), np.concatenate(values)
+
+
+def build_hamming_index(codes: np.ndarray, ivf_min_size: int, nprobe: int, seed: int) -> tuple:
+    """(index, its description) over 64-bit codes: flat (exact) below ``ivf_min_size``, else
+    a binary IVF index trained on a seeded sample."""
     import faiss
 
+    data = to_bytes(np.asarray(codes, dtype=np.uint64))
+    n = len(data)
+    if n < ivf_min_size:
+        index, name = faiss.IndexBinaryFlat(64), "IndexBinaryFlat"
+    else:
+        nlist = _n_lists(n)
+        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(64), 64, nlist)
+        sample = np.random.default_rng(seed).choice(n, size=min(n, nlist * 40), replace=False)
+        index.cp.seed = seed
+        index.train(data[np.sort(sample)])
+        index.nprobe = nprobe
+        name = f"IndexBinaryIVF(nlist={nlist}, nprobe={nprobe})"
+    index.add(data)
+    return index, name
+
+
+def hamming_pairs(
+    codes: np.ndarray, k: int, max_distance: int, ivf_min_size: int, nprobe: int, seed: int
+) -> Pairs:
+    """Pairs among each code's k nearest codes that lie within ``max_distance`` bits."""
     n = len(codes)
     if n < 2:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, empty.astype(np.int32), "none")
-    nhash, b = multihash_layout(n, max_distance)
-    index = faiss.IndexBinaryMultiHash(64, nhash, b)
-    index.nflip = max_distance // nhash
+    index, name = build_hamming_index(codes, ivf_min_size, nprobe, seed)
     data = to_bytes(np.asarray(codes, dtype=np.uint64))
-    index.add(data)
-    parts = []
-    for start in range(0, n, QUERY_BATCH):
-        lims, dist, ids = index.range_search(data[start : start + QUERY_BATCH], max_distance + 1)
-        rows = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
-        keep = rows < ids  # each pair once, no self-matches
-        parts.append((rows[keep], ids[keep], dist[keep]))
-    i, j, d = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return Pairs(
-        i.astype(np.int64),
-        j.astype(np.int64),
-        d.astype(np.int32),
-        f"IndexBinaryMultiHash(nhash={nhash}, b={b}, nflip={index.nflip})",
-    )
+    rows, ids, dist = _knn(index, data, min(k + 1, n), f"hash neighbours ({name})")
+    keep = dist <= max_distance
+    i, j, d = _canonical(rows[keep], ids[keep], dist[keep].astype(np.int32), False)
+    return Pairs(i, j, d, name)
 
 
 def build_ip_index(vectors: np.ndarray, ivf_min_size: int, nprobe: int, seed: int) -> tuple:
@@ -99,7 +116,7 @@ def build_ip_index(vectors: np.ndarray, ivf_min_size: int, nprobe: int, seed: in
     if n < ivf_min_size:
         index, name = faiss.IndexFlatIP(d), "IndexFlatIP"
     else:
-        nlist = int(min(max(16, 4 * math.sqrt(n)), n // 40))
+        nlist = _n_lists(n)
         quantizer = faiss.IndexFlatIP(d)
         index = faiss.IndexIVFScalarQuantizer(
             quantizer, d, nlist, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
@@ -128,15 +145,8 @@ def cosine_pairs(
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, empty.astype(np.float32), "none")
     index, name = build_ip_index(vectors, ivf_min_size, nprobe, seed)
-    kk = min(k + 1, n)
-    parts = []
-    for start in range(0, n, QUERY_BATCH):
-        batch = np.ascontiguousarray(vectors[start : start + QUERY_BATCH], dtype=np.float32)
-        sims, ids = index.search(batch, kk)
-        rows = np.repeat(np.arange(start, start + len(batch)), kk)
-        sims, ids = sims.ravel(), ids.ravel()
-        keep = (ids >= 0) & (sims >= min_similarity)
-        parts.append((rows[keep], ids[keep], sims[keep]))
-    i, j, s = (np.concatenate(p) for p in zip(*parts, strict=True))
+    rows, ids, sims = _knn(index, vectors, min(k + 1, n), f"embedding neighbours ({name})")
+    keep = sims >= min_similarity
+    i, j, s = rows[keep], ids[keep], sims[keep]
     i, j, s = _canonical(i.astype(np.int64), j.astype(np.int64), s.astype(np.float32), True)
     return Pairs(i, j, np.minimum(s, 1.0), name)

@@ -151,14 +151,18 @@ class EmbedParams:
 
 @dataclass(frozen=True)
 class DuplicatesParams:
-    """Candidate thresholds per method, and the edge correlation that accepts a candidate."""
+    """Candidates (each image's hash_knn_k nearest per hash within its radius, knn_k nearest by
+    the embedding), the edge correlation that accepts one, and the metadata columns duplicates
+    must agree on."""
 
+    hash_knn_k: int = 32
     max_phash_distance: int = 10
     max_dhash_distance: int = 10
     max_whash_distance: int = 4
     min_cosine_similarity: float = 0.8
     min_edge_correlation: float = 0.978
     knn_k: int = 10
+    conflict_attributes: tuple[str, ...] = ()
     ivf_min_size: int = 200_000
     nprobe: int = 16
     seed: int = 0
@@ -177,6 +181,7 @@ class DuplicatesParams:
             "must be in [-1, 1]",
         )
         _require(self.knn_k >= 1, "duplicates.knn_k", "must be >= 1")
+        _require(self.hash_knn_k >= 1, "duplicates.hash_knn_k", "must be >= 1")
         _require(self.nprobe >= 1, "duplicates.nprobe", "must be >= 1")
 
 

@@ -101,6 +101,9 @@ def provenance(data_dir: Path | str) -> dict[str, Any]:
     }
 
 
+EXACT_LISTED = 50  # exact copies listed by path (no thumbnails: nothing to judge)
+
+
 def dataset_context(
     numbers: Numbers, audits: Path, data_dir: Path | str, params: Params, prov: dict
 ) -> dict:
@@ -110,7 +113,12 @@ def dataset_context(
         return thumbnail(data_dir, path, r.thumbnail_size, params.ingest.max_image_pixels)
 
     pairs = read_parquet(audits / artifacts.DUPLICATES, "curator duplicates")
-    pairs = pairs.sort_values(["cross_split", "score"], ascending=[False, False]).head(r.thumbnails)
+    # near pairs are the ones a person must look at: shown first, with thumbnails and evidence;
+    # exact copies need no eye and are summarised
+    near = pairs[pairs["kind"] == "near"]
+    near = near.sort_values(["cross_split", "score"], ascending=[False, False])
+    exact = pairs[pairs["kind"] != "near"]
+    exact = exact.sort_values(["cross_split", "path_a"], ascending=[False, True])
     label_issues = read_parquet(audits / artifacts.LABEL_ISSUES, "curator label-quality")
     label_issues = label_issues[label_issues["is_label_issue"]].sort_values("label_quality")
     queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues").head(r.thumbnails)
@@ -129,10 +137,26 @@ def dataset_context(
         "finding_counts": issues.groupby("issue")["path"].nunique().to_dict(),
         "corrupt": corrupt.to_dict("records"),
         "class_plot": plots.class_counts(balance["class_counts"], list(params.ingest.splits)),
-        "pairs": [
+        "near_pairs": [
             row | {"thumb_a": thumb(row["path_a"]), "thumb_b": thumb(row["path_b"])}
-            for row in pairs.to_dict("records")
+            for row in near.head(r.thumbnails).to_dict("records")
         ],
+        "n_near_pairs": len(near),
+        "exact_summary": [
+            {
+                "kind": kind.replace("_", " "),
+                "n": len(group),
+                "cross_split": int(group["cross_split"].sum()),
+                "label_conflict": int(group["label_conflict"].sum()),
+            }
+            for kind, group in exact.groupby("kind")
+        ],
+        "exact_pairs": exact.head(EXACT_LISTED).to_dict("records"),
+        "n_exact_pairs": len(exact),
+        "attribute_conflicts": issues[issues["issue"] == "duplicate_attribute_conflict"]
+        .sort_values(["score", "path"], ascending=[False, True])
+        .head(r.thumbnails)
+        .to_dict("records"),
         "label_issues": [
             row | {"thumb": thumb(row["path"])}
             for row in label_issues.head(r.thumbnails).to_dict("records")

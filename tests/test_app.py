@@ -32,8 +32,13 @@ queue = ds.load_saved_view("review queue").values("filepath")
 views = {name: len(ds.load_saved_view(name)) for name in ds.list_saved_views()}
 order = {name: ds.load_saved_view(name).values(name.removeprefix("issue: ") + "_score")
          for name in ds.list_saved_views() if name.startswith("issue: ")}
+clusters = [sorted(s.filepath for s in g)
+            for g in ds.load_saved_view("duplicate clusters").iter_dynamic_groups()]
+flat = ds.load_saved_view("duplicate clusters, surest first")
+flat = list(zip(flat.values("duplicate_cluster"), flat.values("duplicate_cluster_score"),
+                flat.values("duplicate_cluster_rank")))
 print(json.dumps({"n": len(ds), "persistent": ds.persistent, "values": values, "views": views,
-                  "order": order,
+                  "order": order, "clusters": clusters, "flat": flat,
                   "queue": queue, "brain": ds.list_brain_runs(),
                   "tag_counts": ds.count_sample_tags()}))
 """
@@ -127,6 +132,27 @@ def test_saved_views_cover_every_issue_and_subgroup(built):
     for site, n in wrong.items():
         assert state["views"][f"errors: site={site}"] == n
     assert any(name.startswith("errors: site x device=") for name in state["views"])
+
+
+def test_duplicate_clusters_are_groups_surest_first(built, demo_data):
+    work, _, _, state = built
+    pairs = pd.read_parquet(work / "audits" / artifacts.DUPLICATES)
+    root = demo_data[0].resolve()
+    members = pd.concat(
+        [pairs[["path_a", "cluster_id"]].set_axis(["path", "c"], axis=1),
+         pairs[["path_b", "cluster_id"]].set_axis(["path", "c"], axis=1)]
+    ).drop_duplicates()
+    expected = sorted(sorted(str(root / p) for p in g["path"]) for _, g in members.groupby("c"))
+    assert sorted(state["clusters"]) == expected  # one group per cluster, every twin in it
+    assert all(len(g) >= 2 for g in state["clusters"])
+    ids = [c for c, _, _ in state["flat"]]
+    runs = [c for k, c in enumerate(ids) if k == 0 or c != ids[k - 1]]
+    assert len(runs) == len(set(runs)) == len(expected)  # each cluster's members together
+    scores = [score for _, score, _ in state["flat"]]
+    ranks = [rank for _, _, rank in state["flat"]]
+    assert scores == sorted(scores, reverse=True) and ranks == sorted(ranks)
+    best = pairs.groupby("cluster_id")["score"].max()
+    assert scores[0] == pytest.approx(best.max()) and scores[-1] == pytest.approx(best.min())
 
 
 def test_second_run_changes_nothing_and_vanished_findings_lose_their_tag(built, demo_data, env):

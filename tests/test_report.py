@@ -130,6 +130,26 @@ def test_every_number_on_both_pages_traces_to_an_audit_file(reports):
             } | {format(value, ".1%").rstrip("%"), format(value, ".0%").rstrip("%")}, src
 
 
+def test_near_pairs_come_first_with_thumbnails_and_exact_ones_are_summarised(reports):
+    params, audits, out, _ = reports
+    html = (out / "dataset_audit.html").read_text()
+    pairs = pd.read_parquet(audits / artifacts.DUPLICATES)
+    near, exact = pairs[pairs["kind"] == "near"], pairs[pairs["kind"] != "near"]
+    assert len(near) and len(exact)
+    near_at, exact_at = html.index('id="near-pairs"'), html.index('id="exact-pairs"')
+    assert near_at < exact_at
+    section = html[near_at:exact_at]
+    shown = min(len(near), params.report.thumbnails)
+    assert section.count('class="thumb pair near"') == shown
+    assert section.count('src="data:image/') == 2 * shown  # both images of every pair
+    first = near.sort_values(["cross_split", "score"], ascending=[False, False]).iloc[0]
+    assert section.index(first["path_a"]) < section.index("</div>\n</div>")
+    summary = html[exact_at : html.index('id="labels"')]
+    assert "data:image/" not in summary  # exact copies: counted and listed, no thumbnails
+    for kind, group in exact.groupby("kind"):
+        assert f"<td>{kind.replace('_', ' ')}</td><td class=\"n\">{len(group)}</td>" in summary
+
+
 def test_pages_are_self_contained(reports):
     _, _, out, _ = reports
     for page in ("model_card.html", "dataset_audit.html"):

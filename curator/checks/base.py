@@ -28,6 +28,7 @@ ISSUE_NAMES = frozenset(
         "duplicate",
         "leak",
         "duplicate_label_conflict",
+        "duplicate_attribute_conflict",
         "low_agreement",
         "label_differs_from_consensus",
         "label_issue",

@@ -3,13 +3,16 @@
 Three kinds of twins, each pair with its evidence:
 * exact bytes: files with the same sample_id (SHA-256 of the bytes);
 * exact pixels: different bytes that decode to the same pixels;
-* near: candidates from any of pHash, dHash, wHash (Hamming radius, FAISS multi-index hashing)
-  or the embedding (cosine among k nearest neighbours, FAISS), accepted when their edge maps
-  correlate at ``min_edge_correlation`` or more (features/edges.py: hashes and global
+* near: candidates among each image's ``hash_knn_k`` nearest images by pHash, dHash, wHash
+  (Hamming, kept within each hash's radius) and its ``knn_k`` nearest by the embedding (cosine,
+  kept above its minimum), so each image proposes a bounded number however alike the images
+  are; accepted when their edge
+  maps correlate at ``min_edge_correlation`` or more (features/edges.py: hashes and global
   descriptors alone cannot tell two similar pictures from two copies of one).
-Twins are grouped into clusters (connected components) with a suggested keeper; clusters whose
-members carry different labels, and val/test images with a twin in train (or test images with
-a twin in val), are flagged.
+Twins are grouped into clusters (connected components) with a suggested keeper. Clusters whose
+members carry different labels or different values of a metadata column named in
+``conflict_attributes``, and val/test images with a twin in train (or test images with a twin
+in val), are flagged; twins within one split are found too.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from tqdm import tqdm
 
-from curator.checks.base import CheckInputs, CheckResult, make_flags
+from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.errors import MissingArtifactError
 from curator.features.edges import edge_correlation
 from curator.features.hashes import HASH_KINDS, hamming
@@ -40,7 +44,9 @@ def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesPara
     """Content-index pairs found by any method, with which methods fired and the index used."""
     found, indexes = [], {}
     for kind in HASH_KINDS:
-        pairs = hamming_pairs(hashes[kind].to_numpy(np.uint64), getattr(p, f"max_{kind}_distance"))
+        codes = hashes[kind].to_numpy(np.uint64)
+        radius = getattr(p, f"max_{kind}_distance")
+        pairs = hamming_pairs(codes, p.hash_knn_k, radius, p.ivf_min_size, p.nprobe, p.seed)
         found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": kind}))
         indexes[kind] = pairs.index
     pairs = cosine_pairs(
@@ -159,6 +165,7 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
             "duplicates needs hashes and embeddings: run `curator hash` "
             "and `curator embed` first (or `dvc repro`)."
         )
+    require_subgroups(inputs.manifest, params.conflict_attributes, "duplicates.conflict_attributes")
     files = _contents(inputs.manifest)
     ids, vectors = inputs.embeddings
     hashes = inputs.hashes.set_index("sample_id").loc[ids].reset_index()
@@ -183,7 +190,8 @@ def _verify(cand: pd.DataFrame, ids: list[str], load: Callable) -> np.ndarray:
     maps of at most 2 x VERIFY_BLOCK images at a time; candidates sorted by i keep reuse high)."""
     pairs = cand[["i", "j"]].to_numpy()
     scores = np.zeros(len(pairs), np.float32)
-    for start in range(0, len(pairs), VERIFY_BLOCK):
+    blocks = range(0, len(pairs), VERIFY_BLOCK)
+    for start in tqdm(blocks, desc="duplicates: edge correlation", unit="block", disable=None):
         block = pairs[start : start + VERIFY_BLOCK]
         involved = np.unique(block)
         pos = np.searchsorted(involved, block)
@@ -204,6 +212,16 @@ def _clusters(pairs: pd.DataFrame) -> pd.Series:
     return pd.Series([first_seen[x] for x in labels], index=paths, name="cluster_id")
 
 
+def _conflicts(members: pd.DataFrame, attributes: tuple[str, ...]) -> dict[str, set]:
+    """column -> ids of the clusters whose members disagree on it (the label first)."""
+    out = {}
+    for column in ("label", *attributes):
+        values = members[column].astype("string").fillna("(missing)")
+        n = values.groupby(members["cluster_id"]).nunique()
+        out[column] = set(n[n > 1].index)
+    return out
+
+
 def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
     info = files.set_index("path")
     if pairs.empty:
@@ -216,12 +234,17 @@ def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
     pairs["cross_split"] = pairs["split_a"] != pairs["split_b"]
     members = info.loc[cluster.index].assign(cluster_id=cluster.values).reset_index()
     keepers = members.groupby("cluster_id").apply(_keeper, include_groups=False)
-    conflicts = members.groupby("cluster_id")["label"].nunique()
-    conflicts = set(conflicts[conflicts > 1].index)
-    pairs["label_conflict"] = pairs["cluster_id"].isin(conflicts)
+    conflicts = _conflicts(members, params.conflict_attributes)
+    pairs["label_conflict"] = pairs["cluster_id"].isin(conflicts["label"])
+    pairs = pairs.sort_values(
+        ["score", "path_a", "path_b"], ascending=[False, True, True], ignore_index=True
+    )
     leaks = _leaks(pairs)
     flags = _flags(pairs, members, keepers, conflicts, leaks)
     summary = _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes)
+    summary["knn_k"] = {"hashes": params.hash_knn_k, "embedding": params.knn_k}
+    # the bound: every image proposes at most this many (it may be proposed by more)
+    summary["max_proposals_per_image"] = 3 * params.hash_knn_k + params.knn_k
     pairs = pairs.rename(columns={"sid_a": "sample_id_a", "sid_b": "sample_id_b"})
     return CheckResult(
         "duplicates",
@@ -259,22 +282,33 @@ def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
                 f"({r.kind.replace('_', ' ')})",
             }
         )
-    for m in members[members["cluster_id"].isin(conflicts)].itertuples():
-        cluster_labels = members.loc[members["cluster_id"] == m.cluster_id, "label"]
-        labels = sorted(set(cluster_labels))
-        rows.append(
-            {
-                "sample_id": m.sample_id,
-                "path": m.path,
-                "issue": "duplicate_label_conflict",
-                # one of the copies is mislabelled: the share of copies that disagree with this
-                # one is the chance, from the copies alone, that this label is the wrong one
-                "score": float((cluster_labels != m.label).mean()),
-                "detail": f"labelled {m.label!r} but its duplicates carry "
-                f"labels {labels} (cluster {m.cluster_id})",
-            }
-        )
+    rows += _conflict_flags(members, conflicts)
     return make_flags(rows)
+
+
+def _conflict_flags(members: pd.DataFrame, conflicts: dict[str, set]) -> list[dict]:
+    """One row per member of a cluster that disagrees on the label (one copy is mislabelled:
+    the share of copies that disagree with this one is, from the copies alone, the chance that
+    this label is the wrong one) or on a metadata column (every member's value shown)."""
+    rows = []
+    for column, clusters in conflicts.items():
+        issue = "duplicate_label_conflict" if column == "label" else "duplicate_attribute_conflict"
+        for cid in sorted(clusters):
+            group = members[members["cluster_id"] == cid]
+            values = group[column].astype("string").fillna("(missing)")
+            shown = "; ".join(f"{p}: {v}" for p, v in zip(group["path"], values, strict=True))
+            for m, value in zip(group.itertuples(), values, strict=True):
+                rows.append(
+                    {
+                        "sample_id": m.sample_id,
+                        "path": m.path,
+                        "issue": issue,
+                        "score": float((values != value).mean()),
+                        "detail": f"{column} {value!r}, but copies of this image disagree on "
+                        f"{column} (cluster {cid}: {shown})",
+                    }
+                )
+    return rows
 
 
 def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes) -> dict:
@@ -297,7 +331,8 @@ def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes) -> di
         "n_clusters": int(members["cluster_id"].nunique()) if len(members) else 0,
         "n_images_in_clusters": len(members),
         "n_removable": len(members) - (int(members["cluster_id"].nunique()) if len(members) else 0),
-        "n_label_conflict_clusters": len(conflicts),
+        "n_label_conflict_clusters": len(conflicts["label"]),
+        "n_conflict_clusters_by_column": {c: len(ids) for c, ids in conflicts.items()},
         "leakage": per_split,
         "n_leaked": int(leaks["path"].nunique()),
         "indexes": indexes,

@@ -104,6 +104,14 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
                 pairs[["path_b", "cluster_id"]].rename(columns={"path_b": "path"}),
             ]
         ).drop_duplicates("path")
+        # a cluster is as sure as its surest pair; rank 0 is the surest (ties by cluster id),
+        # what the flat cluster view is sorted by
+        best = pairs.groupby("cluster_id")["score"].max()
+        rank = best.reset_index().sort_values(["score", "cluster_id"], ascending=[False, True])
+        cluster["duplicate_cluster_score"] = cluster["cluster_id"].map(best)
+        cluster["duplicate_cluster_rank"] = cluster["cluster_id"].map(
+            pd.Series(range(len(rank)), index=rank["cluster_id"])
+        )
         t = t.merge(
             cluster.rename(columns={"cluster_id": "duplicate_cluster"}), on="path", how="left"
         )
@@ -116,7 +124,8 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
             on="path",
             how="left",
         )
-    for column in ("review_rank", "duplicate_cluster"):  # merges with gaps made them floats
+    # merges with gaps made them floats
+    for column in ("review_rank", "duplicate_cluster", "duplicate_cluster_rank"):
         if column in t:
             t[column] = t[column].astype("Int64")
     issues = read_parquet(audits / artifacts.ISSUES, "curator issues")

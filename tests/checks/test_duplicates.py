@@ -2,19 +2,23 @@
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from curator import artifacts
-from curator.params import EmbedParams, IngestParams, Params
+from curator.errors import ConfigError
+from curator.params import DuplicatesParams, EmbedParams, IngestParams, Params
 from curator.stages import duplicates, embed, hash, ingest
 from tests.conftest import smooth_image
 
 
-def audit(root, tmp_path) -> tuple:
+def audit(root, tmp_path, **duplicates_params) -> tuple:
     params = Params(
         ingest=IngestParams(workers=1),
         embed=EmbedParams(cache_dir=str(tmp_path / "cache"), workers=1),
+        duplicates=DuplicatesParams(**duplicates_params),
     )
     audits = tmp_path / "audits"
     for stage in (ingest, hash, embed, duplicates):
@@ -53,13 +57,17 @@ def twins(tmp_path):
         path = img(split, ("cat", "dog")[k % 2], f"other{k}.png")
         path.parent.mkdir(parents=True, exist_ok=True)
         smooth_image(k, 64).save(path)
+    # b and its resized copy were taken at different sites: a metadata conflict
+    paths = sorted(str(p.relative_to(root)) for p in root.rglob("*.*"))
+    site = ["site-B" if p.endswith("b_big.jpg") else "site-A" for p in paths]
+    pd.DataFrame({"path": paths, "site": site}).to_csv(root / "metadata.csv", index=False)
     return root
 
 
 @pytest.mark.parametrize("block", [20_000, 3])  # 3: verification in many small blocks
 def test_every_kind_of_twin(twins, tmp_path, monkeypatch, block):
     monkeypatch.setattr("curator.checks.duplicates.VERIFY_BLOCK", block)
-    summary, pairs, leaks, flags = audit(twins, tmp_path)
+    summary, pairs, leaks, flags = audit(twins, tmp_path, conflict_attributes=("site",))
     got = {(r.path_a.split("/")[-1], r.path_b.split("/")[-1]): r.kind for r in pairs.itertuples()}
     assert got == {
         ("a_copy.png", "a.png"): "exact_bytes",
@@ -80,6 +88,37 @@ def test_every_kind_of_twin(twins, tmp_path, monkeypatch, block):
     )  # the train copy is kept
     conflict = flags[flags["issue"] == "duplicate_label_conflict"]
     assert set(conflict["path"]) == {"images/train/cat/d.png", "images/train/dog/d_copy.png"}
+    site = flags[flags["issue"] == "duplicate_attribute_conflict"].set_index("path")
+    assert set(site.index) == {"images/train/dog/b.png", "images/val/dog/b_big.jpg"}
+    assert site["score"].tolist() == [0.5, 0.5]
+    detail = site.at["images/val/dog/b_big.jpg", "detail"]
+    assert "site 'site-B'" in detail and "images/train/dog/b.png: site-A" in detail
+    assert summary["n_conflict_clusters_by_column"] == {"label": 1, "site": 1}
+    assert pairs["score"].is_monotonic_decreasing  # worst (surest) first
+
+
+def test_unknown_conflict_attribute_is_refused(twins, tmp_path):
+    with pytest.raises(ConfigError, match=r"duplicates\.conflict_attributes names 'camera'"):
+        audit(twins, tmp_path, conflict_attributes=("camera",))
+
+
+def test_candidates_are_bounded_when_every_image_looks_alike(tmp_path):
+    """60 near-blank images lie within every hash radius of one another: a radius search
+    proposes all 1,770 pairs; k nearest neighbours, at most 4 x k per image."""
+    root = tmp_path / "data"
+    rng = np.random.default_rng(0)
+    for k in range(60):
+        split = ("train", "val", "test")[k % 3]
+        path = root / "images" / split / "blank" / f"{k}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        grey = 120 + rng.normal(0, 1.5, (48, 48))
+        Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).convert("RGB").save(path)
+    k = 3
+    summary, *_ = audit(root, tmp_path, knn_k=k, hash_knn_k=k, max_phash_distance=32,
+                        max_dhash_distance=32, max_whash_distance=32, min_cosine_similarity=-1.0)
+    assert summary["max_proposals_per_image"] == 4 * k
+    assert 60 <= summary["n_candidate_pairs"] <= 4 * k * 60 < 60 * 59 // 2
+    assert summary["n_images"] == 60
 
 
 def test_demo_planted_duplicates_and_leaks(demo_data, tmp_path):
