@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.errors import MissingArtifactError
-from curator.features.edges import edge_correlation
+from curator.features.edges import EDGE_SIZE, edge_correlation
 from curator.features.hashes import HASH_KINDS, hamming
 from curator.neighbors import cosine_pairs, hamming_pairs
 from curator.params import DuplicatesParams
@@ -37,7 +37,7 @@ NEAR_METHODS = (*HASH_KINDS, "embedding")
 LOSSLESS = {"PNG", "BMP", "TIFF", "WEBP", "GIF"}
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 MAX_SHIFT = 3
-VERIFY_BLOCK = 20_000  # candidate pairs verified per block
+VERIFY_BLOCK = 5_000  # candidate pairs verified per block
 
 
 def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesParams) -> tuple:
@@ -186,17 +186,26 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
 
 
 def _verify(cand: pd.DataFrame, ids: list[str], load: Callable) -> np.ndarray:
-    """Edge correlation of every candidate, in blocks of pairs so memory stays bounded (the
-    maps of at most 2 x VERIFY_BLOCK images at a time; candidates sorted by i keep reuse high)."""
+    """Edge correlation of every candidate. Each image involved is decoded once, its map kept as
+    float16 (8 KB at 64 x 64: 400 MB for 50,000 images); the pairs are then correlated
+    VERIFY_BLOCK at a time, so only one block's maps and spectra are in float32 at once."""
     pairs = cand[["i", "j"]].to_numpy()
     scores = np.zeros(len(pairs), np.float32)
+    involved = np.unique(pairs)
+    pos = np.searchsorted(involved, pairs)
+    maps = np.empty((len(involved), EDGE_SIZE, EDGE_SIZE), np.float16)
+    for start in range(0, len(involved), VERIFY_BLOCK):
+        chunk = involved[start : start + VERIFY_BLOCK]
+        maps[start : start + len(chunk)] = load([ids[k] for k in chunk])
     blocks = range(0, len(pairs), VERIFY_BLOCK)
     for start in tqdm(blocks, desc="duplicates: edge correlation", unit="block", disable=None):
-        block = pairs[start : start + VERIFY_BLOCK]
-        involved = np.unique(block)
-        pos = np.searchsorted(involved, block)
-        maps = load([ids[k] for k in involved])
-        scores[start : start + len(block)] = edge_correlation(maps, pos[:, 0], pos[:, 1], MAX_SHIFT)
+        block = pos[start : start + VERIFY_BLOCK]
+        used = np.unique(block)
+        local = np.searchsorted(used, block)
+        block_maps = maps[used].astype(np.float32)
+        scores[start : start + len(block)] = edge_correlation(
+            block_maps, local[:, 0], local[:, 1], MAX_SHIFT
+        )
     return scores
 
 

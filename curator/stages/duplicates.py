@@ -35,7 +35,7 @@ def edge_map_loader(manifest: pd.DataFrame, data_dir: Path, params: Params):
 
     def load(sample_ids: list[str]) -> np.ndarray:
         paths = [join_uri(data_dir, first_path[s]) for s in sample_ids]
-        return np.stack(parallel_map(work, paths, params.hash.workers, "duplicates: verifying"))
+        return np.stack(parallel_map(work, paths, params.hash.workers, "duplicates: edge maps"))
 
     return load
 
