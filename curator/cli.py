@@ -149,6 +149,28 @@ def demo(out: Path, seed: int, per_class: int) -> None:
 
 @cli.command()
 @data_option
+@params_option
+def check(data_dir: Path, params_path: Path | None) -> None:
+    """Check params.yaml against the data in seconds, before any heavy stage.
+
+    Validates every params value, lists the files (nothing is decoded) and checks that every
+    key naming a metadata column (balance.subgroups, agreement.subgroups,
+    label_quality.subgroups, duplicates.conflict_attributes, evaluate.sensitive_features)
+    names one that exists. Example: curator check --data data
+    """
+    from curator.stages.ingest import check_params_against_data
+
+    s = check_params_against_data(data_dir, _load(params_path))
+    splits = ", ".join(f"{k} {v}" for k, v in sorted(s["by_split"].items()))
+    click.echo(
+        f"check: params valid; {s['n_files']} files ({splits}), {s['n_classes']} classes; "
+        f"metadata columns: {', '.join(s['metadata_columns']) or 'none'}; "
+        f"{len(s['keys_checked'])} keys naming them are fine."
+    )
+
+
+@cli.command()
+@data_option
 @audits_option
 @params_option
 @engine_option

@@ -62,6 +62,44 @@ def test_bad_params_exit_4(tmp_path, image_folder):
     assert result.output.startswith("Error: params: ingest.wokers is not a known key")
 
 
+def with_metadata(image_folder):
+    paths = sorted(str(p.relative_to(image_folder)) for p in image_folder.rglob("*.png"))
+    pd.DataFrame({"path": paths, "site": "A", "scanner": "x"}).to_csv(
+        image_folder / "metadata.csv", index=False
+    )
+    return image_folder
+
+
+def test_check_reads_no_image_and_accepts_good_params(tmp_path, image_folder):
+    params = tmp_path / "p.yaml"
+    params.write_text("balance:\n  subgroups: [site]\nevaluate:\n  sensitive_features: [scanner]\n")
+    result = invoke("check", "--data", str(with_metadata(image_folder)), "--params", str(params))
+    assert result.exit_code == 0, result.output
+    assert "12 files (test 6, train 6), 2 classes" in result.output
+    assert "metadata columns: site, scanner; 5 keys naming them are fine" in result.output
+
+
+def test_a_misspelt_metadata_column_stops_check_and_ingest_before_any_decoding(
+    tmp_path, image_folder
+):
+    data = with_metadata(image_folder)
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        "label_quality:\n  subgroups: [sight]\nevaluate:\n  sensitive_features: [site, scaner]\n"
+    )
+    expected = (
+        "Error: params: label_quality.subgroups names 'sight'; evaluate.sensitive_features "
+        "names 'scaner', which are not a metadata column (metadata columns: site, scanner, from "
+        "metadata.csv). Fix the name in params.yaml, or add the column to metadata.csv."
+    )
+    result = invoke("check", "--data", str(data), "--params", str(params))
+    assert result.exit_code == 4 and result.output.strip() == expected
+    audits = tmp_path / "audits"
+    result = invoke("ingest", "--data", str(data), "--audits", str(audits), "--params", str(params))
+    assert result.exit_code == 4 and result.output.strip() == expected
+    assert not audits.exists() or not any(audits.iterdir())  # failed before writing anything
+
+
 def test_debug_shows_the_exception(tmp_path):
     result = invoke("--debug", "ingest", "--data", str(tmp_path / "nope"))
     assert isinstance(result.exception, DataError)

@@ -36,6 +36,36 @@ ISSUE_NAMES = frozenset(
 )
 
 
+# every params key whose values name metadata columns: checked together right after the files
+# are listed (ingest, `curator check`), not when the stage that reads it finally runs
+METADATA_COLUMN_KEYS = (
+    ("balance", "subgroups"),
+    ("agreement", "subgroups"),
+    ("label_quality", "subgroups"),
+    ("duplicates", "conflict_attributes"),
+    ("evaluate", "sensitive_features"),
+)
+
+
+def require_metadata_columns(params: Any, columns: list[str], source: str) -> list[str]:
+    """Refuse, all at once, every params key that names a column the metadata lacks; return
+    the keys checked. ``source`` says where the columns come from, for the fix."""
+    problems = []
+    checked = []
+    for section, name in METADATA_COLUMN_KEYS:
+        key = f"{section}.{name}"
+        wanted = getattr(getattr(params, section), name)
+        checked.append(key)
+        problems += [f"{key} names {c!r}" for c in wanted if c not in columns]
+    if problems:
+        raise ConfigError(
+            f"params: {'; '.join(problems)}, which {'is' if len(problems) == 1 else 'are'} "
+            f"not a metadata column (metadata columns: {', '.join(columns) or 'none'}, from "
+            f"{source}). Fix the name in params.yaml, or add the column to {source}."
+        )
+    return checked
+
+
 def require_subgroups(manifest: pd.DataFrame, subgroups: tuple[str, ...], key: str) -> None:
     """Refuse an entry of params ``key`` (e.g. balance.subgroups) that is not a metadata column."""
     from curator.io.sources import RESERVED_COLUMNS

@@ -17,10 +17,11 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks import CheckInputs, run_check
+from curator.checks.base import require_metadata_columns
 from curator.engine import ShardRun, run_sharded
 from curator.errors import DataError
 from curator.io.images import DecodedImage, decode_bytes
-from curator.io.sources import list_sources, read_annotations, read_metadata
+from curator.io.sources import list_sources, read_annotations, read_metadata, read_table
 from curator.io.tables import write_json, write_parquet
 from curator.io.uris import (
     UriList,
@@ -77,11 +78,41 @@ def _optional_table(root: Path | str, rel: str | None, key: str) -> str | None:
     return rel
 
 
+def metadata_columns(root: Path | str, files: pd.DataFrame, params: Params) -> tuple[list, str]:
+    """The metadata columns the manifest will carry (the listing's own extra columns and the
+    header of ingest.metadata), read without decoding a single image; and where they come from."""
+    columns = [c for c in files.columns if c not in ("path", "split", "label")]
+    sources = [params.ingest.manifest] if columns else []
+    meta_rel = _optional_table(root, params.ingest.metadata, "ingest.metadata")
+    if meta_rel is not None:
+        header = read_table(join_uri(root, meta_rel), "ingest.metadata").columns
+        columns += [str(c) for c in header if c != "path" and c not in columns]
+        sources.append(meta_rel)
+    return columns, " and ".join(str(s) for s in sources) or "ingest.metadata (none found)"
+
+
+def check_params_against_data(root: Path | str, params: Params) -> dict[str, Any]:
+    """List the files (no decoding) and check every params key that names a metadata column:
+    what `curator check` runs, and ingest before it decodes anything."""
+    files = list_sources(root, params.ingest).files
+    columns, source = metadata_columns(root, files, params)
+    checked = require_metadata_columns(params, columns, source)
+    return {
+        "n_files": len(files),
+        "by_split": dict(Counter(files["split"])),
+        "n_classes": int(files["label"].nunique()),
+        "metadata_columns": columns,
+        "keys_checked": checked,
+    }
+
+
 def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Return (manifest, annotations, facts for ingest.json)."""
     p = params.ingest
     listing = list_sources(root, p)
     files = listing.files
+    columns, source = metadata_columns(root, files, params)
+    require_metadata_columns(params, columns, source)  # before minutes of decoding, not after
     facts, run = decode_all(root, files["path"], params)
     facts = facts.rename(columns={"n_bytes": "bytes"})
     facts = facts.astype({"bytes": "int64"})
