@@ -284,6 +284,7 @@ class TrainParams:
     patience: int = 10
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     seed: int = 0
+    val_fraction: float = 0.1  # carved from train (seeded, stratified) when the data has no val
     finetune: bool = False  # then also train the CLIP image tower (LP-FT; needs CLIP weights)
     finetune_epochs: int = 3
     finetune_learning_rate: float = 0.00001
@@ -294,6 +295,7 @@ class TrainParams:
         _require(self.finetune_learning_rate > 0, "train.finetune_learning_rate", "must be > 0")
         _require(self.finetune_batch_size > 0, "train.finetune_batch_size", "must be > 0")
         _require(self.hidden >= 0, "train.hidden", "must be >= 0 (0 = linear head)")
+        _require(0 < self.val_fraction <= 0.5, "train.val_fraction", "must be in (0, 0.5]")
         _require(self.learning_rate > 0, "train.learning_rate", "must be > 0")
         _require(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
         _require(self.batch_size > 0, "train.batch_size", "must be > 0")

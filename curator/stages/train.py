@@ -22,7 +22,7 @@ from curator.features.embeddings import pick_device
 from curator.io.tables import read_json, read_parquet, write_parquet
 from curator.io.versions import data_version
 from curator.model import fit_head, save_head, save_tensors
-from curator.params import Params
+from curator.params import Params, TrainParams
 from curator.stages import load_embeddings
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,35 @@ def excluded_paths(findings: Sequence[Path], issues: Sequence[str]) -> set[str]:
     if unknown:
         log.warning("train.exclude names issue(s) %s that no finding carries", sorted(unknown))
     return set(flagged.loc[flagged["issue"].isin(issues), "path"])
+
+
+def duplicate_groups(items: pd.DataFrame, audits: Path) -> np.ndarray:
+    """A group key per image: its duplicate cluster, else its own content."""
+    pairs = read_parquet(audits / artifacts.DUPLICATES, "curator duplicates")
+    sides = [pairs[[f"path_{s}", "cluster_id"]].set_axis(["path", "c"], axis=1) for s in "ab"]
+    cluster = pd.concat(sides).drop_duplicates("path").set_index("path")["c"]
+    of = items["path"].map(cluster)
+    own = "content " + items["sample_id"].astype(str)
+    return np.where(of.notna(), "cluster " + of.astype("Int64").astype(str), own)
+
+
+def carve_val(
+    items: pd.DataFrame, train: np.ndarray, y: np.ndarray, audits: Path, p: TrainParams
+) -> np.ndarray:
+    """When the data has no val split (CIFAR-10's train/test layout): a seeded share
+    (train.val_fraction) of the train images, stratified by label and whole duplicate clusters
+    at a time, so no twin straddles train and val."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    rows = np.flatnonzero(train)
+    folds = StratifiedGroupKFold(
+        n_splits=round(1 / p.val_fraction), shuffle=True, random_state=p.seed
+    )
+    groups = duplicate_groups(items, audits)[rows]
+    _, picked = next(folds.split(rows, y[rows], groups))
+    val = np.zeros(len(items), dtype=bool)
+    val[rows[picked]] = True
+    return val
 
 
 def warn_if_weak_label_evidence(audits: Path) -> None:
@@ -90,10 +119,21 @@ def run(
         warn_if_weak_label_evidence(audits)
     train = (items["split"] == "train").to_numpy() & ~items["path"].isin(dropped).to_numpy()
     val = (items["split"] == "val").to_numpy()
+    val_split: dict[str, Any] = {"source": "the data's val split"}
+    if train.any() and not val.any():
+        val = carve_val(items, train, y, audits, p)
+        train &= ~val
+        val_split = {
+            "source": "carved from train (the data has no val split)",
+            "fraction": p.val_fraction,
+            "seed": p.seed,
+            "grouped_by": "duplicate cluster",
+            "paths": sorted(items.loc[val, "path"]),
+        }
     if not train.any() or not val.any():
         raise DataError(
-            "train needs images in both the 'train' and the 'val' split "
-            "(val drives early stopping)."
+            "train needs images in the 'train' split, and enough of them to carve a val split "
+            "from when the data has none (val drives early stopping)."
         )
     weights = None
     if p.class_weights == "balanced":
@@ -102,7 +142,7 @@ def run(
     device = pick_device(p.device)
     head = fit_head(x[train], y[train], x[val], y[val], classes, weights, p, device)
     embed = read_json(audits / artifacts.EMBED_SUMMARY, "curator embed")
-    held = ~(items["split"] == "train").to_numpy()
+    held = ~(items["split"] == "train").to_numpy() | val
     paths = [Path(data_dir) / f for f in items["path"]]
     tuned = None
     if p.finetune:
@@ -122,7 +162,9 @@ def run(
         },
         "params": vars(p),
         "n_train": int(train.sum()),
-        "n_excluded": int((items["split"] == "train").sum() - train.sum()),
+        "n_val": int(val.sum()),
+        "val_split": val_split,
+        "n_excluded": int(((items["split"] == "train") & items["path"].isin(dropped)).sum()),
         "class_weights": None if weights is None else weights.tolist(),
         "device": device,
         "data_version": data_version(Path(data_dir)),
@@ -138,6 +180,7 @@ def run(
         save_tensors(tuned.tower_state(), audits / artifacts.MODEL_DIR / FINETUNED_TOWER)
     save_head(head, audits / artifacts.MODEL_DIR, record)
     out = items.loc[held, ["sample_id", "path", "split", "label"]].reset_index(drop=True)
+    out.loc[val[held], "split"] = "val"  # carved val images are predicted as val
     out["predicted"] = [classes[k] for k in probs.argmax(axis=1)]
     out["confidence"] = probs.max(axis=1)
     out = pd.concat([out, pd.DataFrame(probs, columns=[f"p_{c}" for c in classes])], axis=1)

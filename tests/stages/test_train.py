@@ -136,3 +136,51 @@ def test_finetune_trains_the_clip_tower_and_saves_it_as_safetensors(tmp_path, ti
 def test_finetune_on_fallback_embeddings_is_refused(embedded, tmp_path):
     with pytest.raises(ConfigError, match=r"train\.finetune needs the CLIP image tower"):
         trained(embedded, tmp_path, max_epochs=2, finetune=True)
+
+
+def test_data_without_a_val_split_gets_one_carved_from_train(tmp_path):
+    """CIFAR-10's layout: only train/ and test/. A seeded, stratified share of train becomes
+    val; a duplicate cluster goes whole to one side; the record lists the carved images."""
+    root = tmp_path / "data"
+    seed = 0
+    for split, n in (("train", 20), ("test", 4)):
+        for cls in ("cat", "dog"):
+            for i in range(n):
+                write_image(root / "images" / split / cls / f"{i}.png", seed=seed, size=(24, 24))
+                seed += 1
+    twin = root / "images" / "train" / "cat" / "0_copy.png"
+    twin.write_bytes((root / "images" / "train" / "cat" / "0.png").read_bytes())
+    audits = tmp_path / "audits"
+    params = Params(
+        ingest=IngestParams(workers=1),
+        embed=EmbedParams(cache_dir=str(tmp_path / "cache"), workers=1),
+        train=TrainParams(max_epochs=5, val_fraction=0.25),
+    )
+    ingest.run(params, root, audits)
+    embed.run(params, root, audits)
+    # duplicates.parquet as the duplicates stage writes it: one cluster of near twins
+    pd.DataFrame(
+        {
+            "path_a": ["images/train/cat/1.png"],
+            "path_b": ["images/train/cat/2.png"],
+            "cluster_id": [0],
+        }
+    ).to_parquet(audits / artifacts.DUPLICATES)
+    summary = train.run(params, root, audits)
+    carved = summary["val_split"]
+    assert carved["source"].startswith("carved from train") and carved["fraction"] == 0.25
+    val = set(carved["paths"])
+    assert summary["n_val"] == len(val) and 6 <= len(val) <= 14  # about a quarter of 41
+    assert {p.split("/")[2] for p in val} == {"cat", "dog"}  # stratified
+    for pair in (
+        {"images/train/cat/1.png", "images/train/cat/2.png"},  # near twins (one cluster)
+        {"images/train/cat/0.png", "images/train/cat/0_copy.png"},  # the same bytes
+    ):
+        assert pair <= val or not (pair & val)  # twins never straddle train and val
+    preds = pd.read_parquet(audits / artifacts.PREDICTIONS)
+    assert set(preds.loc[preds["split"] == "val", "path"]) == val
+    assert set(preds.loc[preds["split"] == "test", "path"]) == {
+        p for p in (str(f.relative_to(root)) for f in root.rglob("*.png")) if "/test/" in p
+    }
+    again = train.run(params, root, audits)
+    assert again["val_split"]["paths"] == carved["paths"]  # seeded
