@@ -56,6 +56,8 @@ class IngestParams:
     metadata: str | None = "metadata.csv"
     annotations: str | None = "annotations.csv"
     splits: tuple[str, ...] = ("train", "val", "test")
+    # a label (or vote) spelled like one of these (any case) is a missing value, not a class
+    missing_label_values: tuple[str, ...] = ("nan", "none", "null", "na", "n/a")
     extensions: tuple[str, ...] = IMAGE_EXTENSIONS
     max_image_pixels: int = 89_478_485
     workers: int = 0

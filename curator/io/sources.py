@@ -106,6 +106,29 @@ def _require_cells(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> No
             raise DataError(f"{path} line {_line(empty[0])}: column '{col}' is empty; fill it in.")
 
 
+def _require_labels(
+    df: pd.DataFrame, column: str, path: Path, missing: tuple[str, ...], what: str
+) -> None:
+    """Refuse labels that would silently become classes of their own: ' 0 ' beside '0', and
+    missing values exported as text ('NaN', 'None', ...: ingest.missing_label_values)."""
+    values = df[column]
+    padded = df.index[values != values.str.strip()]
+    if len(padded):
+        i = padded[0]
+        raise DataError(
+            f"{path} line {_line(i)}: {what} {values[i]!r} has spaces around it and would be a "
+            f"class apart from {values[i].strip()!r}; remove the spaces."
+        )
+    missing_like = df.index[values.str.lower().isin({m.lower() for m in missing})]
+    if len(missing_like):
+        i = missing_like[0]
+        raise DataError(
+            f"{path} line {_line(i)}: {what} {values[i]!r} reads as a missing value, not a "
+            "class; fill it in or drop the row (or, if it is a class name, take it out of "
+            "ingest.missing_label_values)."
+        )
+
+
 def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
     """Walk ``<images_dir>/<split>/<class>/<file>`` in sorted order."""
     base = root / params.images_dir
@@ -151,7 +174,13 @@ def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceList
     path = data_root(join_uri(root, manifest))
     df = read_table(path, "ingest.manifest")
     _require_columns(df, ("path", "label", "split"), path)
+    if df.empty:
+        raise DataError(
+            f"{path} lists no images (a header and no rows); add one row per image: "
+            "path,label,split."
+        )
     _require_cells(df, ("path", "label", "split"), path)
+    _require_labels(df, "label", path, params.missing_label_values, "label")
     bad_split = df.index[~df["split"].isin(params.splits)]
     if len(bad_split):
         i = bad_split[0]
@@ -212,10 +241,13 @@ def read_metadata(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
     return df
 
 
-def read_annotations(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
+def read_annotations(
+    root: Path, rel: str, known_paths: set[str], classes: set[str], missing: tuple[str, ...]
+) -> pd.DataFrame:
     """Long-form votes ``path,annotator,label``: one row per annotator per image.
 
-    A row with an empty label is an abstention: skipped and counted, not an error.
+    A row with an empty label is an abstention: skipped and counted, not an error. A vote for a
+    class no image carries is refused (a typo would otherwise become a class of its own).
     """
     path = data_root(join_uri(root, rel))
     df = read_table(path, "ingest.annotations")
@@ -227,6 +259,15 @@ def read_annotations(root: Path, rel: str, known_paths: set[str]) -> pd.DataFram
             "%s: %d vote(s) with an empty label skipped (abstentions)", path, int(abstained.sum())
         )
         df = df[~abstained]
+    _require_labels(df, "label", path, missing, "vote")
+    unknown = df.index[~df["label"].isin(classes)]
+    if len(unknown):
+        i = unknown[0]
+        raise DataError(
+            f"{path} line {_line(i)}: vote {df.at[i, 'label']!r} is not a class of the dataset "
+            f"({', '.join(sorted(classes)[:10])}{' ...' if len(classes) > 10 else ''}); fix the "
+            "vote or the image labels."
+        )
     df["path"] = [
         safe_relpath(root, p, f"{path} line {_line(i)}") for i, p in enumerate(df["path"])
     ]

@@ -138,7 +138,8 @@ def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.D
     annotations = pd.DataFrame(columns=["sample_id", "path", "annotator", "label"], dtype="string")
     ann_rel = _optional_table(root, p.annotations, "ingest.annotations")
     if ann_rel is not None:
-        votes = read_annotations(root, ann_rel, known)
+        classes = set(manifest["label"])
+        votes = read_annotations(root, ann_rel, known, classes, p.missing_label_values)
         info["annotations_unmatched_rows"] = int((~votes["path"].isin(known)).sum())
         annotations = votes.merge(manifest[["path", "sample_id"]], on="path", how="inner")
         annotations = annotations[["sample_id", "path", "annotator", "label"]]

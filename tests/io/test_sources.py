@@ -52,6 +52,20 @@ def test_manifest_reads_rows_and_extra_columns(tmp_path):
             "path,label,split\n/etc/passwd,1,train\n",
             "manifest.csv line 2: path '/etc/passwd' is not inside the data folder",
         ),
+        ("path,label,split\n", "manifest.csv lists no images (a header and no rows)"),
+        (
+            "path,label,split\na.png,0,train\nb.png, 0 ,test\n",
+            "manifest.csv line 3: label ' 0 ' has spaces around it and would be a class apart "
+            "from '0'; remove the spaces.",
+        ),
+        (
+            "path,label,split\na.png,cat,train\nb.png,NaN,test\n",
+            "manifest.csv line 3: label 'NaN' reads as a missing value, not a class",
+        ),
+        (
+            "path,label,split\na.png,cat,train\nb.png,None,test\n",
+            "manifest.csv line 3: label 'None' reads as a missing value, not a class",
+        ),
     ],
 )
 def test_manifest_errors_name_file_line_and_fix(tmp_path, rows, message):
@@ -100,11 +114,26 @@ def test_metadata_reserved_column_and_duplicates(tmp_path):
         read_metadata(root, "m.csv", {"a.png"})
 
 
+def votes(root, rows, classes=("1", "2")):
+    (root / "v.csv").write_text("path,annotator,label\n" + rows)
+    return read_annotations(root, "v.csv", {"a.png"}, set(classes), PARAMS.missing_label_values)
+
+
 def test_annotations_one_vote_per_annotator(tmp_path):
     root = manifest_root(tmp_path, "")
-    (root / "v.csv").write_text("path,annotator,label\na.png,ann,1\na.png,ann,2\n")
     with pytest.raises(DataError, match=r"v.csv line 3: annotator 'ann' already voted on a.png"):
-        read_annotations(root, "v.csv", {"a.png"})
+        votes(root, "a.png,ann,1\na.png,ann,2\n")
     (root / "v.csv").write_text("path,annotator\na.png,ann\n")
     with pytest.raises(DataError, match=r"missing column.*label"):
-        read_annotations(root, "v.csv", {"a.png"})
+        read_annotations(root, "v.csv", {"a.png"}, {"1"}, ())
+
+
+def test_a_vote_must_be_a_class_of_the_dataset(tmp_path):
+    root = manifest_root(tmp_path, "")
+    assert votes(root, "a.png,ann,1\na.png,bob,2\n")["label"].tolist() == ["1", "2"]
+    with pytest.raises(DataError, match=r"v.csv line 3: vote 'dgo' is not a class of the dataset "
+                       r"\(cat, dog\); fix the vote"):
+        votes(root, "a.png,ann,cat\na.png,bob,dgo\n", classes=("cat", "dog"))
+    with pytest.raises(DataError, match=r"v.csv line 2: vote 'null' reads as a missing value"):
+        votes(root, "a.png,ann,null\n")
+    assert len(votes(root, "a.png,ann,\na.png,bob,1\n")) == 1  # an empty vote abstains
