@@ -171,7 +171,7 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
 
 def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceListing:
     """Read a ``path,label,split`` manifest; every row is checked and errors name the line."""
-    path = data_root(join_uri(root, manifest))
+    path = data_root(join_uri(root, safe_relpath(root, manifest, "params: ingest.manifest")))
     df = read_table(path, "ingest.manifest")
     _require_columns(df, ("path", "label", "split"), path)
     if df.empty:
@@ -205,7 +205,31 @@ def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceList
                 f"{path} line {_line(i)}: {rel} does not exist under {root}; "
                 "fix the path or remove the row."
             )
-    return SourceListing(df.sort_values("path", ignore_index=True), (), "manifest")
+    unlisted = () if is_url(root) else _unlisted_images(root, set(df["path"]), params.extensions)
+    if unlisted:
+        log.warning(
+            "%s: %d image(s) in the data folder are not listed and are not audited: %s%s "
+            "(all in ingest.json, ignored_files)",
+            path,
+            len(unlisted),
+            ", ".join(unlisted[:3]),
+            " ..." if len(unlisted) > 3 else "",
+        )
+    return SourceListing(df.sort_values("path", ignore_index=True), unlisted, "manifest")
+
+
+def _unlisted_images(root: Path, listed: set[str], extensions: tuple[str, ...]) -> tuple:
+    """Image files under ``root`` that a manifest does not list: reported, never dropped
+    silently."""
+    wanted = {e.lower() for e in extensions}
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            if Path(name).suffix.lower() in wanted and rel not in listed:
+                found.append(rel)
+    return tuple(found)
 
 
 def list_sources(root: Path | str, params: IngestParams) -> SourceListing:

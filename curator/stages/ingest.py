@@ -21,7 +21,13 @@ from curator.checks.base import require_metadata_columns
 from curator.engine import ShardRun, run_sharded
 from curator.errors import DataError
 from curator.io.images import DecodedImage, decode_bytes
-from curator.io.sources import list_sources, read_annotations, read_metadata, read_table
+from curator.io.sources import (
+    list_sources,
+    read_annotations,
+    read_metadata,
+    read_table,
+    safe_relpath,
+)
 from curator.io.tables import write_json, write_parquet
 from curator.io.uris import (
     UriList,
@@ -68,6 +74,7 @@ def decode_all(
 def _optional_table(root: Path | str, rel: str | None, key: str) -> str | None:
     if rel is None:
         return None
+    rel = safe_relpath(root, rel, f"params: {key}")  # never a file outside the data folder
     if not uri_exists(join_uri(root, rel)):
         log.warning(
             "%s: %s not found, so none is joined (set it to null to silence this)",

@@ -137,3 +137,18 @@ def test_a_vote_must_be_a_class_of_the_dataset(tmp_path):
     with pytest.raises(DataError, match=r"v.csv line 2: vote 'null' reads as a missing value"):
         votes(root, "a.png,ann,null\n")
     assert len(votes(root, "a.png,ann,\na.png,bob,1\n")) == 1  # an empty vote abstains
+
+
+def test_images_a_manifest_leaves_out_are_listed_not_dropped(tmp_path):
+    root = manifest_root(tmp_path, "path,label,split\na.png,1,train\n")
+    (root / "notes.txt").write_text("not an image")
+    listing = list_manifest(root, "manifest.csv", PARAMS)
+    assert listing.files["path"].tolist() == ["a.png"]
+    assert listing.ignored == ("b.png", "sub/c.jpg")  # reported in ingest.json
+
+
+@pytest.mark.parametrize("where", ["/etc/passwd", "../outside.csv"])
+def test_params_tables_must_live_in_the_data_folder(tmp_path, where):
+    root = manifest_root(tmp_path, "path,label,split\na.png,1,train\n")
+    with pytest.raises(DataError, match=r"params: ingest.manifest: path .* is not inside the data"):
+        list_manifest(root, where, PARAMS)

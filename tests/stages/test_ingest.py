@@ -82,6 +82,26 @@ def test_manifest_layout_with_metadata_clash(tmp_path):
     assert manifest[["site", "scanner"]].iloc[0].tolist() == ["x", "s1"]
 
 
+@pytest.mark.parametrize("key", ["metadata", "annotations"])
+def test_metadata_and_annotations_outside_the_data_folder_are_refused(tmp_path, key):
+    root = tmp_path / "data"
+    write_image(root / "images" / "train" / "cat" / "a.png")
+    (tmp_path / "secret.csv").write_text("path,site\nimages/train/cat/a.png,x\n")
+    params = Params(ingest=IngestParams(**{key: "../secret.csv"}))
+    with pytest.raises(DataError, match=rf"params: ingest.{key}: path '../secret.csv' is not"):
+        ingest.run(params, root, tmp_path / "audits")
+    assert not (tmp_path / "audits" / artifacts.MANIFEST).exists()
+
+
+def test_images_left_out_of_a_manifest_are_listed_in_ingest_json(tmp_path):
+    root = tmp_path / "data"
+    for name in ("a.png", "b.png", "more/c.png"):
+        write_image(root / name)
+    (root / "list.csv").write_text("path,label,split\na.png,1,train\n")
+    summary = ingest.run(Params(ingest=IngestParams(manifest="list.csv")), root, tmp_path / "a")
+    assert summary["ignored_files"] == ["b.png", "more/c.png"] and summary["n_files"] == 1
+
+
 def test_missing_data_folder_says_how_to_get_one(tmp_path):
     with pytest.raises(DataError, match="run `curator demo --out"):
         ingest.run(Params(), tmp_path / "nope", tmp_path / "audits")
