@@ -161,6 +161,19 @@ def _subgroup_report(
     }
 
 
+def _absent_from_train(table: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Classes with images in other splits but none in train (when there is a train split):
+    more than a minority, a class the model never sees."""
+    if "train" not in table.index:
+        return {}
+    others = table.drop(index="train")
+    return {
+        str(c): {str(s): int(n) for s, n in others[c].items() if n > 0}
+        for c in table.columns
+        if table.at["train", c] == 0 and others[c].sum() > 0
+    }
+
+
 def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
     df = inputs.manifest[inputs.manifest["readable"]]
     if df.empty:
@@ -184,6 +197,15 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
         )
         for idx in df.index[df["label"] == cls]:
             flags[(idx, "minority_class")] = [(1.0 - shares[cls] * k, detail)]
+    absent = _absent_from_train(table)
+    for cls, where in absent.items():
+        held = ", ".join(f"{n} in {split}" for split, n in where.items())
+        detail = (
+            f"class {cls} has no train image ({held}): no model trained here can predict it; "
+            "add train images of it or drop it from the evaluation splits"
+        )
+        for idx in df.index[df["label"] == cls]:
+            flags[(idx, "class_absent_from_train")] = [(1.0, detail)]
     subgroups = {a: _subgroup_report(df, a, params, flags) for a in params.subgroups}
     rows = [
         {
@@ -208,6 +230,7 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
         },
         "per_split": _split_stats(table),
         "minority_classes": minority,
+        "classes_absent_from_train": absent,
         "effective_number": dict(
             zip(
                 map(str, basis_counts.index),

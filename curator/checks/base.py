@@ -24,6 +24,7 @@ ISSUE_NAMES = frozenset(
     {
         "corrupt",
         "minority_class",
+        "class_absent_from_train",
         "underrepresented_group",
         "duplicate",
         "leak",

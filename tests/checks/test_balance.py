@@ -80,6 +80,20 @@ def test_check_on_small_case():
     assert result.metrics["n_minority_classes"] == 1
 
 
+def test_a_class_only_in_test_is_more_than_a_minority():
+    df = small_manifest()
+    extra = df.iloc[:2].copy()
+    extra["split"], extra["label"] = "test", "d"
+    extra["path"] = ["d0.png", "d1.png"]
+    extra["sample_id"] = ["d" * 64, "e" * 64]
+    result = balance.run(CheckInputs(manifest=pd.concat([df, extra], ignore_index=True)), PARAMS)
+    assert result.summary["classes_absent_from_train"] == {"d": {"test": 2}}
+    absent = result.flags[result.flags["issue"] == "class_absent_from_train"]
+    assert sorted(absent["path"]) == ["d0.png", "d1.png"] and (absent["score"] == 1.0).all()
+    assert "class d has no train image (2 in test)" in absent["detail"].iloc[0]
+    assert balance.run(CheckInputs(manifest=df), PARAMS).summary["classes_absent_from_train"] == {}
+
+
 def test_min_cell_count_flags_small_cells():
     params = BalanceParams(subgroups=("site",), min_cell_count=4, min_representation_ratio=0.01)
     s = balance.run(CheckInputs(manifest=small_manifest()), params).summary
