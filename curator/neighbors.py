@@ -70,12 +70,11 @@ def _knn(index, data: np.ndarray, k: int, desc: str) -> tuple[np.ndarray, ...]:
     return np.concatenate(rows), np.concatenate(ids), np.concatenate(values)
 
 
-def build_hamming_index(codes: np.ndarray, ivf_min_size: int, nprobe: int, seed: int) -> tuple:
-    """(index, its description) over 64-bit codes: flat (exact) below ``ivf_min_size``, else
-    a binary IVF index trained on a seeded sample."""
+def build_hamming_index(data: np.ndarray, ivf_min_size: int, nprobe: int, seed: int) -> tuple:
+    """(index, its description) over 64-bit codes as (n, 8) bytes (hashes.to_bytes): flat
+    (exact) below ``ivf_min_size``, else a binary IVF index trained on a seeded sample."""
     import faiss
 
-    data = to_bytes(np.asarray(codes, dtype=np.uint64))
     n = len(data)
     if n < ivf_min_size:
         index, name = faiss.IndexBinaryFlat(64), "IndexBinaryFlat"
@@ -99,8 +98,8 @@ def hamming_pairs(
     if n < 2:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, empty.astype(np.int32), "none")
-    index, name = build_hamming_index(codes, ivf_min_size, nprobe, seed)
     data = to_bytes(np.asarray(codes, dtype=np.uint64))
+    index, name = build_hamming_index(data, ivf_min_size, nprobe, seed)
     rows, ids, dist = _knn(index, data, min(k + 1, n), f"hash neighbours ({name})")
     keep = dist <= max_distance
     i, j, d = _canonical(rows[keep], ids[keep], dist[keep].astype(np.int32), False)

@@ -221,11 +221,22 @@ def _clusters(pairs: pd.DataFrame) -> pd.Series:
     return pd.Series([first_seen[x] for x in labels], index=paths, name="cluster_id")
 
 
+def cluster_of(pairs: pd.DataFrame) -> pd.Series:
+    """path -> cluster_id for every path in a duplicates.parquet table."""
+    sides = [pairs[[f"path_{s}", "cluster_id"]].set_axis(["path", "c"], axis=1) for s in "ab"]
+    return pd.concat(sides).drop_duplicates("path").set_index("path")["c"]
+
+
+def _values(members: pd.DataFrame, column: str) -> pd.Series:
+    """A column as compared between copies: text, a missing value as '(missing)'."""
+    return members[column].astype("string").fillna("(missing)")
+
+
 def _conflicts(members: pd.DataFrame, attributes: tuple[str, ...]) -> dict[str, set]:
     """column -> ids of the clusters whose members disagree on it (the label first)."""
     out = {}
     for column in ("label", *attributes):
-        values = members[column].astype("string").fillna("(missing)")
+        values = _values(members, column)
         n = values.groupby(members["cluster_id"]).nunique()
         out[column] = set(n[n > 1].index)
     return out
@@ -304,7 +315,7 @@ def _conflict_flags(members: pd.DataFrame, conflicts: dict[str, set]) -> list[di
         issue = "duplicate_label_conflict" if column == "label" else "duplicate_attribute_conflict"
         for cid in sorted(clusters):
             group = members[members["cluster_id"] == cid]
-            values = group[column].astype("string").fillna("(missing)")
+            values = _values(group, column)
             shown = "; ".join(f"{p}: {v}" for p, v in zip(group["path"], values, strict=True))
             for m, value in zip(group.itertuples(), values, strict=True):
                 rows.append(

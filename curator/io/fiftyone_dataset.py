@@ -22,6 +22,7 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks.base import ISSUE_NAMES
+from curator.checks.duplicates import cluster_of
 from curator.io.tables import read_json, read_parquet
 
 BRAIN_KEY = "curator_embeddings"
@@ -98,20 +99,13 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
         )
     pairs = _optional(audits / artifacts.DUPLICATES, "curator duplicates")
     if pairs is not None:
-        cluster = pd.concat(
-            [
-                pairs[["path_a", "cluster_id"]].rename(columns={"path_a": "path"}),
-                pairs[["path_b", "cluster_id"]].rename(columns={"path_b": "path"}),
-            ]
-        ).drop_duplicates("path")
+        cluster = cluster_of(pairs).rename("cluster_id").reset_index()
         # a cluster is as sure as its surest pair; rank 0 is the surest (ties by cluster id),
         # what the flat cluster view is sorted by
         best = pairs.groupby("cluster_id")["score"].max()
-        rank = best.reset_index().sort_values(["score", "cluster_id"], ascending=[False, True])
+        rank = best.rank(method="first", ascending=False).astype(int) - 1
         cluster["duplicate_cluster_score"] = cluster["cluster_id"].map(best)
-        cluster["duplicate_cluster_rank"] = cluster["cluster_id"].map(
-            pd.Series(range(len(rank)), index=rank["cluster_id"])
-        )
+        cluster["duplicate_cluster_rank"] = cluster["cluster_id"].map(rank)
         t = t.merge(
             cluster.rename(columns={"cluster_id": "duplicate_cluster"}), on="path", how="left"
         )

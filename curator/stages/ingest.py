@@ -85,12 +85,14 @@ def _optional_table(root: Path | str, rel: str | None, key: str) -> str | None:
     return rel
 
 
-def metadata_columns(root: Path | str, files: pd.DataFrame, params: Params) -> tuple[list, str]:
+def metadata_columns(
+    root: Path | str, files: pd.DataFrame, meta_rel: str | None, params: Params
+) -> tuple[list, str]:
     """The metadata columns the manifest will carry (the listing's own extra columns and the
-    header of ingest.metadata), read without decoding a single image; and where they come from."""
+    header of ``meta_rel``, the resolved ingest.metadata), read without decoding a single image;
+    and where they come from."""
     columns = [c for c in files.columns if c not in ("path", "split", "label")]
     sources = [params.ingest.manifest] if columns else []
-    meta_rel = _optional_table(root, params.ingest.metadata, "ingest.metadata")
     if meta_rel is not None:
         header = read_table(join_uri(root, meta_rel), "ingest.metadata").columns
         columns += [str(c) for c in header if c != "path" and c not in columns]
@@ -102,7 +104,8 @@ def check_params_against_data(root: Path | str, params: Params) -> dict[str, Any
     """List the files (no decoding) and check every params key that names a metadata column:
     what `curator check` runs, and ingest before it decodes anything."""
     files = list_sources(root, params.ingest).files
-    columns, source = metadata_columns(root, files, params)
+    meta_rel = _optional_table(root, params.ingest.metadata, "ingest.metadata")
+    columns, source = metadata_columns(root, files, meta_rel, params)
     checked = require_metadata_columns(params, columns, source)
     return {
         "n_files": len(files),
@@ -118,7 +121,8 @@ def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.D
     p = params.ingest
     listing = list_sources(root, p)
     files = listing.files
-    columns, source = metadata_columns(root, files, params)
+    meta_rel = _optional_table(root, p.metadata, "ingest.metadata")
+    columns, source = metadata_columns(root, files, meta_rel, params)
     require_metadata_columns(params, columns, source)  # before minutes of decoding, not after
     facts, run = decode_all(root, files["path"], params)
     facts = facts.rename(columns={"n_bytes": "bytes"})
@@ -128,7 +132,6 @@ def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.D
     manifest = manifest.astype({"width": "Int64", "height": "Int64", "bytes": "int64"})
     extra = files.drop(columns=["path", "split", "label"])
     known = set(manifest["path"])
-    meta_rel = _optional_table(root, p.metadata, "ingest.metadata")
     info: dict[str, Any] = {"metadata_unmatched_rows": 0, "annotations_unmatched_rows": 0}
     if meta_rel is not None:
         meta = read_metadata(root, meta_rel, known)

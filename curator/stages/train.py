@@ -17,6 +17,7 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks.balance import class_balanced_weights
+from curator.checks.duplicates import cluster_of
 from curator.errors import ConfigError, DataError
 from curator.features.embeddings import pick_device
 from curator.io.tables import read_json, read_parquet, write_parquet
@@ -43,9 +44,7 @@ def excluded_paths(findings: Sequence[Path], issues: Sequence[str]) -> set[str]:
 def duplicate_groups(items: pd.DataFrame, audits: Path) -> np.ndarray:
     """A group key per image: its duplicate cluster, else its own content."""
     pairs = read_parquet(audits / artifacts.DUPLICATES, "curator duplicates")
-    sides = [pairs[[f"path_{s}", "cluster_id"]].set_axis(["path", "c"], axis=1) for s in "ab"]
-    cluster = pd.concat(sides).drop_duplicates("path").set_index("path")["c"]
-    of = items["path"].map(cluster)
+    of = items["path"].map(cluster_of(pairs))
     own = "content " + items["sample_id"].astype(str)
     return np.where(of.notna(), "cluster " + of.astype("Int64").astype(str), own)
 
