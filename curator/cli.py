@@ -148,6 +148,31 @@ def demo(out: Path, seed: int, per_class: int) -> None:
 
 
 @cli.command()
+@click.option(
+    "--data",
+    "data",
+    default="data",
+    show_default=True,
+    help="Your dataset folder, relative to the repository (track it with `dvc add`).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing dvc.yaml and params.yaml.")
+def init(data: str, force: bool) -> None:
+    """Set up the audit pipeline in this git + DVC repository.
+
+    Writes dvc.yaml (stages run the installed curator; no dependency on its source), a
+    commented params.yaml and .gitignore entries. Then: fill in the metadata-column keys in
+    params.yaml, `curator check --data DATA`, `dvc repro`. Example: curator init --data data
+    """
+    from curator.pipeline import init_project
+
+    written = init_project(Path.cwd(), data, force)
+    click.echo(
+        f"init: wrote {', '.join(written)}. Next: name your metadata columns in params.yaml "
+        f"(balance.subgroups, ...), then `curator check --data {data}` and `dvc repro`."
+    )
+
+
+@cli.command()
 @data_option
 @params_option
 def check(data_dir: Path, params_path: Path | None) -> None:

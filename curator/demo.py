@@ -37,6 +37,14 @@ N_NEAR_ACROSS_SPLITS = 24
 N_FLIPS = {"train": 40, "test": 12}
 NEAR_TRANSFORMS = ("reencode", "resize", "shift", "brighten")
 SIZE = 64
+# what the demo's params.yaml names as metadata columns (curator.pipeline.render_params_yaml)
+PARAMS_COLUMNS = {
+    "balance.subgroups": ("site", "device"),
+    "duplicates.conflict_attributes": ("site", "device"),
+    "agreement.subgroups": ("site",),
+    "label_quality.subgroups": ("site",),
+    "evaluate.sensitive_features": ("site", "device"),
+}
 MIN_PER_CLASS = 40
 
 

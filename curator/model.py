@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from curator import __version__
 from curator.io.tables import atomic_path, write_json
 from curator.params import TrainParams
 
@@ -128,7 +129,9 @@ def save_head(head: TrainedHead, folder: Path, record: dict[str, Any]) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in head.model.state_dict().items()}
     save_tensors(state, Path(folder) / "model.safetensors")
     write_json(
-        record | {"classes": head.classes, "best_epoch": head.best_epoch, "history": head.history},
+        record
+        | {"classes": head.classes, "best_epoch": head.best_epoch, "history": head.history}
+        | {"curator_version": __version__},
         Path(folder) / "model.json",
     )
 

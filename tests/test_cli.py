@@ -123,3 +123,28 @@ def test_stages_end_to_end_without_dvc(tmp_path, monkeypatch):
     assert "audits/manifest.parquet" in summary.output
     again = invoke("demo", "--out", "data")
     assert again.exit_code == 5 and "never overwrites" in again.output
+
+
+def test_init_writes_the_pipeline_into_a_git_dvc_repo_and_keeps_user_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    refused = invoke("init")
+    assert refused.exit_code == 3 and "run `git init && dvc init` there first" in refused.output
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / ".gitignore").write_text("/venv/")  # no final newline
+    assert invoke("init", "--data", "../elsewhere").exit_code == 4
+    done = invoke("init", "--data", "photos")
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / ".gitignore").read_text() == "/venv/\n/.curator/\n"
+    dvc_yaml = (tmp_path / "dvc.yaml").read_text()
+    assert "curator ingest --data photos --audits audits" in dvc_yaml
+    assert "curator/" not in dvc_yaml.replace("curator init", "")  # no dep on curator's source
+    params = (tmp_path / "params.yaml").read_text()
+    assert "  subgroups: []" in params and "sensitive_features: []" in params
+    (tmp_path / "params.yaml").write_text(params + "# my edit\n")
+    again = invoke("init")
+    assert again.exit_code == 3 and "dvc.yaml and params.yaml already exist" in again.output
+    assert (tmp_path / "params.yaml").read_text().endswith("# my edit\n")
+    assert invoke("init", "--force").exit_code == 0
+    assert not (tmp_path / "params.yaml").read_text().endswith("# my edit\n")
+    assert (tmp_path / ".gitignore").read_text() == "/venv/\n/.curator/\n"

@@ -1,16 +1,34 @@
 """The DVC pipeline as a user runs it: `dvc repro`, then again (a no-op)."""
 
+import dataclasses
+import functools
+import json
 import os
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from curator import artifacts
-from curator.demo import write_demo
+from curator import __version__, artifacts
+from curator.checks.base import METADATA_COLUMN_KEYS
+from curator.demo import PARAMS_COLUMNS, write_demo
+from curator.params import (
+    AgreementParams,
+    BalanceParams,
+    DuplicatesParams,
+    EmbedParams,
+    EvaluateParams,
+    IngestParams,
+    LabelQualityParams,
+    Params,
+    TrainParams,
+)
+from curator.pipeline import RUNTIME_ONLY_KEYS, STAGES, render_dvc_yaml, render_params_yaml
 from curator.stages import report
 from tests.conftest import REPO
 
@@ -33,18 +51,24 @@ def dvc(cwd: Path, *args: str) -> str:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the repo's pipeline files (and the code its stages depend on)."""
-    for name in ("dvc.yaml", "params.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
-    shutil.copytree(
-        REPO / "curator", tmp_path / "curator", ignore=shutil.ignore_patterns("__pycache__")
+    """A user's own git + DVC repository with the demo data, set up by `curator init`: the
+    stages run the installed curator, nothing from this repository is copied."""
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    dvc(tmp_path, "init", "-q")
+    init = subprocess.run(
+        [str(BIN / "curator"), "init", "--data", "images-v1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    dvc(tmp_path, "init", "--no-scm", "-q")
+    assert "init: wrote dvc.yaml, params.yaml, .gitignore" in init.stdout
+    (tmp_path / "params.yaml").write_text(render_params_yaml(PARAMS_COLUMNS))
     return tmp_path
 
 
-def test_repro_then_noop(project):
-    write_demo(project / "data", seed=0, per_class=40)
+def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project):
+    write_demo(project / "images-v1", seed=0, per_class=40)
     first = dvc(project, "repro")
     stages = (
         "ingest",
@@ -60,6 +84,8 @@ def test_repro_then_noop(project):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
     assert manifest.exists() and (project / "audits" / artifacts.ISSUES).exists()
+    version = pq.read_schema(manifest).metadata[b"curator_version"].decode()
+    assert version == __version__
     mtime = manifest.stat().st_mtime_ns
     second = dvc(project, "repro")
     assert "Running stage" not in second
@@ -67,7 +93,8 @@ def test_repro_then_noop(project):
     assert manifest.stat().st_mtime_ns == mtime
     metrics = dvc(project, "metrics", "show", "--json")
     assert "n_unreadable" in metrics and "imbalance_ratio" in metrics and "n_leaked" in metrics
-    assert "worst_group" in metrics and "without_leaks" in metrics
+    assert "worst_group" in metrics and "without_leaks_accuracy" in metrics
+    assert len(metrics) < 6000  # headline numbers, not evaluation.json's hundreds of values
     plots = dvc(project, "plots", "show", "--json")
     assert "confusion.csv" in plots and "group_accuracy.csv" in plots
     summary = subprocess.run(
@@ -76,6 +103,13 @@ def test_repro_then_noop(project):
     assert "leaked from earlier splits: test " in summary
     assert "Embeddings: fallback:thumbnail - ViT-B-32/laion2b_s34b_b79k weights are not" in summary
     assert (project / "reports" / report.MODEL_CARD).exists()
+    # a key train reads from another section makes train stale, and nothing else downstream
+    params = project / "params.yaml"
+    params.write_text(
+        params.read_text().replace("effective_number_beta: 0.999", "effective_number_beta: 0.99")
+    )
+    stale = dvc(project, "status", "--json")
+    assert set(json.loads(stale)) == {"balance", "train"}, stale
 
 
 def test_dvc_yaml_outputs_match_what_stages_write():
@@ -118,7 +152,7 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         artifacts.GROUP_ACCURACY_PLOT,
         artifacts.CALIBRATION_PLOT,
         *(artifacts.findings(s) for s in stage_names),
-        *(artifacts.metrics(s) for s in stage_names),
+        *(artifacts.metrics(s) for s in (*stage_names, "evaluate")),
     }
     pages = (report.DATASET_AUDIT, report.MODEL_CARD, report.MODEL_CARD_JSON)
     assert outs == {f"audits/{name}" for name in expected} | {f"reports/{p}" for p in pages}
@@ -135,3 +169,163 @@ def test_committed_data_dvc_matches_the_regenerated_demo(tmp_path):
     regenerated = yaml.safe_load((tmp_path / "data.dvc").read_text())["outs"][0]
     committed = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
     assert regenerated == committed
+
+
+def test_dvc_yaml_and_params_yaml_are_rendered_from_the_pipeline_table():
+    assert (REPO / "dvc.yaml").read_text() == render_dvc_yaml(with_sources=True), (
+        "dvc.yaml is stale: regenerate it with python -c 'from curator.pipeline import "
+        'render_dvc_yaml as r; print(r(with_sources=True), end="")\' > dvc.yaml'
+    )
+    assert (REPO / "params.yaml").read_text() == render_params_yaml(PARAMS_COLUMNS)
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for section, cls in typing.get_type_hints(Params).items():
+        assert set(raw[section]) == {f.name for f in dataclasses.fields(cls)}, section
+    for stage in STAGES:
+        assert all((REPO / path).exists() for path in stage.sources), stage.name
+        assert not set(stage.params) & set(RUNTIME_ONLY_KEYS), stage.name
+
+
+class _Reads:
+    """Which params keys each stage reads: sections are swapped for recording subclasses."""
+
+    def __init__(self) -> None:
+        self.stage = ""
+        self.by_stage: dict[str, set[str]] = {}
+
+    def wrap(self, params: Params) -> Params:
+        sections = {}
+        for name, base in typing.get_type_hints(Params).items():
+            keys = {f.name for f in dataclasses.fields(base)}
+            values = {k: getattr(getattr(params, name), k) for k in keys}
+
+            def get(obj, attr, _name=name, _keys=keys):
+                if attr in _keys:
+                    self.by_stage.setdefault(self.stage, set()).add(f"{_name}.{attr}")
+                return object.__getattribute__(obj, attr)
+
+            def reduce(obj, _base=base, _keys=keys):  # worker processes get plain sections
+                return functools.partial(_base, **{k: getattr(obj, k) for k in _keys}), ()
+
+            recording = type(
+                base.__name__, (base,), {"__getattribute__": get, "__reduce__": reduce}
+            )
+            sections[name] = recording(**values)
+        return Params(**sections)
+
+
+# Keys a stage reads only in a configuration the demo run below does not use.
+CONDITIONAL_READS = {
+    "ingest": {"ingest.layout"},  # only when ingest.manifest is set
+    "embed": {  # the open_clip path (the demo runs without weights: the fallback)
+        "embed.image_size",
+        "embed.device",
+        "embed.precision",
+        "embed.batch_size",
+        "embed.seed",
+    },
+    "label_quality": {  # classifier: cnn trains on the decoded images
+        "label_quality.cnn_image_size",
+        "label_quality.cnn_width",
+        "label_quality.cnn_epochs",
+        "label_quality.cnn_batch_size",
+        "label_quality.cnn_learning_rate",
+        "label_quality.device",
+        "ingest.max_image_pixels",
+    },
+    "train": {
+        "train.val_fraction",  # data without a val split
+        "balance.effective_number_beta",  # class_weights: balanced
+        "train.finetune_epochs",  # finetune: true, which loads the CLIP tower from the images
+        "train.finetune_learning_rate",
+        "train.finetune_batch_size",
+        "ingest.max_image_pixels",
+        *(f"embed.{k}" for k in ("model", "pretrained", "download", "connect_timeout")),
+        *(f"embed.{k}" for k in ("checkpoint", "model_config", "image_size", "device")),
+        *(f"embed.{k}" for k in ("precision", "seed")),
+    },
+}
+
+
+def _run_stage(name: str, params: Params, data: Path, audits: Path) -> None:
+    from curator.stages import (
+        agreement,
+        balance,
+        duplicates,
+        embed,
+        evaluate,
+        hash,
+        ingest,
+        issues,
+        label_quality,
+        train,
+    )
+
+    checks = ("ingest", "balance", "duplicates", "agreement", "label_quality")
+    runs = {
+        "ingest": lambda: ingest.run(params, data, audits),
+        "balance": lambda: balance.run(params, audits),
+        "hash": lambda: hash.run(params, data, audits),
+        "embed": lambda: embed.run(params, data, audits),
+        "duplicates": lambda: duplicates.run(params, data, audits),
+        "label_quality": lambda: label_quality.run(params, data, audits),
+        "agreement": lambda: agreement.run(params, audits, audits / artifacts.PRED_PROBS),
+        "train": lambda: train.run(
+            params, data, audits, [audits / artifacts.findings(s) for s in checks[2:]]
+        ),
+        "issues": lambda: issues.run(
+            [audits / artifacts.findings(s) for s in checks],
+            audits / artifacts.ISSUES,
+            audits / artifacts.REVIEW_QUEUE,
+        ),
+        "evaluate": lambda: evaluate.run(params, audits),
+        "report": lambda: report.run(params, data, audits, audits.parent / "reports"),
+    }
+    runs[name]()
+
+
+def test_each_stage_reads_exactly_the_params_and_files_dvc_yaml_declares(demo_data, tmp_path):
+    """Every stage runs in a folder holding only the files dvc.yaml names as its deps (an
+    undeclared read fails), with params that record each key read; dvc.yaml must declare
+    every key read and no key that no configuration reads."""
+    root, _ = demo_data
+    reads = _Reads()
+    cols = PARAMS_COLUMNS
+    params = reads.wrap(
+        Params(
+            ingest=IngestParams(workers=1),
+            balance=BalanceParams(subgroups=cols["balance.subgroups"]),
+            embed=EmbedParams(cache_dir=str(tmp_path / "embed-cache"), workers=1),
+            duplicates=DuplicatesParams(conflict_attributes=cols["duplicates.conflict_attributes"]),
+            agreement=AgreementParams(subgroups=cols["agreement.subgroups"]),
+            label_quality=LabelQualityParams(subgroups=cols["label_quality.subgroups"]),
+            train=TrainParams(max_epochs=10),
+            evaluate=EvaluateParams(
+                sensitive_features=cols["evaluate.sensitive_features"], n_bootstrap=50
+            ),
+        )
+    )
+    done = tmp_path / "done"
+    for stage in STAGES:
+        work = tmp_path / stage.name
+        for dep in (d for d in stage.deps if d.startswith("audits/")):
+            source, target = done / dep, work / dep
+            target.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
+        data = root if "{data}" in stage.deps else tmp_path / "no-data-declared"
+        reads.stage = stage.name
+        _run_stage(stage.name, params, data, work / "audits")
+        for out in stage.outs:
+            assert (work / out.path).exists(), f"{stage.name} did not write {out.path}"
+            target = done / out.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if (work / out.path).is_dir():
+                shutil.copytree(work / out.path, target)
+            else:
+                shutil.copy(work / out.path, target)
+        read = reads.by_stage.get(stage.name, set()) - set(RUNTIME_ONLY_KEYS)
+        if stage.name == "ingest":  # checked early there; the stages that use them declare them
+            read -= {f"{s}.{k}" for s, k in METADATA_COLUMN_KEYS if s != "ingest"}
+        declared = set(stage.params)
+        assert read <= declared, f"{stage.name} reads undeclared {sorted(read - declared)}"
+        unread = declared - read - CONDITIONAL_READS.get(stage.name, set())
+        assert not unread, f"{stage.name} declares {sorted(unread)}, which it never reads"

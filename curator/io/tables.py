@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator import __version__
 from curator.errors import MissingArtifactError
 
 _UMASK = os.umask(0)
@@ -44,8 +45,15 @@ def atomic_path(target: Path) -> Iterator[Path]:
 
 
 def write_parquet(df: pd.DataFrame, target: Path) -> None:
+    """Every table records the curator version that wrote it (parquet schema metadata): a
+    pipeline outside curator's repository does not depend on its source files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    stamp = {b"curator_version": __version__.encode()}
     with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False)
+        pq.write_table(table.replace_schema_metadata((table.schema.metadata or {}) | stamp), tmp)
 
 
 def write_csv(df: pd.DataFrame, target: Path) -> None:

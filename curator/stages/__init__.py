@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from curator import artifacts
+from curator import __version__, artifacts
 from curator.checks.base import CheckResult
 from curator.io.tables import read_parquet, write_json, write_parquet
 
@@ -36,5 +36,8 @@ def write_check_result(result: CheckResult, audits: Path, stage: str) -> None:
     """The three outputs every checking stage writes, named by the stage: findings/<stage>.parquet,
     <stage>.json (summary + params) and metrics/<stage>.json."""
     write_parquet(result.flags, audits / artifacts.findings(stage))
-    write_json(result.summary | {"params": result.params}, audits / artifacts.summary(stage))
+    write_json(
+        result.summary | {"params": result.params, "curator_version": __version__},
+        audits / artifacts.summary(stage),
+    )
     write_json(result.metrics, audits / artifacts.metrics(stage))

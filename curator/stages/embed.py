@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curator import artifacts
+from curator import __version__, artifacts
 from curator.engine import embed_open_clip_ray, ray_map
 from curator.features.embeddings import (
     Embedder,
@@ -85,5 +85,6 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         np.save(fh, matrix.astype(np.float32))
     write_parquet(pd.DataFrame({"sample_id": ids}, dtype="string"), audits / artifacts.EMBED_IDS)
     summary = embedder.record() | {"n_vectors": len(ids), "dim": dim, "params": vars(params.embed)}
+    summary["curator_version"] = __version__
     write_json(summary, audits / artifacts.EMBED_SUMMARY)
     return summary | {"n_embedded_now": len(todo), "n_from_cache": len(ids) - len(todo)} | facts

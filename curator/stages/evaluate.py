@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from curator import artifacts
+from curator import __version__, artifacts
 from curator.checks.base import require_subgroups
 from curator.errors import DataError
 from curator.io.tables import read_json, read_parquet, write_csv, write_json, write_parquet
@@ -96,11 +96,36 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
         "subgroups": by_grouping,
         "worst_group": _overall_worst(by_grouping),
         "params": vars(p),
+        "curator_version": __version__,
     }
     write_parquet(pd.DataFrame(rows), audits / artifacts.SUBGROUPS)
     write_json(result, audits / artifacts.EVALUATION)
+    write_json(_headline(result), audits / artifacts.metrics("evaluate"))
     _write_plots(audits, evaluated, scored, classes, rows)
     return result
+
+
+def _headline(result: dict[str, Any]) -> dict[str, Any]:
+    """The few numbers `dvc metrics show/diff` and `dvc exp show` compare across runs (the full
+    document, hundreds of values, is evaluation.json)."""
+    overall, worst = result["overall"], result["worst_group"] or {}
+    keys = ("accuracy", "balanced_accuracy", "macro_f1", "top_k_accuracy", "ece")
+    corrected = result["data_quality_corrected"]
+    return {
+        "split": result["split"],
+        "n": result["n"],
+        **{k: overall.get(k) for k in keys if k in overall},
+        **{
+            f"{name}_accuracy": corrected[name]["clean_accuracy"]
+            for name in ("without_leaks", "without_label_issues")
+            if corrected.get(name)
+        },
+        "worst_group": f"{worst['grouping']}: {worst['group']}" if worst else None,
+        "worst_group_n": worst.get("n"),
+        "worst_group_accuracy": worst.get("accuracy"),
+        "worst_group_gap": worst.get("accuracy_gap_vs_rest"),
+        "worst_group_significant": worst.get("significant"),
+    }
 
 
 def _slices(audits: Path, items: pd.DataFrame, p: EvaluateParams) -> pd.Series:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from curator import artifacts
+from curator import __version__, artifacts
 from curator.checks import CheckInputs, run_check
 from curator.checks.base import require_metadata_columns
 from curator.engine import ShardRun, run_sharded
@@ -188,6 +188,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         **info,
         "integrity": result.summary,
         "params": vars(params.ingest),
+        "curator_version": __version__,
     }
     audits = Path(audits_dir)
     write_parquet(manifest, audits / artifacts.MANIFEST)
