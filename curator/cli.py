@@ -17,7 +17,8 @@ from curator import __version__
 from curator.errors import CuratorError
 
 EXIT_CODES = """Exit codes: 0 ok; 1 aborted; 2 usage error; 3 other curator error;
-4 bad params; 5 bad data; 6 a required earlier output is missing."""
+4 bad params; 5 bad data; 6 a required earlier output is missing; 7 an output cannot be
+written (disk full, read-only folder)."""
 
 
 class CuratorGroup(click.Group):
@@ -51,13 +52,32 @@ params_option = click.option(
     help="Params file with every threshold and choice "
     "[default: ./params.yaml if present, else built-in defaults].",
 )
+
+
+def _writable(ctx: click.Context, param: click.Parameter, folder: Path) -> Path:
+    """Refuse an output folder that cannot be written before any work, not after it."""
+    from curator.io.tables import require_writable
+
+    require_writable(folder)
+    return folder
+
+
 audits_option = click.option(
     "--audits",
     "audits_dir",
     type=click.Path(path_type=Path),
     default="audits",
     show_default=True,
+    callback=_writable,
     help="Folder for stage outputs.",
+)
+audits_read_option = click.option(
+    "--audits",
+    "audits_dir",
+    type=click.Path(path_type=Path),
+    default="audits",
+    show_default=True,
+    help="Folder of the stage outputs.",
 )
 engine_option = click.option(
     "--engine",
@@ -424,6 +444,7 @@ def evaluate(audits_dir: Path, params_path: Path | None) -> None:
     type=click.Path(path_type=Path),
     default="reports",
     show_default=True,
+    callback=_writable,
     help="Where the HTML reports and model_card.json go.",
 )
 def report(data_dir: Path, audits_dir: Path, params_path: Path | None, reports_dir: Path) -> None:
@@ -442,7 +463,7 @@ def report(data_dir: Path, audits_dir: Path, params_path: Path | None, reports_d
 
 @cli.command()
 @data_option
-@audits_option
+@audits_read_option
 @params_option
 @click.option(
     "--launch/--no-launch", default=True, help="Serve the app, or only build the dataset."
@@ -533,7 +554,7 @@ def issues(findings: tuple[Path, ...], out: Path, review_queue: Path | None) -> 
 
 
 @cli.command()
-@audits_option
+@audits_read_option
 def summary(audits_dir: Path) -> None:
     """Print what the audit found and where every output is.
 

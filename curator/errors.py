@@ -29,3 +29,9 @@ class MissingArtifactError(CuratorError):
     """A stage needs an output of an earlier stage that is not there."""
 
     exit_code = 6
+
+
+class OutputError(CuratorError):
+    """An output cannot be written: the disk is full, the folder read-only or not ours."""
+
+    exit_code = 7

@@ -139,8 +139,10 @@ def test_duplicate_clusters_are_groups_surest_first(built, demo_data):
     pairs = pd.read_parquet(work / "audits" / artifacts.DUPLICATES)
     root = demo_data[0].resolve()
     members = pd.concat(
-        [pairs[["path_a", "cluster_id"]].set_axis(["path", "c"], axis=1),
-         pairs[["path_b", "cluster_id"]].set_axis(["path", "c"], axis=1)]
+        [
+            pairs[["path_a", "cluster_id"]].set_axis(["path", "c"], axis=1),
+            pairs[["path_b", "cluster_id"]].set_axis(["path", "c"], axis=1),
+        ]
     ).drop_duplicates()
     expected = sorted(sorted(str(root / p) for p in g["path"]) for _, g in members.groupby("c"))
     assert sorted(state["clusters"]) == expected  # one group per cluster, every twin in it

@@ -1,5 +1,6 @@
 import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -148,3 +149,16 @@ def test_init_writes_the_pipeline_into_a_git_dvc_repo_and_keeps_user_files(tmp_p
     assert invoke("init", "--force").exit_code == 0
     assert not (tmp_path / "params.yaml").read_text().endswith("# my edit\n")
     assert (tmp_path / ".gitignore").read_text() == "/venv/\n/.curator/\n"
+
+
+def test_an_output_folder_that_cannot_be_written_stops_before_any_work(image_folder, tmp_path):
+    probe = Path("/sys/curator-cannot-write")  # read-only even for root
+    try:
+        probe.mkdir()
+        pytest.skip("/sys is writable here")
+    except OSError:
+        pass
+    result = invoke("ingest", "--data", str(image_folder), "--audits", str(probe))
+    assert result.exit_code == 7
+    assert result.output.startswith(f"Error: cannot write {probe}/.curator-write-check")
+    assert "write the outputs elsewhere" in result.output and "Traceback" not in result.output

@@ -147,7 +147,7 @@ def test_near_pairs_come_first_with_thumbnails_and_exact_ones_are_summarised(rep
     summary = html[exact_at : html.index('id="labels"')]
     assert "data:image/" not in summary  # exact copies: counted and listed, no thumbnails
     for kind, group in exact.groupby("kind"):
-        assert f"<td>{kind.replace('_', ' ')}</td><td class=\"n\">{len(group)}</td>" in summary
+        assert f'<td>{kind.replace("_", " ")}</td><td class="n">{len(group)}</td>' in summary
 
 
 def test_pages_are_self_contained(reports):

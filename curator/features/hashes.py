@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from curator.io.images import open_rgb
+from curator.io.uris import read_uri
 
 HASH_KINDS = ("phash", "dhash", "whash")
 # wHash's wavelet input size; fixed so the hash does not depend on how large the decode was.
@@ -41,7 +42,7 @@ def hash_bytes(data: bytes, max_image_pixels: int, decode_size: int) -> tuple[in
 
 
 def hash_file(path: Path, max_image_pixels: int, decode_size: int) -> tuple[int, int, int]:
-    return hash_bytes(Path(path).read_bytes(), max_image_pixels, decode_size)
+    return hash_bytes(read_uri(str(path)), max_image_pixels, decode_size)
 
 
 def to_bytes(codes: np.ndarray) -> np.ndarray:

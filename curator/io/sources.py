@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -49,9 +50,12 @@ class SourceListing:
     layout: str
 
 
-def safe_relpath(root: Path, raw: str, where: str) -> str:
-    """Normalise ``raw`` to a POSIX path relative to ``root``; refuse one that leaves it."""
-    text = str(raw).strip().replace("\\", "/")
+def safe_relpath(root: Path, raw: str, where: str, posix: bool = False) -> str:
+    """Normalise ``raw`` to a POSIX path relative to ``root``; refuse one that leaves it.
+
+    A backslash is a Windows separator in a table someone wrote (the default), but part of
+    the name in a path the filesystem gave (``posix``): ``a\\b.png`` is not ``a/b.png``."""
+    text = str(raw) if posix else str(raw).strip().replace("\\", "/")
     pure = PurePosixPath(text)
     if not text or pure.is_absolute() or ".." in pure.parts:
         raise DataError(
@@ -129,34 +133,61 @@ def _require_labels(
         )
 
 
+def walk_files(base: Path) -> Iterator[tuple[str, str | None]]:
+    """Every file under ``base`` in sorted order, as (path relative to ``base``, why it cannot
+    be listed or None). Symlinked folders are followed (each real folder once, so a link cycle
+    ends); a name that is not UTF-8 is given with its bytes escaped."""
+    seen = {os.path.realpath(base)}
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
+        keep = []
+        for d in sorted(dirnames):
+            real = os.path.realpath(os.path.join(dirpath, d))
+            if real not in seen:
+                seen.add(real)
+                keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
+            rel = (Path(dirpath) / name).relative_to(base).as_posix()
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                printable = os.fsencode(rel).decode("utf-8", "backslashreplace")
+                yield printable, "its name is not UTF-8: rename it"
+            else:
+                yield rel, None
+
+
 def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
     """Walk ``<images_dir>/<split>/<class>/<file>`` in sorted order."""
-    base = root / params.images_dir
+    images_dir = safe_relpath(root, params.images_dir, "params: ingest.images_dir")
+    base = root / images_dir
     if not base.is_dir():
         raise DataError(
-            f"{base} is not a folder; put images in {params.images_dir}/<split>/<class>/<file> "
+            f"{base} is not a folder; put images in {images_dir}/<split>/<class>/<file> "
             "or set ingest.manifest in params.yaml."
         )
-    rows, ignored = [], []
+    rows, ignored, unusable = [], [], []
     extensions = {e.lower() for e in params.extensions}
-    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames):
-            rel = (Path(dirpath) / name).relative_to(root).as_posix()
-            parts = PurePosixPath(rel).relative_to(params.images_dir).parts
-            hidden_or_other = name.startswith(".") or Path(name).suffix.lower() not in extensions
-            if hidden_or_other or len(parts) != 3:  # not <split>/<class>/<image>
-                ignored.append(rel)
-                continue
-            split, label, _ = parts
-            if split not in params.splits:
-                raise DataError(
-                    f"{base / split}: split folder '{split}' is not one of {list(params.splits)}; "
-                    "rename the folder or add it to ingest.splits."
-                )
-            rows.append(
-                {"path": safe_relpath(root, rel, str(base)), "split": split, "label": label}
+    for name, why_not in walk_files(base):
+        rel = f"{images_dir}/{name}"
+        parts = PurePosixPath(name).parts
+        if why_not:
+            unusable.append(rel)
+            log.warning("cannot use %s: %s", rel, why_not)
+            continue
+        hidden_or_other = parts[-1].startswith(".") or Path(name).suffix.lower() not in extensions
+        if hidden_or_other or len(parts) != 3:  # not <split>/<class>/<image>
+            ignored.append(rel)
+            continue
+        split, label, _ = parts
+        if split not in params.splits:
+            raise DataError(
+                f"{base / split}: split folder '{split}' is not one of {list(params.splits)}; "
+                "rename the folder or add it to ingest.splits."
             )
+        rows.append(
+            {"path": safe_relpath(root, rel, str(base), posix=True), "split": split, "label": label}
+        )
     if not rows:
         raise DataError(f"{base} holds no images with extensions {sorted(extensions)}.")
     if ignored:
@@ -166,7 +197,7 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
             ", ".join(ignored[:3]),
             " ..." if len(ignored) > 3 else "",
         )
-    return SourceListing(pd.DataFrame(rows), tuple(ignored), "imagefolder")
+    return SourceListing(pd.DataFrame(rows), tuple(ignored + unusable), "imagefolder")
 
 
 def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceListing:
@@ -222,14 +253,13 @@ def _unlisted_images(root: Path, listed: set[str], extensions: tuple[str, ...]) 
     """Image files under ``root`` that a manifest does not list: reported, never dropped
     silently."""
     wanted = {e.lower() for e in extensions}
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            rel = (Path(dirpath) / name).relative_to(root).as_posix()
-            if Path(name).suffix.lower() in wanted and rel not in listed:
-                found.append(rel)
-    return tuple(found)
+    return tuple(
+        rel
+        for rel, _ in walk_files(root)
+        if not any(part.startswith(".") for part in PurePosixPath(rel).parts[:-1])
+        and Path(rel).suffix.lower() in wanted
+        and rel not in listed
+    )
 
 
 def list_sources(root: Path | str, params: IngestParams) -> SourceListing:

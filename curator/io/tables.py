@@ -7,6 +7,7 @@ into place, which is atomic on POSIX filesystems.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -20,8 +21,15 @@ import numpy as np
 import pandas as pd
 
 from curator import __version__
-from curator.errors import MissingArtifactError
+from curator.errors import MissingArtifactError, OutputError
 
+_CANNOT_WRITE = {
+    errno.ENOSPC: "Free disk space (or write --audits, --reports to a bigger disk) and re-run",
+    errno.EDQUOT: "Free space within your quota, or write the outputs elsewhere, and re-run",
+    errno.EROFS: "The filesystem is read-only: write --audits, --reports elsewhere",
+    errno.EACCES: "Make the folder writable for this user, or write the outputs elsewhere",
+    errno.EPERM: "Make the folder writable for this user, or write the outputs elsewhere",
+}
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -30,18 +38,35 @@ os.umask(_UMASK)
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` on success.
 
-    The file gets the usual permissions (0666 minus the umask), not mkstemp's private 0600."""
+    The file gets the usual permissions (0666 minus the umask), not mkstemp's private 0600.
+    A full disk or a read-only folder is one clear error; the old ``target`` stays as it was."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         yield tmp_path
         tmp_path.chmod(0o666 & ~_UMASK)
         os.replace(tmp_path, target)
+    except OSError as exc:
+        if exc.errno not in _CANNOT_WRITE:
+            raise
+        raise OutputError(
+            f"cannot write {target}: {exc.strerror}. {_CANNOT_WRITE[exc.errno]} "
+            "(earlier outputs are kept as they were)."
+        ) from exc
     finally:
-        tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None:
+            tmp_path.unlink(missing_ok=True)
+
+
+def require_writable(folder: Path) -> None:
+    """Create ``folder`` and a file in it, or raise the same OutputError a late write would."""
+    with atomic_path(Path(folder) / ".curator-write-check") as tmp:
+        tmp.write_bytes(b"")
+    (Path(folder) / ".curator-write-check").unlink()
 
 
 def write_parquet(df: pd.DataFrame, target: Path) -> None:

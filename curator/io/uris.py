@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,9 +11,15 @@ import pandas as pd
 
 
 def read_uri(uri: str) -> bytes:
-    """The bytes of a local path or of a URL pyarrow can open (s3://, gs://, hdfs://, ...)."""
+    """The bytes of a local path or of a URL pyarrow can open (s3://, gs://, hdfs://, ...).
+
+    A local path that is not a regular file (a FIFO would block forever) is an OSError."""
     if "://" not in uri:
-        return Path(uri).read_bytes()
+        fd = os.open(uri, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{uri} is not a regular file (a FIFO, socket or device)")
+            return fh.read()
     from pyarrow import fs
 
     filesystem, path = fs.FileSystem.from_uri(uri)

@@ -114,8 +114,16 @@ def test_candidates_are_bounded_when_every_image_looks_alike(tmp_path):
         grey = 120 + rng.normal(0, 1.5, (48, 48))
         Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).convert("RGB").save(path)
     k = 3
-    summary, *_ = audit(root, tmp_path, knn_k=k, hash_knn_k=k, max_phash_distance=32,
-                        max_dhash_distance=32, max_whash_distance=32, min_cosine_similarity=-1.0)
+    summary, *_ = audit(
+        root,
+        tmp_path,
+        knn_k=k,
+        hash_knn_k=k,
+        max_phash_distance=32,
+        max_dhash_distance=32,
+        max_whash_distance=32,
+        min_cosine_similarity=-1.0,
+    )
     assert summary["max_proposals_per_image"] == 4 * k
     assert 60 <= summary["n_candidate_pairs"] <= 4 * k * 60 < 60 * 59 // 2
     assert summary["n_images"] == 60

@@ -131,8 +131,11 @@ def test_annotations_one_vote_per_annotator(tmp_path):
 def test_a_vote_must_be_a_class_of_the_dataset(tmp_path):
     root = manifest_root(tmp_path, "")
     assert votes(root, "a.png,ann,1\na.png,bob,2\n")["label"].tolist() == ["1", "2"]
-    with pytest.raises(DataError, match=r"v.csv line 3: vote 'dgo' is not a class of the dataset "
-                       r"\(cat, dog\); fix the vote"):
+    with pytest.raises(
+        DataError,
+        match=r"v.csv line 3: vote 'dgo' is not a class of the dataset "
+        r"\(cat, dog\); fix the vote",
+    ):
         votes(root, "a.png,ann,cat\na.png,bob,dgo\n", classes=("cat", "dog"))
     with pytest.raises(DataError, match=r"v.csv line 2: vote 'null' reads as a missing value"):
         votes(root, "a.png,ann,null\n")
@@ -152,3 +155,45 @@ def test_params_tables_must_live_in_the_data_folder(tmp_path, where):
     root = manifest_root(tmp_path, "path,label,split\na.png,1,train\n")
     with pytest.raises(DataError, match=r"params: ingest.manifest: path .* is not inside the data"):
         list_manifest(root, where, PARAMS)
+
+
+def test_a_backslash_is_part_of_a_file_name_not_a_separator(image_folder):
+    cat = image_folder / "images" / "train" / "cat"
+    write_image(cat / "a\\b.png", seed=50)
+    write_image(cat / "a" / "b.png", seed=51)  # the file a separator would have read instead
+    listing = list_imagefolder(image_folder, PARAMS)
+    assert "images/train/cat/a\\b.png" in set(listing.files["path"])
+    assert listing.ignored == ("images/train/cat/a/b.png",)
+
+
+def test_a_file_name_that_is_not_utf8_is_listed_escaped(image_folder):
+    cat = os.fsencode(image_folder / "images" / "train" / "cat")
+    with open(cat + b"/\xff\xfe.png", "wb") as fh:
+        fh.write((image_folder / "images" / "train" / "cat" / "0.png").read_bytes())
+    listing = list_imagefolder(image_folder, PARAMS)
+    assert len(listing.files) == 12
+    assert listing.ignored == ("images/train/cat/\\xff\\xfe.png",)
+
+
+def test_symlinked_class_folders_are_followed_inside_the_data_folder(image_folder):
+    images = image_folder / "images"
+    (image_folder / "raw").mkdir()
+    os.rename(images / "train" / "dog", image_folder / "raw" / "dog")
+    os.symlink(image_folder / "raw" / "dog", images / "train" / "dog")
+    os.symlink(images / "train", images / "train" / "cat" / "loop")  # a cycle ends
+    listing = list_imagefolder(image_folder, PARAMS)
+    assert len(listing.files) == 12
+    assert "images/train/dog/0.png" in set(listing.files["path"])
+
+
+def test_a_symlinked_folder_leaving_the_data_folder_is_refused(image_folder, tmp_path):
+    os.rename(image_folder / "images" / "train" / "dog", tmp_path / "dog")
+    os.symlink(tmp_path / "dog", image_folder / "images" / "train" / "dog")
+    with pytest.raises(DataError, match=r"train/dog/0.png' resolves to .* outside the data"):
+        list_imagefolder(image_folder, PARAMS)
+
+
+@pytest.mark.parametrize("images_dir", ["/etc", "../images"])
+def test_images_dir_must_be_inside_the_data_folder(image_folder, images_dir):
+    with pytest.raises(DataError, match=r"params: ingest.images_dir: path .* is not inside"):
+        list_imagefolder(image_folder, IngestParams(images_dir=images_dir))

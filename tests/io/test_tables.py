@@ -1,10 +1,14 @@
 """Atomic writes: the file appears whole with ordinary permissions, or not at all."""
 
+import errno
+import json
 import os
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
+from curator.errors import OutputError
 from curator.io.tables import atomic_path, write_json, write_parquet
 
 
@@ -23,3 +27,31 @@ def test_a_failed_write_leaves_neither_target_nor_temporary(tmp_path):
         tmp.write_text("half")
         raise RuntimeError("interrupted")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_a_full_or_read_only_disk_is_one_clear_error_and_keeps_the_old_output(
+    tmp_path, monkeypatch, code
+):
+    target = tmp_path / "summary.json"
+    write_json({"old": 1}, target)
+
+    def fail(*args, **kw):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(pq, "write_table", fail)
+    with pytest.raises(
+        OutputError, match=rf"cannot write {tmp_path}/t.parquet: {os.strerror(code)}"
+    ):
+        write_parquet(pd.DataFrame({"a": [1]}), tmp_path / "t.parquet")
+    monkeypatch.setattr("pathlib.Path.write_text", fail)
+    with pytest.raises(OutputError, match="earlier outputs are kept as they were"):
+        write_json({"new": 2}, target)
+    monkeypatch.undo()
+    assert json.loads(target.read_text()) == {"old": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]
+
+
+def test_other_os_errors_are_not_disguised(tmp_path):
+    with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "x"):
+        raise FileNotFoundError(errno.ENOENT, "a missing input, not an output problem")

@@ -142,3 +142,21 @@ def test_annotation_oddities_are_reported_not_fatal(image_folder, tmp_path):
         ["images/train/cat/0.png", "ann1", "cat"]
     ]
     assert summary["annotations_unmatched_rows"] == 1 and summary["n_annotation_votes"] == 1
+
+
+def test_a_fifo_named_png_is_a_finding_not_a_hang(image_folder, tmp_path):
+    os.mkfifo(image_folder / "images" / "train" / "cat" / "pipe.png")
+    ingest.run(Params(ingest=IngestParams(workers=1)), image_folder, tmp_path / "a")
+    flags = pd.read_parquet(tmp_path / "a" / artifacts.findings("ingest"))
+    assert flags["path"].tolist() == ["images/train/cat/pipe.png"]
+    assert "is not a regular file" in flags["detail"].iloc[0]
+
+
+def test_a_backslash_file_is_audited_with_its_own_bytes(image_folder, tmp_path):
+    cat = image_folder / "images" / "train" / "cat"
+    write_image(cat / "a\\b.png", seed=50)
+    write_image(cat / "a" / "b.png", seed=51)
+    ingest.run(Params(ingest=IngestParams(workers=1)), image_folder, tmp_path / "a")
+    manifest = pd.read_parquet(tmp_path / "a" / artifacts.MANIFEST).set_index("path")
+    own = hashlib.sha256((cat / "a\\b.png").read_bytes()).hexdigest()
+    assert manifest.at["images/train/cat/a\\b.png", "sample_id"] == own
