@@ -47,13 +47,16 @@ def run_sharded(
     engine: EngineParams,
     work_dir: Path,
     key: str,
+    fingerprints: Callable[[int, int], Sequence[str]],
     workers: int = 0,
 ) -> tuple[pd.DataFrame, ShardRun]:
     """``pd.DataFrame([work(u) for u in uris])``, computed shard by shard and resumable.
 
     ``work`` must be picklable (a module-level function or a partial of one) and return a flat
-    dict of scalars. ``key`` names everything that changes the rows besides the file list
-    (params, model), so a changed setting never resumes from stale shards.
+    dict of scalars. ``key`` names everything that changes the rows besides the files (params,
+    model), so a changed setting never resumes from stale shards; ``fingerprints(start, stop)``
+    says what the files ``uris[start:stop]`` hold (their content ids, or size, mtime and inode),
+    so a file changed since a shard was saved is never served from it.
     """
     folder = Path(work_dir) / stage / hashlib.sha256(key.encode()).hexdigest()[:16]
     cuts = range(0, len(uris), engine.shard_size)
@@ -61,8 +64,11 @@ def run_sharded(
     local = engine.name == "local"
     with worker_pool(workers if local else 1, len(uris)) as pool:
         for n, start in enumerate(cuts):
-            chunk = list(uris[start : start + engine.shard_size])
-            name = hashlib.sha256("\n".join(chunk).encode()).hexdigest()[:16]
+            stop = min(start + engine.shard_size, len(uris))
+            chunk = list(uris[start:stop])
+            held = fingerprints(start, stop)
+            listing = "\n".join(f"{u}\t{f}" for u, f in zip(chunk, held, strict=True))
+            name = hashlib.sha256(listing.encode()).hexdigest()[:16]
             path = folder / f"{n:06d}-{name}.parquet"
             if path.exists():
                 parts.append(pd.read_parquet(path))

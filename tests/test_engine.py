@@ -1,5 +1,6 @@
 """The engines: results never depend on the shard size or the engine, and a killed run resumes."""
 
+import hashlib
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import yaml
 
 from curator import artifacts
 from curator.errors import DataError
-from curator.params import EmbedParams, EngineParams, IngestParams, Params
+from curator.params import EmbedParams, EngineParams, HashParams, IngestParams, Params
 from curator.stages import duplicates, embed, hash, ingest
 from tests.conftest import smooth_image, tiny_clip_embed
 
@@ -48,12 +49,12 @@ def test_outputs_do_not_depend_on_the_shard_size(demo_data, tmp_path):
     assert not any((tmp_path / "b" / "work").rglob("*.parquet"))  # cleaned up when done
 
 
-def test_a_killed_hash_run_resumes_from_its_saved_shards(tmp_path):
+def _big_image_project(tmp_path: Path) -> tuple[list[str], list[str], Path]:
+    """160 large PNGs (a couple of seconds of work on one core, in 16 shards of 10)."""
     folder = tmp_path / "data" / "images" / "train" / "a"
     folder.mkdir(parents=True)
-    for i in range(160):  # large enough that hashing takes a couple of seconds on one core
+    for i in range(160):
         smooth_image(seed=i, size=512).save(folder / f"{i}.png", compress_level=1)
-    root = tmp_path / "data"
     params = {
         "engine": {"shard_size": 10, "work_dir": str(tmp_path / "work")},
         "ingest": {"workers": 1, "metadata": None, "annotations": None},
@@ -61,31 +62,88 @@ def test_a_killed_hash_run_resumes_from_its_saved_shards(tmp_path):
     }
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(params))
-    audits = tmp_path / "audits"
-    cli = [str(BIN / "curator")]
-    common = ["--data", str(root), "--audits", str(audits), "--params", str(params_file)]
-    subprocess.run([*cli, "ingest", *common], check=True, capture_output=True)
+    common = ["--data", str(tmp_path / "data"), "--audits", str(tmp_path / "audits")]
+    return [str(BIN / "curator")], [*common, "--params", str(params_file)], folder
 
+
+def _kill_after_three_shards(command: list[str], work: Path) -> int:
     proc = subprocess.Popen(
-        [*cli, "hash", *common],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
     )
     deadline = time.time() + 120
-    while len(list((tmp_path / "work").rglob("*.parquet"))) < 3 and time.time() < deadline:
+    while len(list(work.rglob("*.parquet"))) < 3 and time.time() < deadline:
         assert proc.poll() is None, "the run finished before it could be killed"
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    saved = len(list((tmp_path / "work").rglob("*.parquet")))
-    assert 3 <= saved < 16 and not (audits / artifacts.HASHES).exists()
+    saved = len(list(work.rglob("*.parquet")))
+    assert 3 <= saved < 16
+    return saved
+
+
+def test_a_killed_hash_run_resumes_from_its_saved_shards(tmp_path):
+    cli, common, _ = _big_image_project(tmp_path)
+    audits = tmp_path / "audits"
+    subprocess.run([*cli, "ingest", *common], check=True, capture_output=True)
+    saved = _kill_after_three_shards([*cli, "hash", *common], tmp_path / "work")
+    assert not (audits / artifacts.HASHES).exists()
 
     resumed = subprocess.run([*cli, "hash", *common], check=True, capture_output=True, text=True)
     assert f"resumed {saved} of 16 shards" in resumed.stdout
     interrupted = (audits / artifacts.HASHES).read_bytes()
     subprocess.run([*cli, "hash", *common], check=True, capture_output=True)
     assert (audits / artifacts.HASHES).read_bytes() == interrupted  # same as an unbroken run
+
+
+def test_a_file_changed_while_ingest_was_killed_is_read_again(tmp_path):
+    cli, common, folder = _big_image_project(tmp_path)
+    saved = _kill_after_three_shards([*cli, "ingest", *common], tmp_path / "work")
+    first = folder / "0.png"  # in the first shard, which was saved
+    first.write_bytes(first.read_bytes()[:5000])  # truncated, as by a crashed copy
+
+    resumed = subprocess.run([*cli, "ingest", *common], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed {saved - 1} of 16 shards" in resumed.stderr
+    manifest = pd.read_parquet(tmp_path / "audits" / artifacts.MANIFEST).set_index("path")
+    row = manifest.loc["images/train/a/0.png"]
+    assert row["sample_id"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert not row["readable"]
+    fresh = ingest.run(
+        Params(ingest=IngestParams(workers=1, metadata=None, annotations=None)),
+        tmp_path / "data",
+        tmp_path / "fresh",
+    )
+    assert fresh["n_readable"] == 159
+    pd.testing.assert_frame_equal(
+        manifest.reset_index(), pd.read_parquet(tmp_path / "fresh" / artifacts.MANIFEST)
+    )
+
+
+def test_a_file_changed_while_hash_was_killed_is_hashed_again_or_refused(tmp_path):
+    cli, common, folder = _big_image_project(tmp_path)
+    audits = tmp_path / "audits"
+    subprocess.run([*cli, "ingest", *common], check=True, capture_output=True)
+    saved = _kill_after_three_shards([*cli, "hash", *common], tmp_path / "work")
+    smooth_image(seed=998, size=512).save(folder / "0.png")  # in the first, saved shard
+
+    # as `dvc repro` does: ingest sees the new content, hash resumes all but that shard
+    subprocess.run([*cli, "ingest", *common], check=True, capture_output=True)
+    again = subprocess.run([*cli, "hash", *common], capture_output=True, text=True, check=True)
+    assert f"resumed {saved - 1} of 16 shards" in again.stdout
+    resumed = pd.read_parquet(audits / artifacts.HASHES)
+    clean = Params(
+        engine=EngineParams(work_dir=str(tmp_path / "w2")),
+        ingest=IngestParams(workers=1),
+        hash=HashParams(workers=1),
+    )
+    hash.run(clean, tmp_path / "data", tmp_path / "audits")
+    pd.testing.assert_frame_equal(resumed, pd.read_parquet(audits / artifacts.HASHES))
+
+    # a file changed after ingest is refused, not hashed under the content ingest saw
+    smooth_image(seed=999, size=512).save(folder / "99.png")
+    stale = subprocess.run([*cli, "hash", *common], capture_output=True, text=True)
+    assert stale.returncode == 5
+    assert "changed since ingest read them" in stale.stderr and "99.png" in stale.stderr
 
 
 @pytest.mark.slow

@@ -77,6 +77,26 @@ def missing_files(root: str | Path, rels: list[str]) -> list[str]:
     return [r for r, info in zip(rels, infos, strict=True) if info.type != fs.FileType.File]
 
 
+def stat_fingerprints(uris: Sequence[str]) -> list[str]:
+    """Size, modification time and inode of each file (what a rewrite or a replacement
+    changes), from one stat per file or one batched listing for URLs; 'missing' if gone."""
+    if not any(is_url(u) for u in uris):
+        out = []
+        for uri in uris:
+            try:
+                st = os.stat(uri)
+            except OSError:
+                out.append("missing")
+                continue
+            out.append(f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}")
+        return out
+    from pyarrow import fs
+
+    filesystem, _ = fs.FileSystem.from_uri(uris[0])
+    infos = filesystem.get_file_info([fs.FileSystem.from_uri(u)[1] for u in uris])
+    return [f"{i.size}:{i.mtime_ns}" if i.type == fs.FileType.File else "missing" for i in infos]
+
+
 def root_key(root: str | Path) -> str:
     """A stable name for a data root (for resumable shard folders)."""
     return str(root) if is_url(str(root)) else str(Path(root).resolve())

@@ -3,6 +3,7 @@ several stages (reading common inputs, writing check outputs) live here."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 
 from curator import __version__, artifacts
 from curator.checks.base import CheckResult
+from curator.errors import DataError
 from curator.io.tables import read_parquet, write_json, write_parquet
 
 
@@ -24,6 +26,19 @@ def read_contents(audits: Path) -> pd.DataFrame:
     per-file stages stay small at millions of files)."""
     columns = ["sample_id", "path", "readable"]
     return unique_contents(read_parquet(audits / artifacts.MANIFEST, "curator ingest", columns))
+
+
+def require_unchanged(
+    data_dir: Path | str, paths: Sequence[str], expected: Sequence[str], found: Sequence[str]
+) -> None:
+    """Refuse results for files whose bytes (``found``: SHA-256) no longer match the sample_id
+    ingest gave them (``expected``): they would be filed, and cached, under the old content."""
+    changed = [p for p, e, f in zip(paths, expected, found, strict=True) if e != f]
+    if changed:
+        raise DataError(
+            f"{len(changed)} file(s) changed since ingest read them, e.g. {data_dir}/"
+            f"{changed[0]}: run `curator ingest` again (or `dvc repro`), then this stage."
+        )
 
 
 def load_embeddings(audits: Path) -> tuple[list[str], np.ndarray]:

@@ -6,6 +6,7 @@ Writes ``embeddings/vectors.npy`` + ``embeddings/ids.parquet`` (row i is sample_
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from functools import partial
@@ -26,9 +27,9 @@ from curator.features.embeddings import (
 from curator.io.embedding_cache import EmbeddingCache
 from curator.io.parallel import parallel_map
 from curator.io.tables import atomic_path, write_json, write_parquet
-from curator.io.uris import join_uri
+from curator.io.uris import join_uri, read_uri
 from curator.params import Params
-from curator.stages import read_contents
+from curator.stages import read_contents, require_unchanged
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         chunk = todo[start : start + params.engine.shard_size]
         uris = [join_uri(data_dir, contents.at[i, "path"]) for i in chunk]
         vectors, facts = compute(embedder, uris, params)
+        found = [hashlib.sha256(read_uri(u)).hexdigest() for u in uris]
+        require_unchanged(
+            data_dir, contents["path"][chunk].tolist(), [ids[i] for i in chunk], found
+        )
         cache.add([ids[i] for i in chunk], vectors)
         known.update(zip((ids[i] for i in chunk), vectors, strict=True))
     dim = len(next(iter(known.values()))) if known else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -15,15 +16,16 @@ from curator.features.hashes import HASH_KINDS, hash_bytes
 from curator.io.tables import write_parquet
 from curator.io.uris import UriList, read_uri, root_key
 from curator.params import Params
-from curator.stages import read_contents
+from curator.stages import read_contents, require_unchanged
 
 
-def hash_uri(uri: str, max_image_pixels: int, decode_size: int) -> dict[str, int]:
-    codes = hash_bytes(read_uri(uri), max_image_pixels, decode_size)
+def hash_uri(uri: str, max_image_pixels: int, decode_size: int) -> dict[str, Any]:
+    data = read_uri(uri)
+    codes = hash_bytes(data, max_image_pixels, decode_size)
     # stored as int64 bit patterns: parquet and Ray carry them exactly; uint64 again below
     return {
         kind: int(np.uint64(c).astype(np.int64)) for kind, c in zip(HASH_KINDS, codes, strict=True)
-    }
+    } | {"content": hashlib.sha256(data).hexdigest()}
 
 
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
@@ -35,9 +37,19 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     )
     uris = UriList(data_dir, contents["path"])
     key = f"hash|{root_key(data_dir)}|{params.ingest.max_image_pixels}|{p.decode_size}"
+    ids = contents["sample_id"].tolist()
     codes, run = run_sharded(
-        "hash", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers
+        "hash",
+        uris,
+        work,
+        params.engine,
+        Path(params.engine.work_dir),
+        key,
+        lambda start, stop: ids[start:stop],
+        p.workers,
     )
+    if len(codes):
+        require_unchanged(data_dir, contents["path"].tolist(), ids, codes["content"].tolist())
     table = pd.DataFrame({"sample_id": contents["sample_id"].astype("string")})
     for kind in HASH_KINDS:
         column = codes[kind].to_numpy(np.int64) if len(codes) else np.zeros(0, np.int64)

@@ -36,6 +36,7 @@ from curator.io.uris import (
     join_uri,
     read_uri,
     root_key,
+    stat_fingerprints,
     uri_exists,
 )
 from curator.params import Params
@@ -62,7 +63,14 @@ def decode_all(
     uris = UriList(root, rel_paths)
     key = f"ingest|{root_key(root)}|{p.max_image_pixels}"
     facts, run = run_sharded(
-        "ingest", uris, work, params.engine, Path(params.engine.work_dir), key, p.workers
+        "ingest",
+        uris,
+        work,
+        params.engine,
+        Path(params.engine.work_dir),
+        key,
+        lambda start, stop: stat_fingerprints(uris[start:stop]),
+        p.workers,
     )
     if facts.empty:
         facts = pd.DataFrame(columns=[f.name for f in fields(DecodedImage)])
