@@ -381,6 +381,9 @@ class Params:
     app: AppParams = field(default_factory=AppParams)
 
 
+_YAML_BOOLEANS = {False: ("off", "no", "false", "n"), True: ("on", "yes", "true", "y")}
+
+
 def _coerce(value: Any, hint: Any, key: str) -> Any:
     """Check ``value`` against a type hint, converting lists to tuples; raise ConfigError."""
     origin = typing.get_origin(hint)
@@ -396,6 +399,9 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         raise ConfigError(f"params: {key} must be {_describe(hint)}, got {value!r}")
     if origin is Literal:
         choices = typing.get_args(hint)
+        if isinstance(value, bool):  # YAML 1.1 (PyYAML, DVC's -S) reads off/no/on/yes as booleans
+            spelt = [c for c in choices if str(c).lower() in _YAML_BOOLEANS[value]]
+            value = spelt[0] if len(spelt) == 1 else value
         _require(value in choices, key, f"must be one of {list(choices)}, got {value!r}")
         return value
     if origin is tuple:

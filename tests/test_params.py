@@ -49,3 +49,11 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("ingest: [unclosed\n")
     with pytest.raises(ConfigError, match="is not valid YAML"):
         load_params(bad)
+
+
+def test_yaml_11_booleans_are_read_as_the_choice_they_spell(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("agreement:\n  image_evidence: off\n")  # PyYAML and `dvc exp run -S` read False
+    assert load_params(path).agreement.image_evidence == "off"
+    with pytest.raises(ConfigError, match=r"embed.download must be one of .*got True"):
+        params_from_dict({"embed": {"download": True}})  # no choice spells 'yes'

@@ -27,6 +27,7 @@ from curator.params import (
     LabelQualityParams,
     Params,
     TrainParams,
+    load_params,
 )
 from curator.pipeline import RUNTIME_ONLY_KEYS, STAGES, render_dvc_yaml, render_params_yaml
 from curator.stages import report
@@ -329,3 +330,26 @@ def test_each_stage_reads_exactly_the_params_and_files_dvc_yaml_declares(demo_da
         assert read <= declared, f"{stage.name} reads undeclared {sorted(read - declared)}"
         unread = declared - read - CONDITIONAL_READS.get(stage.name, set())
         assert not unread, f"{stage.name} declares {sorted(unread)}, which it never reads"
+
+
+def test_dvc_exp_run_set_param_keeps_params_yaml_loadable(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml (ruamel round trip) each time: twice in a row, and
+    for a value YAML 1.1 reads as a boolean, the file still loads with the values set."""
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    dvc(tmp_path, "init", "-q")
+    (tmp_path / "params.yaml").write_text(render_params_yaml(PARAMS_COLUMNS))
+    keys = ("balance.chi2_alpha", "agreement.image_evidence", "ingest.splits")
+    stage = {"cmd": "echo ok > out.txt", "params": list(keys), "outs": ["out.txt"]}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": stage}}))
+    for command in (
+        ["git", "config", "user.name", "curator-test"],
+        ["git", "config", "user.email", "curator-test@example.com"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-qm", "init"],
+    ):
+        subprocess.run(command, cwd=tmp_path, check=True)
+    for key, value in zip(keys, ("0.02", "off", "[train,test]"), strict=True):
+        dvc(tmp_path, "exp", "run", "-S", f"{key}={value}")
+    params = load_params(tmp_path / "params.yaml")
+    assert params.balance.chi2_alpha == 0.02 and params.agreement.image_evidence == "off"
+    assert params.ingest.splits == ("train", "test")
