@@ -79,7 +79,7 @@ def run_sharded(
             else:
                 rows = ray_map(work, chunk, engine)
             frame = pd.DataFrame(rows)
-            write_parquet(frame, path)
+            write_parquet(frame, path, now=True)  # saved at once: what a killed run resumes
             parts.append(frame)
     if resumed:
         log.warning(

@@ -30,5 +30,5 @@ class EmbeddingCache:
         if not ids:
             return
         name = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
-        with atomic_path(self.folder / f"shard-{name}.npz") as tmp, tmp.open("wb") as fh:
+        with atomic_path(self.folder / f"shard-{name}.npz", now=True) as tmp, tmp.open("wb") as fh:
             np.savez(fh, ids=np.array(ids), vectors=vectors.astype(np.float32))

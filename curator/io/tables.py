@@ -2,7 +2,9 @@
 
 A stage that dies halfway must never leave a half-written output that a later stage (or DVC)
 takes for a good one: everything is written to a temporary file beside the target and renamed
-into place, which is atomic on POSIX filesystems.
+into place, which is atomic on POSIX filesystems. Inside ``outputs_committed_together`` (every
+stage's ``run``) the renames wait until the stage has written everything, so a failure between
+two outputs leaves all the old ones, never a new manifest beside an old summary.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +37,24 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+# (temporary file, target) renames waiting for the end of an outputs_committed_together block
+_PENDING: ContextVar[list[tuple[Path, Path]] | None] = ContextVar("pending", default=None)
+
+
+def _output_error(target: Path, exc: OSError) -> OSError | OutputError:
+    if exc.errno not in _CANNOT_WRITE:
+        return exc
+    return OutputError(
+        f"cannot write {target}: {exc.strerror}. {_CANNOT_WRITE[exc.errno]} "
+        "(earlier outputs are kept as they were)."
+    )
+
+
 @contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; rename it onto ``target`` on success.
+def atomic_path(target: Path, now: bool = False) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it onto ``target`` on success (at the
+    end of the enclosing ``outputs_committed_together`` block, unless ``now``: resume shards
+    and caches must land at once).
 
     The file gets the usual permissions (0666 minus the umask), not mkstemp's private 0600.
     A full disk or a read-only folder is one clear error; the old ``target`` stays as it was."""
@@ -49,35 +67,64 @@ def atomic_path(target: Path) -> Iterator[Path]:
         tmp_path = Path(tmp)
         yield tmp_path
         tmp_path.chmod(0o666 & ~_UMASK)
-        os.replace(tmp_path, target)
+        pending = _PENDING.get()
+        if pending is None or now:
+            os.replace(tmp_path, target)
+        else:
+            pending.append((tmp_path, target))
+            tmp_path = None  # renamed (or removed) when the block ends
     except OSError as exc:
-        if exc.errno not in _CANNOT_WRITE:
+        error = _output_error(target, exc)
+        if error is exc:
             raise
-        raise OutputError(
-            f"cannot write {target}: {exc.strerror}. {_CANNOT_WRITE[exc.errno]} "
-            "(earlier outputs are kept as they were)."
-        ) from exc
+        raise error from exc
     finally:
         if tmp_path is not None:
             tmp_path.unlink(missing_ok=True)
 
 
+@contextmanager
+def outputs_committed_together() -> Iterator[None]:
+    """Defer every ``atomic_path`` rename inside the block to its end: all outputs land, or
+    (on any exception) none does and the temporary files are removed. Nested blocks join the
+    outermost. Usable as a decorator."""
+    if _PENDING.get() is not None:
+        yield
+        return
+    pending: list[tuple[Path, Path]] = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+    except BaseException:
+        for tmp, _ in pending:
+            tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        _PENDING.reset(token)
+    for tmp, target in pending:
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise _output_error(target, exc) from exc
+
+
 def require_writable(folder: Path) -> None:
     """Create ``folder`` and a file in it, or raise the same OutputError a late write would."""
-    with atomic_path(Path(folder) / ".curator-write-check") as tmp:
+    with atomic_path(Path(folder) / ".curator-write-check", now=True) as tmp:
         tmp.write_bytes(b"")
     (Path(folder) / ".curator-write-check").unlink()
 
 
-def write_parquet(df: pd.DataFrame, target: Path) -> None:
+def write_parquet(df: pd.DataFrame, target: Path, now: bool = False) -> None:
     """Every table records the curator version that wrote it (parquet schema metadata): a
-    pipeline outside curator's repository does not depend on its source files."""
+    pipeline outside curator's repository does not depend on its source files. ``now``: see
+    ``atomic_path``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     stamp = {b"curator_version": __version__.encode()}
-    with atomic_path(target) as tmp:
+    with atomic_path(target, now) as tmp:
         pq.write_table(table.replace_schema_metadata((table.schema.metadata or {}) | stamp), tmp)
 
 

@@ -10,11 +10,12 @@ from typing import Any
 
 from curator import artifacts
 from curator.checks import CheckInputs, run_check
-from curator.io.tables import read_parquet, write_parquet
+from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
 from curator.params import Params
 from curator.stages import write_check_result
 
 
+@outputs_committed_together()
 def run(params: Params, audits_dir: Path, image_probs: Path | None = None) -> dict[str, Any]:
     audits = Path(audits_dir)
     inputs = CheckInputs(

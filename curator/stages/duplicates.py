@@ -18,7 +18,7 @@ from curator.checks import CheckInputs, run_check
 from curator.features.edges import edge_map
 from curator.io.images import open_rgb
 from curator.io.parallel import parallel_map
-from curator.io.tables import read_parquet, write_parquet
+from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
 from curator.io.uris import join_uri, read_uri
 from curator.params import Params
 from curator.stages import load_embeddings, unique_contents, write_check_result
@@ -40,6 +40,7 @@ def edge_map_loader(manifest: pd.DataFrame, data_dir: Path, params: Params):
     return load
 
 
+@outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")

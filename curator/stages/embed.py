@@ -26,7 +26,7 @@ from curator.features.embeddings import (
 )
 from curator.io.embedding_cache import EmbeddingCache
 from curator.io.parallel import parallel_map
-from curator.io.tables import atomic_path, write_json, write_parquet
+from curator.io.tables import atomic_path, outputs_committed_together, write_json, write_parquet
 from curator.io.uris import join_uri, read_uri
 from curator.params import Params
 from curator.stages import read_contents, require_unchanged
@@ -62,6 +62,7 @@ def compute(embedder: Embedder, uris: list[str], params: Params) -> tuple[np.nda
     return vectors, facts | {"images_per_second": len(uris) / (time.perf_counter() - start)}
 
 
+@outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
     contents = read_contents(audits)

@@ -20,7 +20,14 @@ import pandas as pd
 from curator import __version__, artifacts
 from curator.checks.base import require_subgroups
 from curator.errors import DataError
-from curator.io.tables import read_json, read_parquet, write_csv, write_json, write_parquet
+from curator.io.tables import (
+    outputs_committed_together,
+    read_json,
+    read_parquet,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 from curator.metrics import (
     HEADLINE,
     Scored,
@@ -38,6 +45,7 @@ log = logging.getLogger(__name__)
 SLICE_GROUPING = "slice"
 
 
+@outputs_committed_together()
 def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     audits, p = Path(audits_dir), params.evaluate
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")

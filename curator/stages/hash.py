@@ -13,7 +13,7 @@ import pandas as pd
 from curator import artifacts
 from curator.engine import run_sharded
 from curator.features.hashes import HASH_KINDS, hash_bytes
-from curator.io.tables import write_parquet
+from curator.io.tables import outputs_committed_together, write_parquet
 from curator.io.uris import UriList, read_uri, root_key
 from curator.params import Params
 from curator.stages import read_contents, require_unchanged
@@ -28,6 +28,7 @@ def hash_uri(uri: str, max_image_pixels: int, decode_size: int) -> dict[str, Any
     } | {"content": hashlib.sha256(data).hexdigest()}
 
 
+@outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
     contents = read_contents(audits)

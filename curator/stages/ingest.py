@@ -28,7 +28,7 @@ from curator.io.sources import (
     read_table,
     safe_relpath,
 )
-from curator.io.tables import write_json, write_parquet
+from curator.io.tables import outputs_committed_together, write_json, write_parquet
 from curator.io.uris import (
     UriList,
     data_root,
@@ -170,6 +170,7 @@ def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.D
     return manifest, annotations.reset_index(drop=True), info
 
 
+@outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     root = data_root(data_dir)
     if not is_url(root) and not root.is_dir():

@@ -13,10 +13,11 @@ import pandas as pd
 
 from curator.checks.base import ISSUE_COLUMNS, empty_flags
 from curator.errors import DataError
-from curator.io.tables import read_parquet, write_parquet
+from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
 from curator.review_queue import build_review_queue
 
 
+@outputs_committed_together()
 def run(findings: Sequence[Path], out: Path, review_queue: Path | None = None) -> pd.DataFrame:
     """Write the union of ``findings`` to ``out`` and, if asked, the relabel review queue."""
     tables = []

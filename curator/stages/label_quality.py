@@ -20,7 +20,7 @@ from curator.features.embeddings import pick_device
 from curator.io.images import open_rgb
 from curator.io.parallel import parallel_map
 from curator.io.sources import read_table, safe_relpath
-from curator.io.tables import read_parquet, write_parquet
+from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
 from curator.io.uris import join_uri, read_uri
 from curator.params import Params
 from curator.stages import load_embeddings, unique_contents, write_check_result
@@ -58,6 +58,7 @@ def pred_probs_file(params: Params, data_dir: Path | str, cli_file: Path | None)
     return Path(join_uri(data_dir, safe_relpath(Path(data_dir), rel, "label_quality.pred_probs")))
 
 
+@outputs_committed_together()
 def run(
     params: Params, data_dir: Path | str, audits_dir: Path, pred_probs: Path | None = None
 ) -> dict[str, Any]:

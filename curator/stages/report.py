@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from curator import artifacts
-from curator.io.tables import atomic_path, write_json
+from curator.io.tables import atomic_path, outputs_committed_together, write_json
 from curator.params import Params
 from curator.report import (
     Numbers,
@@ -24,6 +24,7 @@ MODEL_CARD = "model_card.html"
 MODEL_CARD_JSON = "model_card.json"
 
 
+@outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> dict[str, Any]:
     audits, reports = Path(audits_dir), Path(reports_dir)
     docs = load_docs(audits)

@@ -20,7 +20,7 @@ from curator.checks.balance import class_balanced_weights
 from curator.checks.duplicates import cluster_of
 from curator.errors import ConfigError, DataError
 from curator.features.embeddings import pick_device
-from curator.io.tables import read_json, read_parquet, write_parquet
+from curator.io.tables import outputs_committed_together, read_json, read_parquet, write_parquet
 from curator.io.versions import data_version
 from curator.model import fit_head, save_head, save_tensors
 from curator.params import Params, TrainParams
@@ -103,6 +103,7 @@ def _finetune(params: Params, embed: dict, head, paths, y, train, val):
     )
 
 
+@outputs_committed_together()
 def run(
     params: Params, data_dir: Path, audits_dir: Path, findings: Sequence[Path] = ()
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curator.errors import OutputError
-from curator.io.tables import atomic_path, write_json, write_parquet
+from curator.io.tables import atomic_path, outputs_committed_together, write_json, write_parquet
 
 
 def test_written_files_get_ordinary_permissions(tmp_path):
@@ -55,3 +55,24 @@ def test_a_full_or_read_only_disk_is_one_clear_error_and_keeps_the_old_output(
 def test_other_os_errors_are_not_disguised(tmp_path):
     with pytest.raises(FileNotFoundError), atomic_path(tmp_path / "x"):
         raise FileNotFoundError(errno.ENOENT, "a missing input, not an output problem")
+
+
+def test_outputs_committed_together_land_all_or_none(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "sub" / "b.parquet"
+    write_json({"v": "old"}, a)
+    with pytest.raises(RuntimeError), outputs_committed_together():
+        write_json({"v": "new"}, a)
+        assert json.loads(a.read_text()) == {"v": "old"}  # not yet renamed into place
+        write_parquet(pd.DataFrame({"x": [1]}), b)
+        raise RuntimeError("the stage fails before its last output")
+    assert json.loads(a.read_text()) == {"v": "old"} and not b.exists()
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.json"]
+
+    with outputs_committed_together():
+        write_json({"v": "new"}, a)
+        with outputs_committed_together():  # a nested block joins the outer one
+            write_parquet(pd.DataFrame({"x": [1]}), b)
+        assert not b.exists()
+        write_parquet(pd.DataFrame({"x": [2]}), tmp_path / "now.parquet", now=True)
+        assert (tmp_path / "now.parquet").exists()  # resume shards land at once
+    assert json.loads(a.read_text()) == {"v": "new"} and pd.read_parquet(b)["x"].tolist() == [1]

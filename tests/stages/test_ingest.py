@@ -1,3 +1,4 @@
+import errno
 import hashlib
 import json
 import os
@@ -6,7 +7,8 @@ import pandas as pd
 import pytest
 
 from curator import artifacts
-from curator.errors import DataError
+from curator.errors import DataError, OutputError
+from curator.io.tables import atomic_path
 from curator.params import IngestParams, Params
 from curator.stages import ingest
 from tests.conftest import tree_digest, write_image
@@ -160,3 +162,19 @@ def test_a_backslash_file_is_audited_with_its_own_bytes(image_folder, tmp_path):
     manifest = pd.read_parquet(tmp_path / "a" / artifacts.MANIFEST).set_index("path")
     own = hashlib.sha256((cat / "a\\b.png").read_bytes()).hexdigest()
     assert manifest.at["images/train/cat/a\\b.png", "sample_id"] == own
+
+
+def test_a_failure_between_two_outputs_leaves_every_old_output(image_folder, tmp_path, monkeypatch):
+    audits = tmp_path / "a"
+    ingest.run(Params(ingest=IngestParams(workers=1)), image_folder, audits)
+    before = tree_digest(audits)
+    write_image(image_folder / "images" / "train" / "cat" / "new.png", seed=77)
+
+    def disk_full(doc, target):
+        with atomic_path(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ingest, "write_json", disk_full)  # after the three parquet tables
+    with pytest.raises(OutputError, match=r"ingest\.json: No space left"):
+        ingest.run(Params(ingest=IngestParams(workers=1)), image_folder, audits)
+    assert tree_digest(audits) == before  # no new manifest beside the old ingest.json
