@@ -50,12 +50,11 @@ class SourceListing:
     layout: str
 
 
-def safe_relpath(root: Path, raw: str, where: str, posix: bool = False) -> str:
-    """Normalise ``raw`` to a POSIX path relative to ``root``; refuse one that leaves it.
-
-    A backslash is a Windows separator in a table someone wrote (the default), but part of
-    the name in a path the filesystem gave (``posix``): ``a\\b.png`` is not ``a/b.png``."""
-    text = str(raw) if posix else str(raw).strip().replace("\\", "/")
+def safe_relpath(root: Path, raw: str, where: str) -> str:
+    """Normalise ``raw``, a path someone wrote in a table or params, to a POSIX path relative to
+    ``root`` (a backslash is a Windows separator there; in a name the filesystem gives it is
+    part of the name, so listings never come through here); refuse one that leaves ``root``."""
+    text = str(raw).strip().replace("\\", "/")
     pure = PurePosixPath(text)
     if not text or pure.is_absolute() or ".." in pure.parts:
         raise DataError(
@@ -133,10 +132,15 @@ def _require_labels(
         )
 
 
+def _inside(root: Path, rel: str) -> bool:
+    return (root / rel).resolve().is_relative_to(root.resolve())
+
+
 def walk_files(base: Path) -> Iterator[tuple[str, str | None]]:
     """Every file under ``base`` in sorted order, as (path relative to ``base``, why it cannot
     be listed or None). Symlinked folders are followed (each real folder once, so a link cycle
-    ends); a name that is not UTF-8 is given with its bytes escaped."""
+    ends; the caller keeps only what resolves inside the data folder); a name that is not
+    UTF-8 is given with its bytes escaped."""
     seen = {os.path.realpath(base)}
     for dirpath, dirnames, filenames in os.walk(base, followlinks=True):
         keep = []
@@ -166,7 +170,7 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
             f"{base} is not a folder; put images in {images_dir}/<split>/<class>/<file> "
             "or set ingest.manifest in params.yaml."
         )
-    rows, ignored, unusable = [], [], []
+    rows, ignored, unusable, outside = [], [], [], []
     extensions = {e.lower() for e in params.extensions}
     for name, why_not in walk_files(base):
         rel = f"{images_dir}/{name}"
@@ -185,9 +189,10 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
                 f"{base / split}: split folder '{split}' is not one of {list(params.splits)}; "
                 "rename the folder or add it to ingest.splits."
             )
-        rows.append(
-            {"path": safe_relpath(root, rel, str(base), posix=True), "split": split, "label": label}
-        )
+        if not _inside(root, rel):
+            outside.append(rel)
+            continue
+        rows.append({"path": rel, "split": split, "label": label})
     if not rows:
         raise DataError(f"{base} holds no images with extensions {sorted(extensions)}.")
     if ignored:
@@ -197,7 +202,15 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
             ", ".join(ignored[:3]),
             " ..." if len(ignored) > 3 else "",
         )
-    return SourceListing(pd.DataFrame(rows), tuple(ignored + unusable), "imagefolder")
+    if outside:
+        log.warning(
+            "ignored %d file(s) that resolve outside the data folder %s (symlinks; copy them in "
+            "to audit them): %s",
+            len(outside),
+            root,
+            ", ".join(outside[:3]),
+        )
+    return SourceListing(pd.DataFrame(rows), tuple(ignored + unusable + outside), "imagefolder")
 
 
 def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceListing:
