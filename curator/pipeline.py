@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -69,7 +69,6 @@ class Out:
     path: str
     kind: str = "outs"  # outs | metrics | plots
     cache: bool = True
-    plot: dict[str, str] = field(default_factory=dict)  # template, x, y, title
 
 
 @dataclass(frozen=True)
@@ -258,39 +257,9 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             Out(_a(artifacts.SUBGROUPS)),
             Out(_a(artifacts.EVALUATION), cache=False),
             Out(_a(artifacts.metrics("evaluate")), "metrics", cache=False),
-            Out(
-                _a(artifacts.CONFUSION_PLOT),
-                "plots",
-                cache=False,
-                plot={
-                    "template": "confusion",
-                    "x": "predicted",
-                    "y": "actual",
-                    "title": "Confusion matrix (evaluate.split)",
-                },
-            ),
-            Out(
-                _a(artifacts.GROUP_ACCURACY_PLOT),
-                "plots",
-                cache=False,
-                plot={
-                    "template": "bar_horizontal_sorted",
-                    "x": "accuracy",
-                    "y": "group",
-                    "title": "Accuracy per group (groups with too few samples left out)",
-                },
-            ),
-            Out(
-                _a(artifacts.CALIBRATION_PLOT),
-                "plots",
-                cache=False,
-                plot={
-                    "template": "linear",
-                    "x": "mean_confidence",
-                    "y": "accuracy",
-                    "title": "Reliability diagram (accuracy against confidence)",
-                },
-            ),
+            Out(_a(artifacts.CONFUSION_PLOT), cache=False),  # data behind the figures
+            Out(_a(artifacts.GROUP_ACCURACY_PLOT), cache=False),
+            Out(_a(artifacts.CALIBRATION_PLOT), cache=False),
         ),
     ),
     Stage(
@@ -328,6 +297,10 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             Out("reports/dataset_audit.html", cache=False),
             Out("reports/model_card.html", cache=False),
             Out("reports/model_card.json", cache=False),
+            *(
+                Out(f"reports/figures/{name}.svg", "plots", cache=False)
+                for name in ("class_counts", "group_accuracy", "confusion", "reliability")
+            ),
         ),
     ),
 )
@@ -341,9 +314,7 @@ HEADER = """\
 
 
 def _out_entry(out: Out) -> Any:
-    options: dict[str, Any] = {} if out.cache else {"cache": False}
-    options |= out.plot
-    return {out.path: options} if options else out.path
+    return out.path if out.cache else {out.path: {"cache": False}}
 
 
 def render_dvc_yaml(data: str = "data", with_sources: bool = False) -> str:
@@ -392,7 +363,8 @@ def render_params_yaml(columns: Mapping[str, Sequence[str]] | None = None) -> st
     return "".join(lines)
 
 
-GITIGNORE_ENTRIES = ("/.curator/",)  # shards of unfinished runs and the embedding cache
+# shards of unfinished runs and the embedding cache; the page `dvc plots show` writes
+GITIGNORE_ENTRIES = ("/.curator/", "/dvc_plots/")
 
 
 def init_project(root: Path, data: str = "data", force: bool = False) -> list[str]:

@@ -1,7 +1,9 @@
-"""Figures for the HTML reports, as self-contained SVG data URIs (no files, no network).
+"""Figures of the reports, as SVG bytes (no network to draw or show them).
 
-The reports show them through ``<img src="data:image/svg+xml;base64,...">``: an SVG loaded as an
-image cannot run scripts, so a label that happens to contain markup stays harmless. Output is
+The reports embed them through ``<img src="data:image/svg+xml;base64,...">`` (``data_uri``): an
+SVG loaded as an image cannot run scripts, so a label that happens to contain markup stays
+harmless. The report stage also writes them to reports/figures/, where `dvc plots show` shows
+them as image plots (vega plots load their scripts from a CDN and stay blank offline). Output is
 byte-for-byte deterministic (fixed hash salt, no date), so re-running the report stage on the same
 audit changes nothing.
 """
@@ -38,16 +40,28 @@ def _figure(width: float, height: float):
     return plt.subplots(figsize=(width, height))
 
 
-def _data_uri(fig) -> str:
+def _svg(fig) -> bytes:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()
 
 
-def class_counts(counts: dict[str, dict[str, int]], splits: list[str]) -> str:
+def data_uri(svg: bytes) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+
+def message(text: str) -> bytes:
+    """A figure that says why there is nothing to draw (an output file must still exist)."""
+    fig, ax = _figure(6.5, 0.6)
+    ax.axis("off")
+    ax.text(0, 0.5, text, va="center", color=INK)
+    return _svg(fig)
+
+
+def class_counts(counts: dict[str, dict[str, int]], splits: list[str]) -> bytes:
     """Stacked bars: images per class, one colour per split."""
     classes = list(counts["all"])
     fig, ax = _figure(6.5, 2.6)
@@ -60,10 +74,10 @@ def class_counts(counts: dict[str, dict[str, int]], splits: list[str]) -> str:
     ax.set_ylabel("images")
     ax.set_xlabel("class")
     ax.legend(frameon=False, ncols=len(splits), loc="upper center", bbox_to_anchor=(0.5, 1.18))
-    return _data_uri(fig)
+    return _svg(fig)
 
 
-def group_accuracy(groups: list[dict], overall: float) -> str:
+def group_accuracy(groups: list[dict], overall: float) -> bytes:
     """Accuracy per group with its interval; the overall accuracy as a reference line."""
     fig, ax = _figure(6.5, 0.32 * len(groups) + 0.8)
     y = np.arange(len(groups))[::-1]
@@ -77,10 +91,10 @@ def group_accuracy(groups: list[dict], overall: float) -> str:
     ax.set_yticks(y, [f"{g['label']} (n={g['n']})" for g in groups])
     ax.set_xlabel("accuracy (dashed: all images); bars: confidence interval")
     ax.set_xlim(max(0.0, min(values - lo) - 0.05), 1.0)
-    return _data_uri(fig)
+    return _svg(fig)
 
 
-def confusion(matrix: list[list[int]], classes: list[str]) -> str:
+def confusion(matrix: list[list[int]], classes: list[str]) -> bytes:
     """Row-normalised confusion matrix (rows: true class) with the counts written in."""
     m = np.array(matrix, dtype=float)
     share = m / np.maximum(m.sum(axis=1, keepdims=True), 1)
@@ -95,10 +109,10 @@ def confusion(matrix: list[list[int]], classes: list[str]) -> str:
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    return _data_uri(fig)
+    return _svg(fig)
 
 
-def reliability(bins: list[dict]) -> str:
+def reliability(bins: list[dict]) -> bytes:
     """Accuracy against mean confidence per confidence bin; the diagonal is perfect calibration."""
     fig, ax = _figure(3.4, 3.0)
     ax.plot([0, 1], [0, 1], color=MUTED, lw=0.8, ls="--")
@@ -111,4 +125,4 @@ def reliability(bins: list[dict]) -> str:
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    return _data_uri(fig)
+    return _svg(fig)

@@ -434,6 +434,7 @@ def environment():
         lstrip_blocks=True,
     )
     env.filters["pct"] = lambda x: "–" if x is None else f"{x:.1%}"
+    env.filters["data_uri"] = plots.data_uri
     env.globals["escape"] = escape
     return env
 

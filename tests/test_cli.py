@@ -136,7 +136,7 @@ def test_init_writes_the_pipeline_into_a_git_dvc_repo_and_keeps_user_files(tmp_p
     assert invoke("init", "--data", "../elsewhere").exit_code == 4
     done = invoke("init", "--data", "photos")
     assert done.exit_code == 0, done.output
-    assert (tmp_path / ".gitignore").read_text() == "/venv/\n/.curator/\n"
+    assert (tmp_path / ".gitignore").read_text() == "/venv/\n/.curator/\n/dvc_plots/\n"
     dvc_yaml = (tmp_path / "dvc.yaml").read_text()
     assert "curator ingest --data photos --audits audits" in dvc_yaml
     assert "curator/" not in dvc_yaml.replace("curator init", "")  # no dep on curator's source
@@ -148,7 +148,7 @@ def test_init_writes_the_pipeline_into_a_git_dvc_repo_and_keeps_user_files(tmp_p
     assert (tmp_path / "params.yaml").read_text().endswith("# my edit\n")
     assert invoke("init", "--force").exit_code == 0
     assert not (tmp_path / "params.yaml").read_text().endswith("# my edit\n")
-    assert (tmp_path / ".gitignore").read_text() == "/venv/\n/.curator/\n"
+    assert (tmp_path / ".gitignore").read_text() == "/venv/\n/.curator/\n/dvc_plots/\n"
 
 
 def test_an_output_folder_that_cannot_be_written_stops_before_any_work(image_folder, tmp_path):

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import typing
 from pathlib import Path
 
@@ -37,9 +38,9 @@ BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 
 
-def dvc(cwd: Path, *args: str) -> str:
+def dvc(cwd: Path, *args: str, path: str = str(BIN)) -> str:
     env = os.environ | {
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{path}{os.pathsep}{os.environ['PATH']}",
         "DVC_NO_ANALYTICS": "1",
         "HF_HUB_CACHE": str(cwd / ".no-weights"),  # never use (or look for) real weights
     }
@@ -51,26 +52,54 @@ def dvc(cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A user's own git + DVC repository with the demo data, set up by `curator init`: the
-    stages run the installed curator, nothing from this repository is copied."""
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    dvc(tmp_path, "init", "-q")
-    init = subprocess.run(
-        [str(BIN / "curator"), "init", "--data", "images-v1"],
+def installed(tmp_path: Path) -> Path:
+    """curator pip-installed from its wheel into a fresh environment outside this tree (its
+    dependencies come from this test's environment: nothing is downloaded)."""
+    wheels, env = tmp_path / "wheels", tmp_path / "env"
+    pip = [str(BIN / "pip"), "-q", "--disable-pip-version-check"]
+    build = [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(REPO)]
+    subprocess.run(build, check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True)
+    (wheel,) = wheels.glob("curator-*.whl")
+    install = [*pip, "--python", str(env / "bin" / "python"), "install", "--no-deps", str(wheel)]
+    subprocess.run(install, check=True)
+    (site,) = env.glob("lib/python*/site-packages")
+    (site / "_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    where = subprocess.run(
+        [str(env / "bin" / "python"), "-c", "import curator; print(curator.__file__)"],
         cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert where.startswith(str(site))  # the wheel's copy, not this source tree
+    return env / "bin"
+
+
+@pytest.fixture
+def project(tmp_path: Path, installed: Path) -> Path:
+    """A user's own git + DVC repository outside this tree, set up as the README says:
+    `curator init` (the pip-installed one), the demo images as the user's data, `dvc add`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    dvc(repo, "init", "-q")
+    init = subprocess.run(
+        [str(installed / "curator"), "init", "--data", "images-v1"],
+        cwd=repo,
         capture_output=True,
         text=True,
         check=True,
     )
     assert "init: wrote dvc.yaml, params.yaml, .gitignore" in init.stdout
-    (tmp_path / "params.yaml").write_text(render_params_yaml(PARAMS_COLUMNS))
-    return tmp_path
+    (repo / "params.yaml").write_text(render_params_yaml(PARAMS_COLUMNS))
+    write_demo(repo / "images-v1", seed=0, per_class=40)
+    dvc(repo, "add", "-q", "images-v1")
+    return repo
 
 
-def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project):
-    write_demo(project / "images-v1", seed=0, per_class=40)
-    first = dvc(project, "repro")
+def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, installed):
+    first = dvc(project, "repro", path=str(installed))
     stages = (
         "ingest",
         "balance",
@@ -88,7 +117,7 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project):
     version = pq.read_schema(manifest).metadata[b"curator_version"].decode()
     assert version == __version__
     mtime = manifest.stat().st_mtime_ns
-    second = dvc(project, "repro")
+    second = dvc(project, "repro", path=str(installed))
     assert "Running stage" not in second
     assert "Data and pipelines are up to date." in second
     assert manifest.stat().st_mtime_ns == mtime
@@ -96,10 +125,17 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project):
     assert "n_unreadable" in metrics and "imbalance_ratio" in metrics and "n_leaked" in metrics
     assert "worst_group" in metrics and "without_leaks_accuracy" in metrics
     assert len(metrics) < 6000  # headline numbers, not evaluation.json's hundreds of values
-    plots = dvc(project, "plots", "show", "--json")
-    assert "confusion.csv" in plots and "group_accuracy.csv" in plots
+    dvc(project, "plots", "show")  # images only: the page needs no network
+    page = (project / "dvc_plots" / "index.html").read_text()
+    for name in report.FIGURES:
+        assert f"{name}.svg" in page
+    assert "vega" not in page.lower()
     summary = subprocess.run(
-        [str(BIN / "curator"), "summary"], cwd=project, capture_output=True, text=True, check=True
+        [str(installed / "curator"), "summary"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert "leaked from earlier splits: test " in summary
     assert "Embeddings: fallback:thumbnail - ViT-B-32/laion2b_s34b_b79k weights are not" in summary
@@ -156,6 +192,7 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         *(artifacts.metrics(s) for s in (*stage_names, "evaluate")),
     }
     pages = (report.DATASET_AUDIT, report.MODEL_CARD, report.MODEL_CARD_JSON)
+    pages += tuple(f"{report.FIGURES_DIR}/{name}.svg" for name in report.FIGURES)
     assert outs == {f"audits/{name}" for name in expected} | {f"reports/{p}" for p in pages}
     findings = {f"audits/{artifacts.findings(s)}" for s in stage_names}
     assert set(stages["issues"]["deps"]) >= findings

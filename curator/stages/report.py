@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curator import artifacts
+from curator import artifacts, plots
 from curator.io.tables import atomic_path, outputs_committed_together, write_json
 from curator.params import Params
 from curator.report import (
@@ -22,6 +22,8 @@ from curator.report import (
 DATASET_AUDIT = "dataset_audit.html"
 MODEL_CARD = "model_card.html"
 MODEL_CARD_JSON = "model_card.json"
+FIGURES_DIR = "figures"
+FIGURES = ("class_counts", "group_accuracy", "confusion", "reliability")
 
 
 @outputs_committed_together()
@@ -31,13 +33,11 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
     audit_numbers, card_numbers = Numbers(docs), Numbers(docs)
     prov = provenance(data_dir)  # a path or a URL: thumbnails are read through join_uri
     considerations = caveats(card_numbers, params)
+    audit = dataset_context(audit_numbers, audits, data_dir, params, prov)
+    model_card = model_card_context(card_numbers, params, prov, considerations)
     pages = {
-        DATASET_AUDIT: render(
-            "dataset_audit.html", dataset_context(audit_numbers, audits, data_dir, params, prov)
-        ),
-        MODEL_CARD: render(
-            "model_card.html", model_card_context(card_numbers, params, prov, considerations)
-        ),
+        DATASET_AUDIT: render("dataset_audit.html", audit),
+        MODEL_CARD: render("model_card.html", model_card),
     }
     card = model_card_json(card_numbers, params, prov, considerations)
     reports.mkdir(parents=True, exist_ok=True)
@@ -45,6 +45,16 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
         with atomic_path(reports / name) as tmp:
             tmp.write_text(html, encoding="utf-8")
     write_json(card, reports / MODEL_CARD_JSON)
+    no_groups = "No group or slice was large enough to report (evaluate.min_group_size)."
+    figures = {
+        "class_counts": audit["class_plot"],
+        "group_accuracy": model_card["figures"]["groups"] or plots.message(no_groups),
+        "confusion": model_card["figures"]["confusion"],
+        "reliability": model_card["figures"]["reliability"],
+    }
+    for name in FIGURES:  # `dvc plots show` shows these (images render offline)
+        with atomic_path(reports / FIGURES_DIR / f"{name}.svg") as tmp:
+            tmp.write_bytes(figures[name])
     return {
         "pages": [str(reports / name) for name in pages],
         "card": str(reports / MODEL_CARD_JSON),

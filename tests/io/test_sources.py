@@ -186,9 +186,7 @@ def test_symlinked_class_folders_are_followed_inside_the_data_folder(image_folde
     assert "images/train/dog/0.png" in set(listing.files["path"])
 
 
-def test_a_symlinked_folder_leaving_the_data_folder_is_listed_not_followed(
-    image_folder, tmp_path
-):
+def test_a_symlinked_folder_leaving_the_data_folder_is_listed_not_followed(image_folder, tmp_path):
     os.rename(image_folder / "images" / "train" / "dog", tmp_path / "dog")
     os.symlink(tmp_path / "dog", image_folder / "images" / "train" / "dog")
     listing = list_imagefolder(image_folder, PARAMS)
