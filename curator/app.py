@@ -26,8 +26,7 @@ from curator.io.fiftyone_dataset import (
 from curator.io.tables import read_json
 from curator.params import Params
 from curator.stages import load_embeddings
-from curator.stages.evaluate import SLICE_GROUPING
-from curator.subgroups import MISSING
+from curator.subgroups import MISSING, SLICE_GROUPING
 
 REVIEW_QUEUE_VIEW = "review queue"
 CLUSTERS_VIEW = "duplicate clusters"

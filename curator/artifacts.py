@@ -30,6 +30,26 @@ MODEL_DIR = "model"  # model/model.safetensors + model/model.json
 PREDICTIONS = "predictions.parquet"
 
 
+ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
+# Every issue name a check may emit: they become FiftyOne tags and saved views, so the set is
+# closed (make_flags refuses others) and a tag curator did not make is never touched.
+ISSUE_NAMES = frozenset(
+    {
+        "corrupt",
+        "minority_class",
+        "class_absent_from_train",
+        "underrepresented_group",
+        "duplicate",
+        "leak",
+        "duplicate_label_conflict",
+        "duplicate_attribute_conflict",
+        "low_agreement",
+        "label_differs_from_consensus",
+        "label_issue",
+    }
+)
+
+
 def summary(stage: str) -> str:
     return f"{stage}.json"
 

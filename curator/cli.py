@@ -8,7 +8,6 @@ a documented exit code; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 
 import click
@@ -570,4 +569,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

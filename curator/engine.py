@@ -106,7 +106,7 @@ def init_ray(engine: EngineParams):
         ) from exc
     if not ray.is_initialized():
         address = engine.address or os.environ.get("RAY_ADDRESS")
-        kwargs = {} if address else {"num_cpus": engine.num_cpus}
+        kwargs: dict[str, Any] = {} if address else {"num_cpus": engine.num_cpus}
         ray.init(
             address=address,
             ignore_reinit_error=True,

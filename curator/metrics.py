@@ -59,8 +59,8 @@ def _stat_matrix(s: Scored, codes: np.ndarray, n_groups: int) -> sparse.csr_matr
     ]
     vals = [np.ones(n), np.ones(n), correct, hit, correct, conf]
     rows = np.tile(np.arange(n), len(cols))
-    cols = np.concatenate([codes * width + c for c in cols])
-    return sparse.csr_matrix((np.concatenate(vals), (rows, cols)), shape=(n, n_groups * width))
+    flat = np.concatenate([codes * width + c for c in cols])
+    return sparse.csr_matrix((np.concatenate(vals), (rows, flat)), shape=(n, n_groups * width))
 
 
 def group_sums(

@@ -51,7 +51,8 @@ class EarlyStopping:
 
     def __init__(self, model, patience: int) -> None:
         self.model, self.patience = model, patience
-        self.best, self.best_epoch, self.waited, self.state = float("inf"), 0, 0, None
+        self.best, self.best_epoch, self.waited = float("inf"), 0, 0
+        self.state: dict[str, Any] | None = None
         self.history: list[dict[str, float]] = []
 
     def step(self, epoch: int, val_loss: float, val_accuracy: float) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -77,7 +78,8 @@ def build_hamming_index(data: np.ndarray, ivf_min_size: int, nprobe: int, seed: 
 
     n = len(data)
     if n < ivf_min_size:
-        index, name = faiss.IndexBinaryFlat(64), "IndexBinaryFlat"
+        index: Any = faiss.IndexBinaryFlat(64)
+        name = "IndexBinaryFlat"
     else:
         nlist = _n_lists(n)
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(64), 64, nlist)
@@ -113,7 +115,8 @@ def build_ip_index(vectors: np.ndarray, ivf_min_size: int, nprobe: int, seed: in
 
     n, d = vectors.shape
     if n < ivf_min_size:
-        index, name = faiss.IndexFlatIP(d), "IndexFlatIP"
+        index: Any = faiss.IndexFlatIP(d)
+        name = "IndexFlatIP"
     else:
         nlist = _n_lists(n)
         quantizer = faiss.IndexFlatIP(d)

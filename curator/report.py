@@ -24,7 +24,7 @@ from curator.io.tables import read_json, read_parquet
 from curator.io.uris import join_uri, read_uri
 from curator.io.versions import data_commit, data_version
 from curator.params import Params
-from curator.stages.evaluate import SLICE_GROUPING
+from curator.subgroups import SLICE_GROUPING
 
 SCHEMA = Path(__file__).parent / "schemas" / "model_card.schema.json"
 # summary file -> the command that writes it (named in the error when it is missing)
@@ -59,7 +59,7 @@ class Numbers:
         for key in [path] if isinstance(path, str) else path:
             if node is None:
                 return None
-            node = node[key] if isinstance(node, list) else node.get(key)
+            node = node[int(key)] if isinstance(node, list) else node.get(key)
         return node
 
     def num(self, source: str, path: list | str, fmt: str = ".3f", suffix: str = "") -> Markup:

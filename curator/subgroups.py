@@ -25,6 +25,8 @@ import pandas as pd
 from curator.metrics import HEADLINE, Scored, group_sums, interval, metrics_from_sums
 from curator.params import EvaluateParams
 
+SLICE_GROUPING = "slice"  # the grouping of k-means slices of the embedding space
+
 MISSING = "(missing)"
 GROUP_METRICS = (*HEADLINE, "top_k_accuracy", "ece")
 
@@ -94,7 +96,9 @@ def evaluate_grouping(
         cells = []  # (metric, value, bootstrap values, why it is not shown)
         for metric in GROUP_METRICS:
             headline = metric in HEADLINE and ok[g]
-            value = frame.by_group.loc[name, metric] if headline else m[metric][g]
+            value = (
+                frame.by_group.loc[name, metric] if headline and frame is not None else m[metric][g]
+            )
             cells.append((metric, value, None if mb is None else mb[metric][:, g], ""))
         boot = None if gap_boot is None else gap_boot[:, g]
         cells.append(("accuracy_gap_vs_rest", gap[g], boot, ""))
@@ -166,5 +170,5 @@ def _recall_gaps(names, m, ok, classes, p: EvaluateParams) -> dict[str, dict]:
     return out
 
 
-def _round(x: float) -> float | None:
+def _round(x: Any) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 6)

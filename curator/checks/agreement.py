@@ -29,9 +29,11 @@ BOOTSTRAP_CHUNK = 64  # resamples per weight matrix: bounded memory at any numbe
 
 def _weights(n_items: int, reps: int, rng: np.random.Generator | None) -> np.ndarray:
     """Row 0: every item once (the estimate); rows 1..reps: bootstrap resample counts."""
-    rows = [np.ones(n_items)]
-    for _ in range(reps if rng is not None else 0):
-        rows.append(np.bincount(rng.integers(0, n_items, n_items), minlength=n_items))
+    rows: list[np.ndarray] = [np.ones(n_items)]
+    if rng is not None:
+        rows += [
+            np.bincount(rng.integers(0, n_items, n_items), minlength=n_items) for _ in range(reps)
+        ]
     return np.array(rows, dtype=float)
 
 
@@ -155,7 +157,7 @@ def image_log_probs(probs: pd.DataFrame | None, items: pd.Index, categories: lis
 def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
     votes = inputs.annotations
     if votes is None or votes.empty:
-        summary = {"n_votes": 0, "note": "no annotations: agreement not measured"}
+        summary: dict[str, Any] = {"n_votes": 0, "note": "no annotations: agreement not measured"}
         return CheckResult(
             "agreement",
             make_flags([]),

@@ -14,29 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator.artifacts import ISSUE_COLUMNS, ISSUE_NAMES
 from curator.errors import ConfigError
 
 # score: severity in [0, 1], higher = more severe (sort descending to triage).
-ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
-# Every issue name a check may emit: they become FiftyOne tags and saved views, so the set is
-# closed (make_flags refuses others) and a tag curator did not make is never touched.
-ISSUE_NAMES = frozenset(
-    {
-        "corrupt",
-        "minority_class",
-        "class_absent_from_train",
-        "underrepresented_group",
-        "duplicate",
-        "leak",
-        "duplicate_label_conflict",
-        "duplicate_attribute_conflict",
-        "low_agreement",
-        "label_differs_from_consensus",
-        "label_issue",
-    }
-)
-
-
 # every params key whose values name metadata columns: checked together right after the files
 # are listed (ingest, `curator check`), not when the stage that reads it finally runs
 METADATA_COLUMN_KEYS = (
@@ -98,7 +79,7 @@ def make_flags(rows: list[dict[str, Any]]) -> pd.DataFrame:
         return empty_flags()
     unknown = {r["issue"] for r in rows} - ISSUE_NAMES
     if unknown:
-        raise ValueError(f"issue name(s) {sorted(unknown)} are not in checks.base.ISSUE_NAMES")
+        raise ValueError(f"issue name(s) {sorted(unknown)} are not in artifacts.ISSUE_NAMES")
     df = pd.DataFrame(rows, columns=list(ISSUE_COLUMNS)).astype(empty_flags().dtypes.to_dict())
     return df.sort_values(
         ["score", "issue", "path"], ascending=[False, True, True], ignore_index=True

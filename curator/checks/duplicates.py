@@ -221,12 +221,6 @@ def _clusters(pairs: pd.DataFrame) -> pd.Series:
     return pd.Series([first_seen[x] for x in labels], index=paths, name="cluster_id")
 
 
-def cluster_of(pairs: pd.DataFrame) -> pd.Series:
-    """path -> cluster_id for every path in a duplicates.parquet table."""
-    sides = [pairs[[f"path_{s}", "cluster_id"]].set_axis(["path", "c"], axis=1) for s in "ab"]
-    return pd.concat(sides).drop_duplicates("path").set_index("path")["c"]
-
-
 def _values(members: pd.DataFrame, column: str) -> pd.Series:
     """A column as compared between copies: text, a missing value as '(missing)'."""
     return members[column].astype("string").fillna("(missing)")
@@ -278,7 +272,7 @@ def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
 
 def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
     rows = []
-    best = {}
+    best: dict[str, tuple] = {}  # path -> (score, ...) of its surest twin
     for r in pairs.itertuples():
         for me, other in ((r.path_a, r.path_b), (r.path_b, r.path_a)):
             if me != keepers[r.cluster_id] and r.score >= best.get(me, (-1, ""))[0]:

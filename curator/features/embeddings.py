@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,7 +164,7 @@ def pick_device(requested: str) -> str:
 class _ImageFiles:
     """A map-style dataset of image files -> preprocessed tensors (for torch's DataLoader)."""
 
-    def __init__(self, paths: list, preprocess, max_image_pixels: int) -> None:
+    def __init__(self, paths: Sequence[Path | str], preprocess, max_image_pixels: int) -> None:
         self.paths, self.preprocess, self.max_image_pixels = paths, preprocess, max_image_pixels
 
     def __len__(self) -> int:
@@ -209,7 +210,7 @@ class OpenClipEncoder:
 
     def encode(
         self,
-        paths: list[Path],
+        paths: Sequence[Path | str],
         batch_size: int,
         num_workers: int,
         max_image_pixels: int,
@@ -219,8 +220,9 @@ class OpenClipEncoder:
         import torch
         from tqdm import tqdm
 
-        loader = torch.utils.data.DataLoader(
-            _ImageFiles(paths, self.preprocess, max_image_pixels),
+        files: Any = _ImageFiles(paths, self.preprocess, max_image_pixels)  # a map-style dataset
+        loader: Any = torch.utils.data.DataLoader(
+            files,
             batch_size=batch_size,
             num_workers=num_workers,
             pin_memory=self.device == "cuda",
@@ -243,7 +245,7 @@ class OpenClipEncoder:
 
 def embed_open_clip(
     embedder: Embedder,
-    paths: list[Path],
+    paths: list[str],
     params: EmbedParams,
     max_image_pixels: int,
     progress: bool = True,

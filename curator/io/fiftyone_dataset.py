@@ -21,9 +21,7 @@ import numpy as np
 import pandas as pd
 
 from curator import artifacts
-from curator.checks.base import ISSUE_NAMES
-from curator.checks.duplicates import cluster_of
-from curator.io.tables import read_json, read_parquet
+from curator.io.tables import cluster_of_path, read_json, read_parquet
 
 BRAIN_KEY = "curator_embeddings"
 VIEW_PREFIX = "curator:"  # saved-view descriptions start with this, so stale ones can be found
@@ -99,7 +97,7 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
         )
     pairs = _optional(audits / artifacts.DUPLICATES, "curator duplicates")
     if pairs is not None:
-        cluster = cluster_of(pairs).rename("cluster_id").reset_index()
+        cluster = cluster_of_path(pairs).rename("cluster_id").reset_index()
         # a cluster is as sure as its surest pair; rank 0 is the surest (ties by cluster id),
         # what the flat cluster view is sorted by
         best = pairs.groupby("cluster_id")["score"].max()
@@ -277,8 +275,8 @@ def _sync_classification(dataset, name, rows, label_col, conf_col, fps, report) 
 def _sync_tags(dataset, desired: pd.Series, fps: list[str], report) -> None:
     have = dict(zip(fps, dataset.values("tags"), strict=True))
     changed = {}
-    for fp, ours in desired.items():
-        keep = [t for t in have.get(fp, []) if t not in ISSUE_NAMES]  # a person's own tags
+    for fp, ours in desired.items():  # keep a person's own tags
+        keep = [t for t in have.get(fp, []) if t not in artifacts.ISSUE_NAMES]
         tags = sorted(set(keep) | set(ours))
         if tags != sorted(have.get(fp, [])):
             changed[fp] = tags

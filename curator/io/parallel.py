@@ -42,7 +42,8 @@ def map_in_pool(
     bar = {"total": len(items), "desc": desc, "unit": "img", "disable": None}
     if pool is None:
         return [fn(x) for x in tqdm(items, **bar)]
-    chunksize = max(1, min(256, len(items) // (pool._max_workers * 8)))
+    workers = pool._max_workers  # type: ignore[attr-defined]  # the size it was made with
+    chunksize = max(1, min(256, len(items) // (workers * 8)))
     return list(tqdm(pool.map(fn, items, chunksize=chunksize), **bar))
 
 

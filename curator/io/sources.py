@@ -18,7 +18,15 @@ from pathlib import Path, PurePosixPath
 import pandas as pd
 
 from curator.errors import DataError
-from curator.io.uris import data_root, is_url, join_uri, missing_files, read_uri, uri_exists
+from curator.io.uris import (
+    Location,
+    data_root,
+    is_url,
+    join_uri,
+    missing_files,
+    read_uri,
+    uri_exists,
+)
 from curator.params import IngestParams
 
 log = logging.getLogger(__name__)
@@ -50,7 +58,7 @@ class SourceListing:
     layout: str
 
 
-def safe_relpath(root: Path, raw: str, where: str) -> str:
+def safe_relpath(root: Location, raw: str, where: str) -> str:
     """Normalise ``raw``, a path someone wrote in a table or params, to a POSIX path relative to
     ``root`` (a backslash is a Windows separator there; in a name the filesystem gives it is
     part of the name, so listings never come through here); refuse one that leaves ``root``."""
@@ -63,8 +71,8 @@ def safe_relpath(root: Path, raw: str, where: str) -> str:
         )
     if is_url(root):  # no symlinks in an object store: the pure-path checks above suffice
         return pure.as_posix()
-    resolved = (root / pure).resolve()
-    if not resolved.is_relative_to(root.resolve()):
+    resolved = (Path(root) / pure).resolve()
+    if not resolved.is_relative_to(Path(root).resolve()):
         raise DataError(
             f"{where}: {raw!r} resolves to {resolved}, outside the data folder {root} "
             "(a symlink?); copy the file into the data folder instead."
@@ -77,13 +85,13 @@ def _line(i: int) -> int:
     return i + 2
 
 
-def read_table(path: Path | str, what: str) -> pd.DataFrame:
+def read_table(path: Location, what: str) -> pd.DataFrame:
     """Read a CSV or Parquet table (a path or a URL) with every cell as text (labels like
     '007' stay intact)."""
     if not uri_exists(path):
         raise DataError(f"{what} {path} does not exist; fix the path in params.yaml ({what}).")
     try:
-        source = io.BytesIO(read_uri(path)) if is_url(path) else path
+        source = io.BytesIO(read_uri(str(path))) if is_url(path) else path
         if str(path).lower().endswith((".parquet", ".pq")):
             return pd.read_parquet(source).astype("string").fillna("")
         return pd.read_csv(source, dtype=str, keep_default_na=False)
@@ -93,7 +101,7 @@ def read_table(path: Path | str, what: str) -> pd.DataFrame:
         ) from exc
 
 
-def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> None:
+def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], path: Location) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataError(
@@ -102,7 +110,7 @@ def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> 
         )
 
 
-def _require_cells(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> None:
+def _require_cells(df: pd.DataFrame, columns: tuple[str, ...], path: Location) -> None:
     for col in columns:
         empty = df.index[df[col].str.strip() == ""]
         if len(empty):
@@ -110,7 +118,7 @@ def _require_cells(df: pd.DataFrame, columns: tuple[str, ...], path: Path) -> No
 
 
 def _require_labels(
-    df: pd.DataFrame, column: str, path: Path, missing: tuple[str, ...], what: str
+    df: pd.DataFrame, column: str, path: Location, missing: tuple[str, ...], what: str
 ) -> None:
     """Refuse labels that would silently become classes of their own: ' 0 ' beside '0', and
     missing values exported as text ('NaN', 'None', ...: ingest.missing_label_values)."""
@@ -213,7 +221,7 @@ def list_imagefolder(root: Path, params: IngestParams) -> SourceListing:
     return SourceListing(pd.DataFrame(rows), tuple(ignored + unusable + outside), "imagefolder")
 
 
-def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceListing:
+def list_manifest(root: Location, manifest: str, params: IngestParams) -> SourceListing:
     """Read a ``path,label,split`` manifest; every row is checked and errors name the line."""
     path = data_root(join_uri(root, safe_relpath(root, manifest, "params: ingest.manifest")))
     df = read_table(path, "ingest.manifest")
@@ -249,7 +257,8 @@ def list_manifest(root: Path, manifest: str, params: IngestParams) -> SourceList
                 f"{path} line {_line(i)}: {rel} does not exist under {root}; "
                 "fix the path or remove the row."
             )
-    unlisted = () if is_url(root) else _unlisted_images(root, set(df["path"]), params.extensions)
+    listed = set(df["path"])
+    unlisted = () if is_url(root) else _unlisted_images(Path(root), listed, params.extensions)
     if unlisted:
         log.warning(
             "%s: %d image(s) in the data folder are not listed and are not audited: %s%s "
@@ -275,7 +284,7 @@ def _unlisted_images(root: Path, listed: set[str], extensions: tuple[str, ...]) 
     )
 
 
-def list_sources(root: Path | str, params: IngestParams) -> SourceListing:
+def list_sources(root: Location, params: IngestParams) -> SourceListing:
     if params.manifest and params.layout in ("auto", "manifest"):
         return list_manifest(root, params.manifest, params)
     if is_url(root):
@@ -283,10 +292,10 @@ def list_sources(root: Path | str, params: IngestParams) -> SourceListing:
             f"data root {root} is a URL: list its images in a manifest (path,label,split) and "
             "set ingest.manifest; listing a bucket as an ImageFolder tree is not supported."
         )
-    return list_imagefolder(root, params)
+    return list_imagefolder(Path(root), params)
 
 
-def read_metadata(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
+def read_metadata(root: Location, rel: str, known_paths: set[str]) -> pd.DataFrame:
     """Per-image metadata keyed by ``path``; columns may not shadow the manifest's own."""
     path = data_root(join_uri(root, rel))
     df = read_table(path, "ingest.metadata")
@@ -309,7 +318,7 @@ def read_metadata(root: Path, rel: str, known_paths: set[str]) -> pd.DataFrame:
 
 
 def read_annotations(
-    root: Path, rel: str, known_paths: set[str], classes: set[str], missing: tuple[str, ...]
+    root: Location, rel: str, known_paths: set[str], classes: set[str], missing: tuple[str, ...]
 ) -> pd.DataFrame:
     """Long-form votes ``path,annotator,label``: one row per annotator per image.
 

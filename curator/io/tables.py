@@ -143,6 +143,12 @@ def read_parquet(path: Path, produced_by: str, columns: list[str] | None = None)
     return pd.read_parquet(path, columns=columns)
 
 
+def cluster_of_path(pairs: pd.DataFrame) -> pd.Series:
+    """path -> cluster_id for every path in a duplicates.parquet table."""
+    sides = [pairs[[f"path_{s}", "cluster_id"]].set_axis(["path", "c"], axis=1) for s in "ab"]
+    return pd.concat(sides).drop_duplicates("path").set_index("path")["c"]
+
+
 def to_jsonable(value: Any) -> Any:
     """Convert numpy/pandas scalars and containers to plain JSON types (NaN becomes null)."""
     if isinstance(value, dict):

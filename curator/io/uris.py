@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+Location = Path | str  # a local path, or a URL (s3://, gs://, ...) kept as a string
+
 
 def read_uri(uri: str) -> bytes:
     """The bytes of a local path or of a URL pyarrow can open (s3://, gs://, hdfs://, ...).

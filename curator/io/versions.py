@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 
-def data_version(data_dir: Path) -> dict[str, Any]:
+def data_version(data_dir: Path | str) -> dict[str, Any]:
     """``{"data_dvc_md5": ...}`` from ``<data_dir>.dvc`` (None when the folder is not tracked)."""
     data_dir = Path(data_dir)
     dvc_file = data_dir.with_name(data_dir.name + ".dvc")
@@ -26,7 +26,7 @@ def data_version(data_dir: Path) -> dict[str, Any]:
     return {"data_dvc_md5": md5}
 
 
-def data_commit(data_dir: Path) -> dict[str, Any]:
+def data_commit(data_dir: Path | str) -> dict[str, Any]:
     """The git commit that last changed ``<data_dir>.dvc``, its date, and whether the file has
     changed since. Stable across clones and re-runs (unlike HEAD, which every commit moves), so
     a report that names it stays byte-identical until the data version itself changes."""

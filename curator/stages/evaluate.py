@@ -38,11 +38,9 @@ from curator.metrics import (
 )
 from curator.params import EvaluateParams, Params
 from curator.stages import load_embeddings
-from curator.subgroups import Grouping, evaluate_grouping, feature_groupings
+from curator.subgroups import SLICE_GROUPING, Grouping, evaluate_grouping, feature_groupings
 
 log = logging.getLogger(__name__)
-
-SLICE_GROUPING = "slice"
 
 
 @outputs_committed_together()

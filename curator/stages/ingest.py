@@ -146,7 +146,7 @@ def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.D
         clash = sorted(set(meta.columns) & set(extra.columns) - {"path"})
         if clash:
             raise DataError(
-                f"{root / meta_rel}: column(s) {', '.join(clash)} are also in the "
+                f"{join_uri(root, meta_rel)}: column(s) {', '.join(clash)} are also in the "
                 "manifest; keep each metadata column in one file."
             )
         info["metadata_unmatched_rows"] = int((~meta["path"].isin(known)).sum())
@@ -173,8 +173,8 @@ def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.D
 @outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     root = data_root(data_dir)
-    if not is_url(root) and not root.is_dir():
-        state = "is not a folder" if root.exists() else "does not exist"
+    if not is_url(root) and not Path(root).is_dir():
+        state = "is not a folder" if Path(root).exists() else "does not exist"
         raise DataError(
             f"data folder {root} {state}; run `curator demo --out {root}` for the demo "
             "dataset, or point --data at your own."

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curator.checks.base import ISSUE_COLUMNS, empty_flags
+from curator.artifacts import ISSUE_COLUMNS
+from curator.checks.base import empty_flags
 from curator.errors import DataError
 from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
 from curator.review_queue import build_review_queue

@@ -17,10 +17,15 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks.balance import class_balanced_weights
-from curator.checks.duplicates import cluster_of
 from curator.errors import ConfigError, DataError
 from curator.features.embeddings import pick_device
-from curator.io.tables import outputs_committed_together, read_json, read_parquet, write_parquet
+from curator.io.tables import (
+    cluster_of_path,
+    outputs_committed_together,
+    read_json,
+    read_parquet,
+    write_parquet,
+)
 from curator.io.versions import data_version
 from curator.model import fit_head, save_head, save_tensors
 from curator.params import Params, TrainParams
@@ -44,7 +49,7 @@ def excluded_paths(findings: Sequence[Path], issues: Sequence[str]) -> set[str]:
 def duplicate_groups(items: pd.DataFrame, audits: Path) -> np.ndarray:
     """A group key per image: its duplicate cluster, else its own content."""
     pairs = read_parquet(audits / artifacts.DUPLICATES, "curator duplicates")
-    of = items["path"].map(cluster_of(pairs))
+    of = items["path"].map(cluster_of_path(pairs))
     own = "content " + items["sample_id"].astype(str)
     return np.where(of.notna(), "cluster " + of.astype("Int64").astype(str), own)
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from curator import artifacts
+from curator.artifacts import ISSUE_COLUMNS
 from curator.checks import REGISTRY, CheckInputs, run_check
-from curator.checks.base import ISSUE_COLUMNS
 from curator.errors import ConfigError
 from curator.params import BalanceParams, EmbedParams, Params
 from curator.stages import duplicates, embed, hash, ingest, load_embeddings

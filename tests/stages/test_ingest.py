@@ -70,14 +70,16 @@ def test_data_folder_untouched_and_no_temp_files(demo_ingest):
     json.loads((audits / artifacts.INGEST_SUMMARY).read_text())
 
 
-def test_manifest_layout_with_metadata_clash(tmp_path):
+@pytest.mark.parametrize("as_url", [False, True], ids=["path", "file-url"])
+def test_manifest_layout_with_metadata_clash(tmp_path, as_url):
     root = tmp_path / "data"
     write_image(root / "a.png")
     (root / "list.csv").write_text("path,label,split,site\na.png,1,train,x\n")
     (root / "metadata.csv").write_text("path,site\na.png,y\n")
     params = Params(ingest=IngestParams(manifest="list.csv"))
-    with pytest.raises(DataError, match="column\\(s\\) site are also in the manifest"):
-        ingest.run(params, root, tmp_path / "audits")
+    where = f"file://{root}" if as_url else root  # a URL root gave a TypeError here
+    with pytest.raises(DataError, match=r"metadata\.csv: column\(s\) site are also in the"):
+        ingest.run(params, where, tmp_path / "audits")
     (root / "metadata.csv").write_text("path,scanner\na.png,s1\n")
     ingest.run(params, root, tmp_path / "audits")
     manifest = pd.read_parquet(tmp_path / "audits" / artifacts.MANIFEST)
