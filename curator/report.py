@@ -92,13 +92,37 @@ def thumbnail(data_dir: Path | str, path: str, size: int, max_pixels: int) -> st
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def provenance(data_dir: Path | str) -> dict[str, Any]:
-    return {
+def provenance(data_dir: Path | str, ingest: dict[str, Any]) -> dict[str, Any]:
+    """Which data the reports describe. The version and date are DVC's (data.dvc's md5 and the
+    date of the commit that recorded it) only when that record is committed, unchanged and
+    describes the audited folder; otherwise the version is the audited files' own content
+    digest, there is no date, and ``unversioned`` says why."""
+    p = {
         **data_version(data_dir),
         **data_commit(data_dir),
         "curator_version": __version__,
         "data_dir": str(data_dir),
+        "data_digest": ingest["data_digest"],
+        "n_files": ingest["n_files"],
     }
+    if p["data_dvc_md5"] is None:
+        why = f"not tracked by DVC: `dvc add {data_dir}` and commit {data_dir}.dvc"
+    elif p["dvc_file_describes_data"] is False:
+        why = (
+            f"{data_dir}.dvc (md5 {p['data_dvc_md5']}) does not describe the audited folder "
+            f"(it changed without `dvc add`): run `dvc add {data_dir}` and commit"
+        )
+    elif p["commit"] is None:
+        why = f"{data_dir}.dvc is not committed to git: commit it"
+    elif p["dvc_file_modified"]:
+        why = f"{data_dir}.dvc has uncommitted changes: commit them"
+    else:
+        why = None
+    p["unversioned"] = why
+    p["version"] = f"sha256:{p['data_digest'][:16]}" if why else p["data_dvc_md5"]
+    if why:
+        p["date"] = None
+    return p
 
 
 EXACT_LISTED = 50  # exact copies listed by path (no thumbnails: nothing to judge)
@@ -320,6 +344,7 @@ def model_card_context(
         "provenance": prov,
         "model": model,
         "ev": ev,
+        "duplicates": numbers.docs[artifacts.DUPLICATES_SUMMARY],
         "embed": numbers.docs[artifacts.EMBED_SUMMARY],
         "ingest": numbers.docs[artifacts.INGEST_SUMMARY],
         "r": params.report,
@@ -379,10 +404,10 @@ def model_card_json(
             "documentation": (
                 f"A {model['architecture']} head on {model['embedding']['backend']} embeddings "
                 f"({model['embedding']['model'] or 'no CLIP model'}), trained by curator "
-                f"{__version__} on data version {prov['data_dvc_md5']}."
+                f"{__version__} on data version {prov['version']}."
             ),
             "owners": [{"name": o} for o in r.owners],
-            "version": {"name": str(prov["data_dvc_md5"])}
+            "version": {"name": str(prov["version"])}
             | ({"date": prov["date"]} if prov["date"] else {}),
             "licenses": [{"identifier": r.license}]
             if r.license

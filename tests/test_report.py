@@ -271,3 +271,51 @@ def test_label_counts_are_stated_only_when_the_evidence_holds(
     assert "curator weights pull" in audit_page and "curator weights pull" in card_page
     for src, shown in parse(tmp_path / "reports" / "dataset_audit.html").spans:
         assert shown.strip() != "None", src
+
+
+def test_the_data_version_and_date_are_the_audited_datas(tmp_path):
+    """DVC's md5 and the commit date only while data.dvc is committed, unchanged and describes
+    the folder; a dataset copied over the tracked one keeps the record but loses the date."""
+    from curator.report import provenance
+    from tests.conftest import write_image
+    from tests.test_pipeline import BIN
+
+    def run(*command):
+        subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+
+    run("git", "init", "-q")
+    run("git", "config", "user.name", "t")
+    run("git", "config", "user.email", "t@example.com")
+    run(str(BIN / "dvc"), "init", "-q")
+    data = tmp_path / "data"
+    write_image(data / "a.png", seed=1)
+    ingest = {"data_digest": "ab" * 32, "n_files": 1}
+    assert provenance(data, ingest)["unversioned"].startswith("not tracked by DVC")
+    run(str(BIN / "dvc"), "add", "-q", "data")
+    assert "not committed to git" in provenance(data, ingest)["unversioned"]
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "data v1")
+    p = provenance(data, ingest)
+    assert p["unversioned"] is None and p["version"] == p["data_dvc_md5"] and p["date"]
+    write_image(data / "b.png", seed=2)  # a new dataset copied in, no `dvc add`
+    p = provenance(data, ingest)
+    assert "does not describe the audited folder" in p["unversioned"] and p["date"] is None
+    assert p["version"] == "sha256:" + "ab" * 8
+
+
+def test_both_pages_say_why_their_leak_counts_differ(audited_demo, demo_data, tmp_path):
+    params, audits, _ = audited_demo
+    work = tmp_path / "audits"
+    shutil.copytree(audits, work)
+    doc = json.loads((work / artifacts.DUPLICATES_SUMMARY).read_text())
+    test = doc["leakage"]["test"]
+    test["leaked"] += 13  # as on the face data: 13 test images whose twin is only in val
+    test["leaked_only_from_other_splits"] = 13
+    (work / artifacts.DUPLICATES_SUMMARY).write_text(json.dumps(doc))
+    report.run(params, demo_data[0], work, tmp_path / "reports")
+    card = " ".join((tmp_path / "reports" / "model_card.html").read_text().split())
+    trained_on = test["leaked_from_train"]
+    assert f"{trained_on}</span> of them have a twin in train (leakage)" in card
+    assert "the dataset audit counts <span" in card and "13</span> more have a twin only" in card
+    audit = (tmp_path / "reports" / "dataset_audit.html").read_text()
+    assert 'The Model Card\'s leakage count is the "twin in train" column' in audit

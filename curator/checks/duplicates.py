@@ -328,11 +328,16 @@ def _conflict_flags(members: pd.DataFrame, conflicts: dict[str, set]) -> list[di
 def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes) -> dict:
     per_split = {}
     for split, n in files.groupby("split").size().items():
-        leaked = leaks.loc[leaks["split"] == split, "path"].nunique()
+        mine = leaks[leaks["split"] == split]
+        leaked = mine["path"].nunique()
+        from_train = mine.loc[mine["twin_split"] == "train", "path"].nunique()
         per_split[str(split)] = {
             "n": int(n),
             "leaked": int(leaked),
             "leaked_pct": 100.0 * leaked / n if n else 0.0,
+            # a model sees train only: these leak into its scores; the rest twin only val
+            "leaked_from_train": int(from_train),
+            "leaked_only_from_other_splits": int(leaked - from_train),
         }
     by_method = {m: int(cand["methods"].str.contains(m).sum()) for m in NEAR_METHODS}
     return {

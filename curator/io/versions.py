@@ -8,6 +8,7 @@ changed data.dvc instead, which is stable.)
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,35 @@ import yaml
 
 
 def data_version(data_dir: Path | str) -> dict[str, Any]:
-    """``{"data_dvc_md5": ...}`` from ``<data_dir>.dvc`` (None when the folder is not tracked)."""
+    """The md5 DVC records for the data folder in ``<data_dir>.dvc`` (None when the folder is
+    not tracked), and whether that record describes the folder as it is: DVC's file count and
+    total size against the folder's (a dataset copied over a tracked folder without `dvc add`
+    keeps the old record; None when a .dvcignore rule makes the count unknowable)."""
     data_dir = Path(data_dir)
     dvc_file = data_dir.with_name(data_dir.name + ".dvc")
-    md5 = None
-    if dvc_file.exists():
-        outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
-        md5 = outs[0].get("md5")
-    return {"data_dvc_md5": md5}
+    if not dvc_file.exists():
+        return {"data_dvc_md5": None, "dvc_file_describes_data": None}
+    outs = (yaml.safe_load(dvc_file.read_text()) or {}).get("outs") or [{}]
+    record = outs[0]
+    return {
+        "data_dvc_md5": record.get("md5"),
+        "dvc_file_describes_data": _describes(data_dir, record.get("nfiles"), record.get("size")),
+    }
+
+
+def _describes(data_dir: Path, nfiles: int | None, size: int | None) -> bool | None:
+    ignore = data_dir.parent / ".dvcignore"
+    rules = ignore.exists() and any(
+        line.strip() and not line.startswith("#") for line in ignore.read_text().splitlines()
+    )
+    if nfiles is None or size is None or rules or not data_dir.is_dir():
+        return None
+    n = total = 0
+    for folder, _, names in os.walk(data_dir):
+        for name in names:
+            n += 1
+            total += os.lstat(os.path.join(folder, name)).st_size
+    return n == nfiles and total == size
 
 
 def data_commit(data_dir: Path | str) -> dict[str, Any]:

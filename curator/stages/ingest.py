@@ -6,6 +6,7 @@ Writes ``manifest.parquet`` (one row per file, readable or not), ``annotations.p
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from dataclasses import fields
@@ -170,6 +171,15 @@ def build_manifest(root: Path | str, params: Params) -> tuple[pd.DataFrame, pd.D
     return manifest, annotations.reset_index(drop=True), info
 
 
+def content_digest(manifest: pd.DataFrame) -> str:
+    """SHA-256 over every audited file's path and content id: the version of the data this
+    audit saw, whatever DVC's records say (the same files give the same digest anywhere)."""
+    lines = sorted(
+        f"{p}\t{s}\n" for p, s in zip(manifest["path"], manifest["sample_id"], strict=True)
+    )
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 @outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     root = data_root(data_dir)
@@ -185,6 +195,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     summary = {
         "data_dir": str(root),
         "n_files": len(manifest),
+        "data_digest": content_digest(manifest),
         "n_readable": len(readable),
         "n_unreadable": len(manifest) - len(readable),
         "by_split": dict(Counter(readable["split"])),

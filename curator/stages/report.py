@@ -31,7 +31,8 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
     audits, reports = Path(audits_dir), Path(reports_dir)
     docs = load_docs(audits)
     audit_numbers, card_numbers = Numbers(docs), Numbers(docs)
-    prov = provenance(data_dir)  # a path or a URL: thumbnails are read through join_uri
+    # data_dir may be a path or a URL: thumbnails are read through join_uri
+    prov = provenance(data_dir, docs[artifacts.INGEST_SUMMARY])
     considerations = caveats(card_numbers, params)
     audit = dataset_context(audit_numbers, audits, data_dir, params, prov)
     model_card = model_card_context(card_numbers, params, prov, considerations)

@@ -153,4 +153,22 @@ def test_no_duplicates_at_all(image_folder, tmp_path):
     summary, pairs, leaks, flags = audit(image_folder, tmp_path)
     assert pairs.empty and leaks.empty and flags.empty
     assert summary["n_clusters"] == 0 and summary["n_leaked"] == 0
-    assert summary["leakage"]["test"] == {"n": 6, "leaked": 0, "leaked_pct": 0.0}
+    assert summary["leakage"]["test"] == {
+        "n": 6,
+        "leaked": 0,
+        "leaked_pct": 0.0,
+        "leaked_from_train": 0,
+        "leaked_only_from_other_splits": 0,
+    }
+
+
+def test_leaks_say_whether_the_twin_is_in_train(twins, tmp_path):
+    """The Model Card counts test images with a train twin; the dataset audit counts every
+    earlier split: the summary gives both, so each page can say why they differ."""
+    val = twins / "images" / "val" / "dog"
+    shutil.copy(twins / "images" / "test" / "dog" / "other11.png", val / "other11_copy.png")
+    summary, _, leaks, _ = audit(twins, tmp_path)
+    test = summary["leakage"]["test"]
+    assert test["leaked"] == 2 and test["leaked_from_train"] == 1
+    assert test["leaked_only_from_other_splits"] == 1
+    assert set(leaks.loc[leaks["split"] == "test", "twin_split"]) == {"train", "val"}
