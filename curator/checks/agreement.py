@@ -226,13 +226,9 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
         ),
     }
     flags = _flags(table, params)
-    metrics = {
-        k: summary[k]
-        for k in ("n_votes", "n_items", "n_low_agreement", "n_given_label_differs_from_consensus")
-    } | {
+    metrics = {  # headline numbers for `dvc metrics` (agreement.json has the rest)
         "krippendorff_alpha": summary["krippendorff_alpha"]["value"],
-        "fleiss_kappa": summary["fleiss_kappa"]["value"],
-        "n_unreliable_annotators": len(summary["unreliable_annotators"]),
+        "n_low_agreement": summary["n_low_agreement"],
     }
     return CheckResult(
         "agreement",

@@ -256,24 +256,9 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
 
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
-    """The numbers worth diffing between dataset versions."""
-    homogeneity = summary["split_label_homogeneity"] or {}
+    """The numbers worth diffing between dataset versions (`dvc metrics`: a few per stage, so
+    the table fits a screen; balance.json has the rest)."""
     return {
-        "n_images": summary["n_images"],
-        "n_classes": summary["n_classes"],
         "imbalance_ratio": summary["overall"]["imbalance_ratio"],
-        "normalized_entropy": summary["overall"]["normalized_entropy"],
         "n_minority_classes": len(summary["minority_classes"]),
-        "imbalance_ratio_by_split": {
-            s: v["imbalance_ratio"] for s, v in summary["per_split"].items()
-        },
-        "split_label_chi2_p_value": homogeneity.get("p_value"),
-        "n_flagged_samples": summary["n_flagged_samples"],
-        "subgroups": {
-            a: {
-                "min_share": min(r["shares"].values()),
-                "n_underrepresented_cells": len(r["underrepresented_cells"]),
-            }
-            for a, r in summary["subgroups"].items()
-        },
     }

@@ -359,10 +359,5 @@ def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes) -> di
 
 
 def _metrics(summary: dict) -> dict:
-    return {
-        "n_clusters": summary["n_clusters"],
-        "n_removable": summary["n_removable"],
-        "n_label_conflict_clusters": summary["n_label_conflict_clusters"],
-        "n_leaked": summary["n_leaked"],
-        "leaked_pct": {s: v["leaked_pct"] for s, v in summary["leakage"].items()},
-    }
+    """Headline numbers for `dvc metrics` (duplicates.json has the rest)."""
+    return {"n_leaked": summary["n_leaked"]}

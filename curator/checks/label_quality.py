@@ -198,12 +198,8 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         ]
     )
     summary = _summary(table, items, y, probs, classes, source, evidence, inputs, params)
-    metrics = {
-        "n_flagged": summary["n_flagged"],
+    metrics = {  # headline numbers for `dvc metrics` (label_quality.json has the rest)
         "n_label_issues": summary["n_label_issues"],
-        "estimated_noise_rate": summary["estimated_noise_rate"],
-        "noise_rate_upper_bound": evidence["noise_rate_upper_bound"]["value"],
-        "accuracy_vs_given_labels": summary["accuracy_vs_given_labels"]["value"],
         "evidence_supported": supported,
     }
     probs_table = items[["sample_id", "path"]].assign(

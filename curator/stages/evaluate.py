@@ -114,23 +114,13 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
 def _headline(result: dict[str, Any]) -> dict[str, Any]:
     """The few numbers `dvc metrics show/diff` and `dvc exp show` compare across runs (the full
     document, hundreds of values, is evaluation.json)."""
-    overall, worst = result["overall"], result["worst_group"] or {}
-    keys = ("accuracy", "balanced_accuracy", "macro_f1", "top_k_accuracy", "ece")
-    corrected = result["data_quality_corrected"]
+    worst = result["worst_group"] or {}
+    without_leaks = result["data_quality_corrected"].get("without_leaks") or {}
     return {
-        "split": result["split"],
-        "n": result["n"],
-        **{k: overall.get(k) for k in keys if k in overall},
-        **{
-            f"{name}_accuracy": corrected[name]["clean_accuracy"]
-            for name in ("without_leaks", "without_label_issues")
-            if corrected.get(name)
-        },
+        "accuracy": result["overall"].get("accuracy"),
+        "without_leaks_accuracy": without_leaks.get("clean_accuracy"),
         "worst_group": f"{worst['grouping']}: {worst['group']}" if worst else None,
-        "worst_group_n": worst.get("n"),
-        "worst_group_accuracy": worst.get("accuracy"),
         "worst_group_gap": worst.get("accuracy_gap_vs_rest"),
-        "worst_group_significant": worst.get("significant"),
     }
 
 

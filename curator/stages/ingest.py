@@ -215,14 +215,5 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     write_parquet(annotations, audits / artifacts.ANNOTATIONS)
     write_parquet(result.flags, audits / artifacts.findings("ingest"))
     write_json(summary, audits / artifacts.INGEST_SUMMARY)
-    write_json(
-        result.metrics
-        | {
-            "n_readable": summary["n_readable"],
-            "n_classes": summary["n_classes"],
-            "by_split": summary["by_split"],
-            "n_annotation_votes": summary["n_annotation_votes"],
-        },
-        audits / artifacts.metrics("ingest"),
-    )
+    write_json(result.metrics, audits / artifacts.metrics("ingest"))
     return summary
