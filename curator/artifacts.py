@@ -12,6 +12,8 @@ METRICS_DIR = "metrics"  # metrics/<stage>.json: headline numbers for `dvc metri
 FINDINGS_DIR = "findings"  # findings/<stage>.parquet, one flag table per stage
 ISSUES = "issues.parquet"
 HASHES = "hashes.parquet"
+PROPERTIES = "properties.parquet"
+PROPERTIES_SUMMARY = "properties.json"
 EMBEDDINGS_DIR = "embeddings"  # embeddings/vectors.npy (float32, L2-normalised) + ids.parquet
 EMBED_VECTORS = "embeddings/vectors.npy"
 EMBED_IDS = "embeddings/ids.parquet"
@@ -46,6 +48,11 @@ ISSUE_NAMES = frozenset(
         "low_agreement",
         "label_differs_from_consensus",
         "label_issue",
+        "dark",
+        "overexposed",
+        "blurry",
+        "low_information",
+        "odd_size",
     }
 )
 

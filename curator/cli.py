@@ -271,6 +271,26 @@ def hash_(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: st
 @audits_option
 @params_option
 @engine_option
+def properties(
+    data_dir: Path, audits_dir: Path, params_path: Path | None, engine: str | None
+) -> None:
+    """Image conditions: dark, overexposed, blurry, near-blank and oddly sized images.
+
+    Measures brightness, contrast, sharpness, saturation and entropy of every distinct image.
+    Example: curator properties --data data --audits audits
+    """
+    from curator.stages import properties as stage
+
+    s = stage.run(_with_engine(_load(params_path), engine), data_dir, audits_dir)
+    found = ", ".join(f"{k} {v}" for k, v in s["flagged"].items())
+    click.echo(f"properties: {s['n_images']} distinct images measured; {found} -> {audits_dir}/")
+
+
+@cli.command()
+@data_option
+@audits_option
+@params_option
+@engine_option
 def embed(data_dir: Path, audits_dir: Path, params_path: Path | None, engine: str | None) -> None:
     """Image embeddings with open_clip (or the fallback descriptor when weights are absent).
 

@@ -121,6 +121,31 @@ class HashParams:
 
 
 @dataclass(frozen=True)
+class PropertiesParams:
+    """Image-condition findings. dark and overexposed are properties of the image alone
+    (absolute thresholds); blurry, low_information and odd_size are judged against the
+    dataset's own distribution, since sharpness, entropy (a handwritten digit on black has
+    about 1.5 bits of 5, a photograph 4-5) and size depend on what and how a dataset captures."""
+
+    dark_max_luma_p99: float = 0.3  # dark: even the brightest 1% of pixels are below this
+    overexposed_min_luma_p01: float = 0.85  # overexposed: even the darkest 1% are above this
+    # blurry / low_information: log sharpness / entropy this many robust SDs below the median
+    outlier_z: float = 3.5
+    min_entropy: float = 2.0  # low_information: ... and the entropy below this (bits, of 5)
+    min_side_ratio: float = 0.5  # odd_size: shorter side below this share of the median's
+    max_aspect_ratio: float = 2.5  # odd_size: aspect this many times off the median aspect
+    workers: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("dark_max_luma_p99", "overexposed_min_luma_p01", "min_side_ratio"):
+            _require(0 < getattr(self, key) < 1, f"properties.{key}", "must be in (0, 1)")
+        _require(self.outlier_z > 0, "properties.outlier_z", "must be > 0")
+        _require(0 <= self.min_entropy <= 5, "properties.min_entropy", "must be in [0, 5] bits")
+        _require(self.max_aspect_ratio > 1, "properties.max_aspect_ratio", "must be > 1")
+        _require(self.workers >= 0, "properties.workers", "must be >= 0 (0 = all cores)")
+
+
+@dataclass(frozen=True)
 class EmbedParams:
     """Which embedding model, where its weights are, and how to run it."""
 
@@ -371,6 +396,7 @@ class Params:
     ingest: IngestParams = field(default_factory=IngestParams)
     balance: BalanceParams = field(default_factory=BalanceParams)
     hash: HashParams = field(default_factory=HashParams)
+    properties: PropertiesParams = field(default_factory=PropertiesParams)
     embed: EmbedParams = field(default_factory=EmbedParams)
     duplicates: DuplicatesParams = field(default_factory=DuplicatesParams)
     agreement: AgreementParams = field(default_factory=AgreementParams)

@@ -38,6 +38,7 @@ RUNTIME_ONLY_KEYS = (
     "engine.work_dir",
     "ingest.workers",
     "hash.workers",
+    "properties.workers",
     "embed.workers",
     "embed.num_workers",
     "embed.cache_dir",
@@ -95,7 +96,7 @@ def _check_outs(stage: str, *extra: Out) -> tuple[Out, ...]:
     )
 
 
-_CHECK_STAGES = ("ingest", "balance", "duplicates", "agreement", "label_quality")
+_CHECK_STAGES = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
 _FINDINGS = tuple(_a(artifacts.findings(s)) for s in _CHECK_STAGES)
 
 STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inputs
@@ -135,6 +136,19 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         ),
         (*_own("hash"), "ingest.max_image_pixels"),
         (Out(_a(artifacts.HASHES)),),
+    ),
+    Stage(
+        "properties",
+        "curator properties --data {data} --audits audits",
+        ("{data}", _a(artifacts.MANIFEST)),
+        (
+            "curator/stages/properties.py",
+            "curator/checks/properties.py",
+            "curator/features/properties.py",
+            "curator/engine.py",
+        ),
+        (*_own("properties"), "ingest.max_image_pixels"),
+        _check_outs("properties", Out(_a(artifacts.PROPERTIES))),
     ),
     Stage(
         "embed",
@@ -198,7 +212,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         "curator train --data {data} --audits audits"
         + "".join(
             f" --findings audits/{artifacts.findings(s)}"
-            for s in ("duplicates", "agreement", "label_quality")
+            for s in ("properties", "duplicates", "agreement", "label_quality")
         ),
         (
             "{data}",
@@ -206,6 +220,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             _a(artifacts.EMBEDDINGS_DIR),
             _a(artifacts.EMBED_SUMMARY),
             _a(artifacts.DUPLICATES),
+            _a(artifacts.findings("properties")),
             _a(artifacts.findings("duplicates")),
             _a(artifacts.findings("agreement")),
             _a(artifacts.findings("label_quality")),
@@ -269,6 +284,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             "{data}",
             _a(artifacts.INGEST_SUMMARY),
             _a(artifacts.BALANCE_SUMMARY),
+            _a(artifacts.PROPERTIES_SUMMARY),
             _a(artifacts.EMBED_SUMMARY),
             _a(artifacts.DUPLICATES_SUMMARY),
             _a(artifacts.DUPLICATES),

@@ -31,6 +31,7 @@ SCHEMA = Path(__file__).parent / "schemas" / "model_card.schema.json"
 SOURCES = {
     artifacts.INGEST_SUMMARY: "curator ingest",
     artifacts.BALANCE_SUMMARY: "curator balance",
+    artifacts.PROPERTIES_SUMMARY: "curator properties",
     artifacts.EMBED_SUMMARY: "curator embed",
     artifacts.DUPLICATES_SUMMARY: "curator duplicates",
     artifacts.AGREEMENT_SUMMARY: "curator agreement",
@@ -125,6 +126,7 @@ def provenance(data_dir: Path | str, ingest: dict[str, Any]) -> dict[str, Any]:
     return p
 
 
+CONDITIONS = ("dark", "overexposed", "blurry", "low_information", "odd_size")
 EXACT_LISTED = 50  # exact copies listed by path (no thumbnails: nothing to judge)
 
 
@@ -160,6 +162,16 @@ def dataset_context(
         "labels": docs[artifacts.LABEL_QUALITY_SUMMARY],
         "finding_counts": issues.groupby("issue")["path"].nunique().to_dict(),
         "corrupt": corrupt.to_dict("records"),
+        "conditions": docs[artifacts.PROPERTIES_SUMMARY],
+        "condition_examples": {
+            name: [
+                row | {"thumb": thumb(row["path"])}
+                for row in group.sort_values(["score", "path"], ascending=[False, True])
+                .head(r.thumbnails)
+                .to_dict("records")
+            ]
+            for name, group in issues[issues["issue"].isin(CONDITIONS)].groupby("issue")
+        },
         "class_plot": plots.class_counts(balance["class_counts"], list(params.ingest.splits)),
         "near_pairs": [
             row | {"thumb_a": thumb(row["path_a"]), "thumb_b": thumb(row["path_b"])}
@@ -196,6 +208,7 @@ def _thresholds(params: Params) -> dict[str, dict[str, Any]]:
         "ingest",
         "balance",
         "hash",
+        "properties",
         "embed",
         "duplicates",
         "agreement",

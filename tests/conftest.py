@@ -97,6 +97,7 @@ def audited_demo(demo_data, tmp_path_factory):
         ingest,
         issues,
         label_quality,
+        properties,
         train,
     )
 
@@ -110,13 +111,13 @@ def audited_demo(demo_data, tmp_path_factory):
         train=TrainParams(max_epochs=40),
         evaluate=EvaluateParams(sensitive_features=("site", "device"), n_bootstrap=200),
     )
-    for stage in (ingest, hash, embed, duplicates):
+    for stage in (ingest, hash, properties, embed, duplicates):
         stage.run(params, root, audits)
     balance.run(params, audits)
     label_quality.run(params, root, audits)
     agreement.run(params, audits, audits / artifacts.PRED_PROBS)
     train.run(params, root, audits)
-    stages = ("ingest", "balance", "duplicates", "agreement", "label_quality")
+    stages = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
     findings = [audits / artifacts.findings(s) for s in stages]
     issues.run(findings, audits / artifacts.ISSUES, audits / artifacts.REVIEW_QUEUE)
     summary = evaluate.run(params, audits)

@@ -29,6 +29,7 @@ from curator.params import (
     IngestParams,
     LabelQualityParams,
     Params,
+    PropertiesParams,
     TrainParams,
     load_params,
 )
@@ -106,6 +107,7 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, insta
         "ingest",
         "balance",
         "hash",
+        "properties",
         "embed",
         "duplicates",
         "agreement",
@@ -164,7 +166,7 @@ def test_dvc_yaml_outputs_match_what_stages_write():
             for s in stages.values()
         )
     )
-    stage_names = ("ingest", "balance", "duplicates", "agreement", "label_quality")
+    stage_names = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
     expected = {
         artifacts.MANIFEST,
         artifacts.ANNOTATIONS,
@@ -172,6 +174,8 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         artifacts.BALANCE_SUMMARY,
         artifacts.ISSUES,
         artifacts.HASHES,
+        artifacts.PROPERTIES,
+        artifacts.PROPERTIES_SUMMARY,
         artifacts.EMBEDDINGS_DIR,
         artifacts.EMBED_SUMMARY,
         artifacts.DUPLICATES,
@@ -298,14 +302,16 @@ def _run_stage(name: str, params: Params, data: Path, audits: Path) -> None:
         ingest,
         issues,
         label_quality,
+        properties,
         train,
     )
 
-    checks = ("ingest", "balance", "duplicates", "agreement", "label_quality")
+    checks = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
     runs = {
         "ingest": lambda: ingest.run(params, data, audits),
         "balance": lambda: balance.run(params, audits),
         "hash": lambda: hash.run(params, data, audits),
+        "properties": lambda: properties.run(params, data, audits),
         "embed": lambda: embed.run(params, data, audits),
         "duplicates": lambda: duplicates.run(params, data, audits),
         "label_quality": lambda: label_quality.run(params, data, audits),
@@ -380,11 +386,14 @@ def test_each_stage_reads_exactly_the_params_and_files_dvc_yaml_declares(
             ingest=IngestParams(workers=1),
             balance=BalanceParams(subgroups=cols["balance.subgroups"]),
             hash=HashParams(workers=1),  # one process: its reads are seen here
+            properties=PropertiesParams(workers=1),
             embed=EmbedParams(cache_dir=str(tmp_path / "embed-cache"), workers=1),
             duplicates=DuplicatesParams(conflict_attributes=cols["duplicates.conflict_attributes"]),
             agreement=AgreementParams(subgroups=cols["agreement.subgroups"]),
             label_quality=LabelQualityParams(subgroups=cols["label_quality.subgroups"]),
-            train=TrainParams(max_epochs=10, exclude=("duplicate", "leak", "label_issue")),
+            train=TrainParams(
+                max_epochs=10, exclude=("duplicate", "leak", "label_issue", "blurry")
+            ),
             evaluate=EvaluateParams(
                 sensitive_features=cols["evaluate.sensitive_features"], n_bootstrap=50
             ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from curator.checks import agreement, balance, duplicates, integrity, label_quality
+from curator.checks import agreement, balance, duplicates, integrity, label_quality, properties
 from curator.checks.base import Check, CheckInputs, CheckResult
 from curator.errors import ConfigError
 
@@ -18,6 +18,7 @@ REGISTRY = MappingProxyType(
         for c in (
             Check("integrity", integrity.run, None, "files that cannot be decoded as images"),
             Check("balance", balance.run, "balance", "class imbalance and subgroup representation"),
+            Check("properties", properties.run, "properties", "dark, blurry, blank, odd-sized"),
             Check("duplicates", duplicates.run, "duplicates", "exact/near duplicates and leakage"),
             Check("agreement", agreement.run, "agreement", "annotator agreement and consensus"),
             Check("label_quality", label_quality.run, "label_quality", "likely label errors"),

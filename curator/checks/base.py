@@ -93,6 +93,7 @@ class CheckInputs:
     manifest: pd.DataFrame
     annotations: pd.DataFrame | None = None
     hashes: pd.DataFrame | None = None  # sample_id + one uint64 column per hash kind
+    properties: pd.DataFrame | None = None  # sample_id + features/properties.PROPERTY_NAMES
     embeddings: tuple[list[str], np.ndarray] | None = None  # (sample_ids, L2-normalised rows)
     # sample_ids -> stacked edge maps (features/edges.py); supplied by the stage that reads files
     load_edge_maps: Callable[[list[str]], np.ndarray] | None = None
