@@ -340,6 +340,7 @@ class EvaluateParams:
     min_group_size: int = 30  # smaller groups report "too few samples" instead of numbers
     min_class_support: int = 10  # per-class recall in a group needs this many of the class
     slices: int = 8  # k-means clusters of the embeddings scored like groups (0 = none)
+    condition_bins: int = 10  # quantile bins of each image property scored as groups (0 = none)
     top_k: int = 3
     calibration_bins: int = 15
     n_bootstrap: int = 1000
@@ -351,6 +352,11 @@ class EvaluateParams:
         _require(self.min_group_size >= 1, "evaluate.min_group_size", "must be >= 1")
         _require(self.min_class_support >= 1, "evaluate.min_class_support", "must be >= 1")
         _require(self.slices >= 0, "evaluate.slices", "must be >= 0 (0 = no slices)")
+        _require(
+            self.condition_bins == 0 or self.condition_bins >= 2,
+            "evaluate.condition_bins",
+            "must be 0 (none) or >= 2",
+        )
         _require(self.top_k >= 1, "evaluate.top_k", "must be >= 1")
         _require(self.calibration_bins >= 1, "evaluate.calibration_bins", "must be >= 1")
         _require(self.n_bootstrap >= 0, "evaluate.n_bootstrap", "must be >= 0 (0 = no CIs)")

@@ -261,6 +261,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             _a(artifacts.ISSUES),
             _a(artifacts.LEAKAGE),
             _a(artifacts.CONSENSUS),
+            _a(artifacts.PROPERTIES),
         ),
         (
             "curator/stages/evaluate.py",

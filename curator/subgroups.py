@@ -16,7 +16,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import partial
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,41 @@ def feature_groupings(frame: pd.DataFrame, features: tuple[str, ...], max_order:
             parts = [frame[c].astype("string").fillna(MISSING) for c in combo]
             labels = parts[0].str.cat(parts[1:], sep=" | ") if order > 1 else parts[0]
             out.append(Grouping(" x ".join(combo), labels.astype(str).reset_index(drop=True)))
+    return out
+
+
+# image property -> words for its lowest and highest values (features/properties.py)
+CONDITION_WORDS = {
+    "brightness": ("darkest", "brightest"),
+    "contrast": ("flattest", "most contrasted"),
+    "sharpness": ("blurriest", "sharpest"),
+    "saturation": ("greyest", "most colourful"),
+    "entropy": ("emptiest", "busiest"),
+}
+CONDITION_PREFIX = "image "  # grouping names: "image brightness", ...
+
+
+def condition_groupings(values: pd.DataFrame, reference: np.ndarray, bins: int) -> list:
+    """One grouping per image property: the property's quantile bins among the ``reference``
+    (evaluated) images, named in words, e.g. '01/10 darkest 10%: brightness < 0.21', so a failure on
+    dark images shows up with no metadata naming it."""
+    out = []
+    for name, (low, high) in CONDITION_WORDS.items():
+        x = values[name].to_numpy(float)
+        cuts = (
+            np.quantile(x[reference], np.linspace(0, 1, bins + 1)[1:-1]) if reference.any() else []
+        )
+        edges = np.unique(cuts)
+        which = np.searchsorted(edges, x, side="right")
+        if len(np.unique(which[reference])) < 2:
+            continue  # (nearly) one value for every image, e.g. saturation on greyscale: no bins
+        share = np.bincount(which[reference], minlength=len(edges) + 1) / reference.sum()
+        names = [f"{low} {share[0]:.0%}: {name} < {edges[0]:.3g}"]
+        names += [f"{name} {a:.3g} to {b:.3g}" for a, b in pairwise(edges)]
+        names += [f"{high} {share[-1]:.0%}: {name} >= {edges[-1]:.3g}"]
+        width = len(str(len(names)))  # "01/10 darkest 10%: ...": groups sort low to high
+        names = [f"{k:0{width}d}/{len(names)} {n}" for k, n in enumerate(names, 1)]
+        out.append(Grouping(CONDITION_PREFIX + name, pd.Series(np.array(names)[which])))
     return out
 
 

@@ -221,7 +221,8 @@ def test_no_groups_to_evaluate_still_gives_a_card(audited_demo, demo_data, tmp_p
     params, audits, _ = audited_demo
     work = tmp_path / "audits"
     shutil.copytree(audits, work)
-    params = replace(params, evaluate=replace(params.evaluate, sensitive_features=(), slices=0))
+    no_groups = replace(params.evaluate, sensitive_features=(), slices=0, condition_bins=0)
+    params = replace(params, evaluate=no_groups)
     summary = evaluate.run(params, work)
     assert summary["subgroups"] == {} and summary["worst_group"] is None
     report.run(params, demo_data[0], work, tmp_path / "reports")

@@ -38,7 +38,13 @@ from curator.metrics import (
 )
 from curator.params import EvaluateParams, Params
 from curator.stages import load_embeddings
-from curator.subgroups import SLICE_GROUPING, Grouping, evaluate_grouping, feature_groupings
+from curator.subgroups import (
+    SLICE_GROUPING,
+    Grouping,
+    condition_groupings,
+    evaluate_grouping,
+    feature_groupings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,11 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     label_issue = evaluated["path"].isin(issues.loc[issues["issue"] == "label_issue", "path"])
 
     groupings = feature_groupings(items, p.sensitive_features, p.max_intersection)
+    if p.condition_bins:
+        props = read_parquet(audits / artifacts.PROPERTIES, "curator properties")
+        values = items[["sample_id"]].merge(props, on="sample_id", how="left")
+        in_split = items["path"].isin(evaluated["path"]).to_numpy()
+        groupings += condition_groupings(values, in_split, p.condition_bins)
     if p.slices:
         groupings.append(Grouping(SLICE_GROUPING, items[SLICE_GROUPING].astype(str)))
     quality = _quality_flags(items, issues, voted)

@@ -4,6 +4,7 @@ metadata; bad params are refused with the key."""
 import json
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,6 +12,7 @@ from curator import artifacts
 from curator.errors import ConfigError, DataError
 from curator.params import EvaluateParams
 from curator.stages import evaluate
+from curator.subgroups import condition_groupings
 
 
 def test_overall_and_per_group_numbers_trace_to_predictions(audited_demo):
@@ -36,7 +38,8 @@ def test_overall_and_per_group_numbers_trace_to_predictions(audited_demo):
         else:
             assert acc.loc[site, "status"].startswith("too few samples")
             assert pd.isna(acc.loc[site, "value"])
-    assert set(rows["grouping"]) == {"site", "device", "site x device", "slice"}
+    conditions = {f"image {p}" for p in ("brightness", "contrast", "sharpness", "entropy")}
+    assert set(rows["grouping"]) == {"site", "device", "site x device", "slice"} | conditions
 
 
 def test_leak_corrected_metrics_leave_out_exactly_the_test_images_with_a_train_twin(audited_demo):
@@ -72,3 +75,32 @@ def test_unknown_feature_and_empty_split_are_refused(audited_demo):
         evaluate.run(bad, audits)
     with pytest.raises(DataError, match="no predictions for split 'train'"):
         evaluate.run(replace(params, evaluate=EvaluateParams(split="train")), audits)
+
+
+def test_condition_bins_are_quantiles_of_the_evaluated_images_named_in_words():
+    n = 200
+    values = pd.DataFrame(
+        {
+            "brightness": np.linspace(0, 1, n),
+            "contrast": np.full(n, 0.2),  # one value: no bins
+            "sharpness": np.r_[np.zeros(n - 5), np.ones(5)],  # nearly one value: no bins
+            "saturation": np.linspace(0, 1, n),
+            "entropy": np.linspace(0, 5, n),
+        }
+    )
+    reference = np.arange(n) % 2 == 0  # the evaluated half sets the edges
+    by_name = {g.name: g.labels for g in condition_groupings(values, reference, bins=10)}
+    assert set(by_name) == {"image brightness", "image saturation", "image entropy"}
+    brightness = by_name["image brightness"]
+    assert brightness[reference].value_counts().eq(10).all()  # ten deciles of 100 images
+    assert brightness.iat[0].startswith("01/10 darkest 10%: brightness < 0.")
+    assert brightness.iat[n - 1].startswith("10/10 brightest 10%: brightness >= 0.")
+    assert by_name["image entropy"].iat[0].startswith("01/10 emptiest 10%")
+    assert sorted(brightness.unique()) == list(brightness.drop_duplicates())  # low to high
+
+
+def test_demo_audit_scores_every_image_property_as_groups(audited_demo):
+    _, _, summary = audited_demo
+    for name in ("image brightness", "image contrast", "image sharpness", "image entropy"):
+        assert name in summary["subgroups"], name
+    assert "image saturation" not in summary["subgroups"]  # the digits are greyscale
