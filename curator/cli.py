@@ -61,23 +61,20 @@ def _writable(ctx: click.Context, param: click.Parameter, folder: Path) -> Path:
     return folder
 
 
-audits_option = click.option(
-    "--audits",
-    "audits_dir",
-    type=click.Path(path_type=Path),
-    default="audits",
-    show_default=True,
-    callback=_writable,
-    help="Folder for stage outputs.",
-)
-audits_read_option = click.option(
-    "--audits",
-    "audits_dir",
-    type=click.Path(path_type=Path),
-    default="audits",
-    show_default=True,
-    help="Folder of the stage outputs.",
-)
+def _audits(writes: bool):
+    """--audits: the stage outputs; a command that writes there checks it can, first."""
+    return click.option(
+        "--audits",
+        "audits_dir",
+        type=click.Path(path_type=Path),
+        default="audits",
+        show_default=True,
+        callback=_writable if writes else None,
+        help="Folder for stage outputs." if writes else "Folder of the stage outputs.",
+    )
+
+
+audits_option, audits_read_option = _audits(writes=True), _audits(writes=False)
 engine_option = click.option(
     "--engine",
     type=click.Choice(["local", "ray"]),
