@@ -24,7 +24,7 @@ from curator.io.tables import read_json, read_parquet
 from curator.io.uris import join_uri, read_uri
 from curator.io.versions import data_commit, data_version
 from curator.params import Params
-from curator.subgroups import SLICE_GROUPING
+from curator.subgroups import CONDITION_PREFIX, SLICE_GROUPING
 
 SCHEMA = Path(__file__).parent / "schemas" / "model_card.schema.json"
 # summary file -> the command that writes it (named in the error when it is missing)
@@ -323,12 +323,18 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
 
 
 def group_rows(ev: dict) -> list[dict]:
-    """Groups with a reportable accuracy, for the per-group figure (worst group marked)."""
+    """Groups with a reportable accuracy, for the per-group figure (worst group marked). Of an
+    image property's bins only the two extremes and its worst bin are drawn (the tables hold
+    every bin): ten bins of five properties would bury the metadata groups."""
     worst = ev.get("worst_group") or {}
     rows = []
     for grouping, summary in ev["subgroups"].items():
+        names = sorted(summary["groups"])
+        shown = set(names)
+        if grouping.startswith(CONDITION_PREFIX):
+            shown = {names[0], names[-1], (summary.get("worst_group") or {}).get("group")}
         for name, g in summary["groups"].items():
-            if "accuracy" in g:
+            if "accuracy" in g and name in shown:
                 rows.append(
                     {
                         "label": f"{grouping}={name}",
