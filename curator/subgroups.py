@@ -31,6 +31,12 @@ MISSING = "(missing)"
 GROUP_METRICS = (*HEADLINE, "top_k_accuracy", "ece")
 
 
+def reported_metrics(s: Scored) -> tuple[str, ...]:
+    """GROUP_METRICS, with top-k accuracy only where it can miss: k below the number of
+    classes (top-2 accuracy of a 2-class task is 1 whatever the model)."""
+    return tuple(m for m in GROUP_METRICS if m != "top_k_accuracy" or s.top_k < s.n_classes)
+
+
 @dataclass(frozen=True)
 class Grouping:
     """A name ("site", "site x device", "slice") and each evaluated sample's group in it."""
@@ -129,7 +135,7 @@ def evaluate_grouping(
     for g, name in enumerate(map(str, names)):
         status = "ok" if ok[g] else f"too few samples (n={n[g]} < {p.min_group_size})"
         cells = []  # (metric, value, bootstrap values, why it is not shown)
-        for metric in GROUP_METRICS:
+        for metric in reported_metrics(s):
             headline = metric in HEADLINE and ok[g]
             value = (
                 frame.by_group.loc[name, metric] if headline and frame is not None else m[metric][g]

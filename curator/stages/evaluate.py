@@ -44,6 +44,7 @@ from curator.subgroups import (
     condition_groupings,
     evaluate_grouping,
     feature_groupings,
+    reported_metrics,
 )
 
 log = logging.getLogger(__name__)
@@ -221,11 +222,12 @@ def _overall(s: Scored, classes: list[str], p: EvaluateParams) -> dict[str, Any]
     m = metrics_from_sums(point[0], s.n_classes, s.bins)
     mb = metrics_from_sums(boots[:, 0], s.n_classes, s.bins) if p.n_bootstrap else None
     out: dict[str, Any] = {"n": len(s.y)}
-    for metric in (*HEADLINE, "top_k_accuracy", "ece"):
+    shown = reported_metrics(s)
+    for metric in shown:
         out[metric] = _num(m[metric])
         if mb is not None:
             out[f"{metric}_ci"] = [_num(v) for v in interval(mb[metric], p.ci_level)]
-    out["top_k"] = s.top_k
+    out["top_k"] = s.top_k if "top_k_accuracy" in shown else None
     out["per_class"] = {
         cls: {
             "support": int(m["support"][k]),

@@ -104,3 +104,20 @@ def test_demo_audit_scores_every_image_property_as_groups(audited_demo):
     for name in ("image brightness", "image contrast", "image sharpness", "image entropy"):
         assert name in summary["subgroups"], name
     assert "image saturation" not in summary["subgroups"]  # the digits are greyscale
+
+
+@pytest.mark.parametrize(("n_classes", "shown"), [(2, False), (3, True)])
+def test_top_k_accuracy_only_where_it_can_miss(n_classes, shown):
+    """Top-3 (top-k capped at the class count) of a 2-class task is 1 whatever the model:
+    it is not reported; with 3 classes top-2 is."""
+    from curator.metrics import Scored
+    from curator.stages.evaluate import _overall
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(n_classes), 200)
+    y = rng.integers(0, n_classes, 200)
+    s = Scored(y=y, probs=probs, top_k=min(3, n_classes - 1 if shown else n_classes), bins=5)
+    out = _overall(s, [str(c) for c in range(n_classes)], EvaluateParams(n_bootstrap=20))
+    assert ("top_k_accuracy" in out) is shown
+    assert (out["top_k"] is not None) is shown
+    assert "accuracy" in out and "ece" in out
