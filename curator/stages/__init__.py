@@ -3,16 +3,22 @@ several stages (reading common inputs, writing check outputs) live here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from curator import __version__, artifacts
 from curator.checks.base import CheckResult
+from curator.engine import ShardRun, run_sharded
 from curator.errors import DataError
 from curator.io.tables import read_parquet, write_json, write_parquet
+from curator.io.uris import UriList, read_uri, root_key
+from curator.params import Params
 
 
 def unique_contents(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -26,6 +32,40 @@ def read_contents(audits: Path) -> pd.DataFrame:
     per-file stages stay small at millions of files)."""
     columns = ["sample_id", "path", "readable"]
     return unique_contents(read_parquet(audits / artifacts.MANIFEST, "curator ingest", columns))
+
+
+def _measure_uri(uri: str, measure: Callable[[bytes], dict[str, Any]]) -> dict[str, Any]:
+    data = read_uri(uri)
+    return measure(data) | {"content": hashlib.sha256(data).hexdigest()}
+
+
+def measure_contents(
+    stage: str,
+    params: Params,
+    data_dir: Path | str,
+    contents: pd.DataFrame,
+    measure: Callable[[bytes], dict[str, Any]],
+    key: str,
+    workers: int,
+) -> tuple[pd.DataFrame, ShardRun]:
+    """``measure(bytes)`` of every distinct content (``read_contents``), in order: sharded and
+    resumable, shards named by the contents' sample_ids, and refused for a file whose bytes no
+    longer match its sample_id. ``measure`` must be picklable; ``key`` names what else changes
+    the rows (params)."""
+    ids = contents["sample_id"].tolist()
+    rows, run = run_sharded(
+        stage,
+        UriList(data_dir, contents["path"]),
+        partial(_measure_uri, measure=measure),
+        params.engine,
+        Path(params.engine.work_dir),
+        f"{stage}|{root_key(data_dir)}|{key}",
+        lambda start, stop: ids[start:stop],
+        workers,
+    )
+    if len(rows):
+        require_unchanged(data_dir, contents["path"].tolist(), ids, rows["content"].tolist())
+    return rows, run
 
 
 def require_unchanged(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -11,46 +10,29 @@ import numpy as np
 import pandas as pd
 
 from curator import artifacts
-from curator.engine import run_sharded
 from curator.features.hashes import HASH_KINDS, hash_bytes
 from curator.io.tables import outputs_committed_together, write_parquet
-from curator.io.uris import UriList, read_uri, root_key
 from curator.params import Params
-from curator.stages import read_contents, require_unchanged
+from curator.stages import measure_contents, read_contents
 
 
-def hash_uri(uri: str, max_image_pixels: int, decode_size: int) -> dict[str, Any]:
-    data = read_uri(uri)
+def hash_codes(data: bytes, max_image_pixels: int, decode_size: int) -> dict[str, int]:
     codes = hash_bytes(data, max_image_pixels, decode_size)
     # stored as int64 bit patterns: parquet and Ray carry them exactly; uint64 again below
     return {
         kind: int(np.uint64(c).astype(np.int64)) for kind, c in zip(HASH_KINDS, codes, strict=True)
-    } | {"content": hashlib.sha256(data).hexdigest()}
+    }
 
 
 @outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
     contents = read_contents(audits)
-    p = params.hash
-    work = partial(
-        hash_uri, max_image_pixels=params.ingest.max_image_pixels, decode_size=p.decode_size
+    p, max_pixels = params.hash, params.ingest.max_image_pixels
+    measure = partial(hash_codes, max_image_pixels=max_pixels, decode_size=p.decode_size)
+    codes, run = measure_contents(
+        "hash", params, data_dir, contents, measure, f"{max_pixels}|{p.decode_size}", p.workers
     )
-    uris = UriList(data_dir, contents["path"])
-    key = f"hash|{root_key(data_dir)}|{params.ingest.max_image_pixels}|{p.decode_size}"
-    ids = contents["sample_id"].tolist()
-    codes, run = run_sharded(
-        "hash",
-        uris,
-        work,
-        params.engine,
-        Path(params.engine.work_dir),
-        key,
-        lambda start, stop: ids[start:stop],
-        p.workers,
-    )
-    if len(codes):
-        require_unchanged(data_dir, contents["path"].tolist(), ids, codes["content"].tolist())
     table = pd.DataFrame({"sample_id": contents["sample_id"].astype("string")})
     for kind in HASH_KINDS:
         column = codes[kind].to_numpy(np.int64) if len(codes) else np.zeros(0, np.int64)
