@@ -31,6 +31,8 @@ REVIEW_QUEUE = "review_queue.parquet"
 MODEL_DIR = "model"  # model/model.safetensors + model/model.json
 PREDICTIONS = "predictions.parquet"
 
+# image conditions (checks/properties.py), in the order reports list them
+CONDITION_ISSUES = ("dark", "overexposed", "blurry", "low_information", "odd_size")
 
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
 # Every issue name a check may emit: they become FiftyOne tags and saved views, so the set is
@@ -48,11 +50,7 @@ ISSUE_NAMES = frozenset(
         "low_agreement",
         "label_differs_from_consensus",
         "label_issue",
-        "dark",
-        "overexposed",
-        "blurry",
-        "low_information",
-        "odd_size",
+        *CONDITION_ISSUES,
     }
 )
 

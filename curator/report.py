@@ -126,7 +126,6 @@ def provenance(data_dir: Path | str, ingest: dict[str, Any]) -> dict[str, Any]:
     return p
 
 
-CONDITIONS = ("dark", "overexposed", "blurry", "low_information", "odd_size")
 EXACT_LISTED = 50  # exact copies listed by path (no thumbnails: nothing to judge)
 
 
@@ -150,6 +149,7 @@ def dataset_context(
     queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues").head(r.thumbnails)
     issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
     corrupt = issues[issues["issue"] == "corrupt"]
+    conditions = issues[issues["issue"].isin(artifacts.CONDITION_ISSUES)]
     balance = docs[artifacts.BALANCE_SUMMARY]
     return {
         "numbers": numbers,
@@ -170,7 +170,7 @@ def dataset_context(
                 .head(r.thumbnails)
                 .to_dict("records")
             ]
-            for name, group in issues[issues["issue"].isin(CONDITIONS)].groupby("issue")
+            for name, group in conditions.groupby("issue")
         },
         "class_plot": plots.class_counts(balance["class_counts"], list(params.ingest.splits)),
         "near_pairs": [

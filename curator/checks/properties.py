@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator.artifacts import CONDITION_ISSUES
 from curator.checks.base import CheckInputs, CheckResult, make_flags
 from curator.features.properties import PROPERTY_NAMES
 from curator.params import PropertiesParams
@@ -38,15 +39,9 @@ def _judge(items: pd.DataFrame, p: PropertiesParams) -> tuple[list[tuple], dict[
         found.append(("dark", i, 1 - v / p.dark_max_luma_p99, detail))
     for i in np.flatnonzero(items["luma_p01"] > p.overexposed_min_luma_p01):
         v = items["luma_p01"].iat[i]
-        detail = f"darkest 1% of pixels at {v:.2f} of full scale (> {p.overexposed_min_luma_p01})"
-        found.append(
-            (
-                "overexposed",
-                i,
-                (v - p.overexposed_min_luma_p01) / (1 - p.overexposed_min_luma_p01),
-                detail,
-            )
-        )
+        floor = p.overexposed_min_luma_p01
+        detail = f"darkest 1% of pixels at {v:.2f} of full scale (> {floor})"
+        found.append(("overexposed", i, (v - floor) / (1 - floor), detail))
     ez, entropy_median, _ = _robust_z(items["entropy"].to_numpy())
     blank = (items["entropy"] < p.min_entropy).to_numpy() & (ez < -p.outlier_z)
     for i in np.flatnonzero(blank):
@@ -140,7 +135,7 @@ def run(inputs: CheckInputs, params: PropertiesParams) -> CheckResult:
     counts = flags.groupby("issue")["path"].nunique().to_dict() if len(flags) else {}
     summary = {
         "n_images": len(items),
-        "flagged": {k: int(counts.get(k, 0)) for k in ISSUES},
+        "flagged": {k: int(counts.get(k, 0)) for k in CONDITION_ISSUES},
         "references": references,
         "quantiles": {
             name: {str(q): float(items[name].quantile(q)) for q in QUANTILES}
@@ -152,6 +147,3 @@ def run(inputs: CheckInputs, params: PropertiesParams) -> CheckResult:
     }
     metrics = {"n_condition_flags": int(flags["path"].nunique()) if len(flags) else 0}
     return CheckResult("properties", flags, summary, metrics, vars(params))
-
-
-ISSUES = ("dark", "overexposed", "blurry", "low_information", "odd_size")

@@ -80,17 +80,16 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     leaked = evaluated["path"].isin(leakage.loc[leakage["twin_split"] == "train", "path"])
     label_issue = evaluated["path"].isin(issues.loc[issues["issue"] == "label_issue", "path"])
 
+    in_eval = items["path"].isin(evaluated["path"]).to_numpy()
     groupings = feature_groupings(items, p.sensitive_features, p.max_intersection)
     if p.condition_bins:
         props = read_parquet(audits / artifacts.PROPERTIES, "curator properties")
         values = items[["sample_id"]].merge(props, on="sample_id", how="left")
-        in_split = items["path"].isin(evaluated["path"]).to_numpy()
-        groupings += condition_groupings(values, in_split, p.condition_bins)
+        groupings += condition_groupings(values, in_eval, p.condition_bins)
     if p.slices:
         groupings.append(Grouping(SLICE_GROUPING, items[SLICE_GROUPING].astype(str)))
     quality = _quality_flags(items, issues, voted)
     rows, by_grouping = [], {}
-    in_eval = items["path"].isin(evaluated["path"]).to_numpy()
     order = items.loc[in_eval, "path"].reset_index(drop=True)
     align = pd.Series(np.arange(len(order)), index=order).loc[evaluated["path"]].to_numpy()
     for grouping in groupings:
