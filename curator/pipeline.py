@@ -411,11 +411,11 @@ def init_project(root: Path, data: str = "data", force: bool = False) -> list[st
             tmp.write_text(text)
     written = list(files)
     ignore = root / ".gitignore"
-    have = ignore.read_text().splitlines() if ignore.exists() else []
-    missing = [e for e in GITIGNORE_ENTRIES if e not in have]
+    text = ignore.read_text() if ignore.exists() else ""
+    missing = [e for e in GITIGNORE_ENTRIES if e not in text.splitlines()]
     if missing:
-        head = "\n" if have and not ignore.read_text().endswith("\n") else ""
+        text += ("\n" if text and not text.endswith("\n") else "") + "\n".join(missing) + "\n"
         with atomic_path(ignore) as tmp:
-            tmp.write_text((ignore.read_text() if have else "") + head + "\n".join(missing) + "\n")
+            tmp.write_text(text)
         written.append(".gitignore")
     return written

@@ -58,6 +58,10 @@ class SourceListing:
     layout: str
 
 
+def _inside(root: Path, rel: str) -> bool:
+    return (root / rel).resolve().is_relative_to(root.resolve())
+
+
 def safe_relpath(root: Location, raw: str, where: str) -> str:
     """Normalise ``raw``, a path someone wrote in a table or params, to a POSIX path relative to
     ``root`` (a backslash is a Windows separator there; in a name the filesystem gives it is
@@ -71,10 +75,10 @@ def safe_relpath(root: Location, raw: str, where: str) -> str:
         )
     if is_url(root):  # no symlinks in an object store: the pure-path checks above suffice
         return pure.as_posix()
-    resolved = (Path(root) / pure).resolve()
-    if not resolved.is_relative_to(Path(root).resolve()):
+    if not _inside(Path(root), pure.as_posix()):
         raise DataError(
-            f"{where}: {raw!r} resolves to {resolved}, outside the data folder {root} "
+            f"{where}: {raw!r} resolves to {(Path(root) / pure).resolve()}, outside the data "
+            f"folder {root} "
             "(a symlink?); copy the file into the data folder instead."
         )
     return pure.as_posix()
@@ -138,10 +142,6 @@ def _require_labels(
             "class; fill it in or drop the row (or, if it is a class name, take it out of "
             "ingest.missing_label_values)."
         )
-
-
-def _inside(root: Path, rel: str) -> bool:
-    return (root / rel).resolve().is_relative_to(root.resolve())
 
 
 def walk_files(base: Path) -> Iterator[tuple[str, str | None]]:

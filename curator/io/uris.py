@@ -94,8 +94,9 @@ def stat_fingerprints(uris: Sequence[str]) -> list[str]:
         return out
     from pyarrow import fs
 
-    filesystem, _ = fs.FileSystem.from_uri(uris[0])
-    infos = filesystem.get_file_info([fs.FileSystem.from_uri(u)[1] for u in uris])
+    filesystem, first = fs.FileSystem.from_uri(uris[0])
+    scheme = uris[0][: len(uris[0]) - len(first)]  # what from_uri strips ("s3://", ...): once
+    infos = filesystem.get_file_info([u.removeprefix(scheme) for u in uris])
     return [f"{i.size}:{i.mtime_ns}" if i.type == fs.FileType.File else "missing" for i in infos]
 
 
