@@ -96,8 +96,8 @@ def _check_outs(stage: str, *extra: Out) -> tuple[Out, ...]:
     )
 
 
-_CHECK_STAGES = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
-_FINDINGS = tuple(_a(artifacts.findings(s)) for s in _CHECK_STAGES)
+CHECK_STAGES = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
+_FINDINGS = tuple(_a(artifacts.findings(s)) for s in CHECK_STAGES)
 
 STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inputs
     Stage(

@@ -77,7 +77,6 @@ def audited_demo(demo_data, tmp_path_factory):
     """Every stage run on the small demo: (params, audits folder, evaluate's summary).
 
     Tests read it; a test that changes something works on a copy."""
-    from curator import artifacts
     from curator.params import (
         BalanceParams,
         EmbedParams,
@@ -86,19 +85,6 @@ def audited_demo(demo_data, tmp_path_factory):
         LabelQualityParams,
         Params,
         TrainParams,
-    )
-    from curator.stages import (
-        agreement,
-        balance,
-        duplicates,
-        embed,
-        evaluate,
-        hash,
-        ingest,
-        issues,
-        label_quality,
-        properties,
-        train,
     )
 
     root, _ = demo_data
@@ -111,17 +97,51 @@ def audited_demo(demo_data, tmp_path_factory):
         train=TrainParams(max_epochs=40),
         evaluate=EvaluateParams(sensitive_features=("site", "device"), n_bootstrap=200),
     )
-    for stage in (ingest, hash, properties, embed, duplicates):
-        stage.run(params, root, audits)
-    balance.run(params, audits)
-    label_quality.run(params, root, audits)
-    agreement.run(params, audits, audits / artifacts.PRED_PROBS)
-    train.run(params, root, audits)
-    stages = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
-    findings = [audits / artifacts.findings(s) for s in stages]
-    issues.run(findings, audits / artifacts.ISSUES, audits / artifacts.REVIEW_QUEUE)
-    summary = evaluate.run(params, audits)
-    return params, audits, summary
+    for stage in ("ingest", "hash", "properties", "embed", "duplicates", "balance"):
+        run_stage(stage, params, root, audits)
+    for stage in ("label_quality", "agreement", "train", "issues"):
+        run_stage(stage, params, root, audits)
+    return params, audits, run_stage("evaluate", params, root, audits)
+
+
+def run_stage(name: str, params, data: Path, audits: Path):
+    """Run one pipeline stage as dvc.yaml's command does (the same inputs, findings included)
+    and return what it returns."""
+    from curator import artifacts
+    from curator.pipeline import CHECK_STAGES
+    from curator.stages import (
+        agreement,
+        balance,
+        duplicates,
+        embed,
+        evaluate,
+        hash,
+        ingest,
+        issues,
+        label_quality,
+        properties,
+        report,
+        train,
+    )
+
+    findings = [audits / artifacts.findings(s) for s in CHECK_STAGES]
+    runs = {
+        "ingest": lambda: ingest.run(params, data, audits),
+        "balance": lambda: balance.run(params, audits),
+        "hash": lambda: hash.run(params, data, audits),
+        "properties": lambda: properties.run(params, data, audits),
+        "embed": lambda: embed.run(params, data, audits),
+        "duplicates": lambda: duplicates.run(params, data, audits),
+        "label_quality": lambda: label_quality.run(params, data, audits),
+        "agreement": lambda: agreement.run(params, audits, audits / artifacts.PRED_PROBS),
+        "train": lambda: train.run(params, data, audits, findings[2:]),
+        "issues": lambda: issues.run(
+            findings, audits / artifacts.ISSUES, audits / artifacts.REVIEW_QUEUE
+        ),
+        "evaluate": lambda: evaluate.run(params, audits),
+        "report": lambda: report.run(params, data, audits, audits.parent / "reports"),
+    }
+    return runs[name]()
 
 
 TINY_CLIP = {

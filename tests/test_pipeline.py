@@ -35,7 +35,7 @@ from curator.params import (
 )
 from curator.pipeline import RUNTIME_ONLY_KEYS, STAGES, render_dvc_yaml, render_params_yaml
 from curator.stages import report
-from tests.conftest import REPO
+from tests.conftest import REPO, run_stage
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -291,45 +291,6 @@ CONDITIONAL_READS = {
 }
 
 
-def _run_stage(name: str, params: Params, data: Path, audits: Path) -> None:
-    from curator.stages import (
-        agreement,
-        balance,
-        duplicates,
-        embed,
-        evaluate,
-        hash,
-        ingest,
-        issues,
-        label_quality,
-        properties,
-        train,
-    )
-
-    checks = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
-    runs = {
-        "ingest": lambda: ingest.run(params, data, audits),
-        "balance": lambda: balance.run(params, audits),
-        "hash": lambda: hash.run(params, data, audits),
-        "properties": lambda: properties.run(params, data, audits),
-        "embed": lambda: embed.run(params, data, audits),
-        "duplicates": lambda: duplicates.run(params, data, audits),
-        "label_quality": lambda: label_quality.run(params, data, audits),
-        "agreement": lambda: agreement.run(params, audits, audits / artifacts.PRED_PROBS),
-        "train": lambda: train.run(
-            params, data, audits, [audits / artifacts.findings(s) for s in checks[2:]]
-        ),
-        "issues": lambda: issues.run(
-            [audits / artifacts.findings(s) for s in checks],
-            audits / artifacts.ISSUES,
-            audits / artifacts.REVIEW_QUEUE,
-        ),
-        "evaluate": lambda: evaluate.run(params, audits),
-        "report": lambda: report.run(params, data, audits, audits.parent / "reports"),
-    }
-    runs[name]()
-
-
 class _Opened:
     """The files a stage opens: Python's `open` audit events (open, os.open, np.load, CSV) and
     parquet reads (pyarrow opens those in C++, where no audit event is raised)."""
@@ -408,7 +369,7 @@ def test_each_stage_reads_exactly_the_params_and_files_dvc_yaml_declares(
             (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
         data = root if "{data}" in stage.deps else tmp_path / "no-data-declared"
         reads.stage, opened.paths = stage.name, set()
-        _run_stage(stage.name, params, data, work / "audits")
+        run_stage(stage.name, params, data, work / "audits")
         in_work, in_data = opened.under(work), opened.under(root)
         opened.paths = None
         for out in stage.outs:
