@@ -479,6 +479,7 @@ def environment():
     )
     env.filters["pct"] = lambda x: "–" if x is None else f"{x:.1%}"
     env.filters["data_uri"] = plots.data_uri
+    env.tests["startingwith"] = str.startswith
     env.globals["escape"] = escape
     return env
 

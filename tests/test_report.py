@@ -320,3 +320,10 @@ def test_both_pages_say_why_their_leak_counts_differ(audited_demo, demo_data, tm
     assert "the dataset audit counts <span" in card and "13</span> more have a twin only" in card
     audit = (tmp_path / "reports" / "dataset_audit.html").read_text()
     assert 'The Model Card\'s leakage count is the "twin in train" column' in audit
+
+
+def test_the_cards_factors_name_the_image_condition_groups(reports):
+    _, _, out, _ = reports
+    card = " ".join((out / "model_card.html").read_text().split())
+    assert "Image conditions, measured from the pixels:" in card
+    assert "brightness, contrast, sharpness, entropy" in card  # the demo is greyscale
