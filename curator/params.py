@@ -342,6 +342,8 @@ class EvaluateParams:
     slices: int = 8  # k-means clusters of the embeddings scored like groups (0 = none)
     condition_bins: int = 10  # quantile bins of each image property scored as groups (0 = none)
     top_k: int = 3
+    positive_class: str | None = None  # 2-class tasks: the class fairness rates select
+    fairness_ratio_floor: float = 0.8  # parity ratios surely below this are findings (4/5 rule)
     calibration_bins: int = 15
     n_bootstrap: int = 1000
     ci_level: float = 0.95
@@ -361,6 +363,9 @@ class EvaluateParams:
         _require(self.calibration_bins >= 1, "evaluate.calibration_bins", "must be >= 1")
         _require(self.n_bootstrap >= 0, "evaluate.n_bootstrap", "must be >= 0 (0 = no CIs)")
         _require(0 < self.ci_level < 1, "evaluate.ci_level", "must be in (0, 1)")
+        _require(
+            0 < self.fairness_ratio_floor <= 1, "evaluate.fairness_ratio_floor", "must be in (0, 1]"
+        )
 
 
 @dataclass(frozen=True)

@@ -266,6 +266,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         (
             "curator/stages/evaluate.py",
             "curator/subgroups.py",
+            "curator/fairness.py",
             "curator/metrics.py",
         ),
         _own("evaluate"),
@@ -299,6 +300,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         ),
         (
             "curator/report.py",
+            "curator/fairness.py",
             "curator/plots.py",
             "curator/stages/report.py",
             "curator/templates",

@@ -18,7 +18,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from curator import __version__, artifacts, plots
+from curator import __version__, artifacts, fairness, plots
 from curator.io.images import open_rgb
 from curator.io.tables import read_json, read_parquet
 from curator.io.uris import join_uri, read_uri
@@ -219,107 +219,154 @@ def _thresholds(params: Params) -> dict[str, dict[str, Any]]:
     return {s: dict(vars(getattr(params, s))) for s in sections}
 
 
+SEVERITIES = ("high", "medium", "low")
+
+
 def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
-    """Ethical considerations and caveats generated from the findings (name, mitigation)."""
+    """Ethical considerations and caveats generated from the findings (name, mitigation,
+    severity), most severe first. High: the numbers are wrong for someone or inflated (a group
+    surely worse, a parity ratio surely under the floor, leaks that measurably inflate,
+    measured label noise). Medium: the numbers rest on weaker ground. Low: groups too small to
+    judge, merged into one line so they do not bury the rest."""
     docs, ev = numbers.docs, numbers.docs[artifacts.EVALUATION]
-    out = []
+    out: list[dict[str, str]] = []
+
+    def add(severity: str, name: str, mitigation: str) -> None:
+        out.append({"name": name, "mitigation_strategy": mitigation, "severity": severity})
+
     embed = docs[artifacts.EMBED_SUMMARY]
     if embed["backend"] != "open_clip":
-        out.append(
-            {
-                "name": f"The model runs on the {embed['backend']} descriptor, not CLIP: "
-                f"{embed['fallback_reason']}",
-                "mitigation_strategy": "Provide the CLIP weights (`curator weights pull`, or "
-                "embed.checkpoint) and re-run; expect different, likely better, numbers.",
-            }
+        add(
+            "medium",
+            f"The model runs on the {embed['backend']} descriptor, not CLIP: "
+            f"{embed['fallback_reason']}",
+            "Provide the CLIP weights (`curator weights pull`, or embed.checkpoint) and re-run; "
+            "expect different, likely better, numbers.",
         )
-    for grouping, summary in ev["subgroups"].items():
-        for name, g in summary["groups"].items():
-            if "accuracy" not in g:
-                out.append(
-                    {
-                        "name": f"Group {grouping}={name} has n={g['n']} {ev['split']} samples: "
-                        f"too few to report its metrics (minimum "
-                        f"{params.evaluate.min_group_size}).",
-                        "mitigation_strategy": "Collect more evaluation data for this group before "
-                        "relying on the model for it.",
-                    }
-                )
-            elif g["n"] < 2 * params.evaluate.min_group_size and grouping != SLICE_GROUPING:
-                out.append(
-                    {
-                        "name": f"Group {grouping}={name} has n={g['n']} {ev['split']} samples: "
-                        f"its metrics are unreliable (accuracy interval {g['accuracy_ci'][0]:.2f}"
-                        f" to {g['accuracy_ci'][1]:.2f}).",
-                        "mitigation_strategy": "Read its interval, not its point value.",
-                    }
-                )
     worst = ev.get("worst_group")
     if worst and worst.get("significant"):
-        out.append(
-            {
-                "name": f"The model is worse for {worst['grouping']}={worst['group']}: accuracy "
-                f"{worst['accuracy']:.3f}, {worst['accuracy_gap_vs_rest']:.3f} below the "
-                f"rest (interval {worst['gap_ci'][0]:.3f} to {worst['gap_ci'][1]:.3f}).",
-                "mitigation_strategy": "Investigate the group's data (quality, quantity, "
-                "labels); do not deploy for it without a group-specific evaluation.",
-            }
+        add(
+            "high",
+            f"The model is worse for {worst['grouping']}={worst['group']}: accuracy "
+            f"{worst['accuracy']:.3f}, {worst['accuracy_gap_vs_rest']:.3f} below the "
+            f"rest (interval {worst['gap_ci'][0]:.3f} to {worst['gap_ci'][1]:.3f}).",
+            "Investigate the group's data (quality, quantity, labels); do not deploy for it "
+            "without a group-specific evaluation.",
         )
+    for grouping, summary in ev["subgroups"].items():  # only recorded groupings have them
+        _parity(grouping, summary, ev["params"]["fairness_ratio_floor"], add)
     leaks = ev["data_quality_corrected"]["without_leaks"]
     if leaks["n_excluded"]:
         share = leaks["n_excluded"] / ev["n"]
-        out.append(
-            {
-                "name": f"{share:.1%} of {ev['split']} images ({leaks['n_excluded']}) leak from "
-                f"train; accuracy without them is {leaks['clean_accuracy']:.3f} against "
-                f"{leaks['raw_accuracy']:.3f} raw.",
-                "mitigation_strategy": "Quote the leakage-corrected number; remove the leaked "
-                "images from the test split (audits/leakage.parquet).",
-            }
+        inflation_low = (leaks.get("inflation_accuracy_ci") or [None])[0]
+        add(
+            "high" if inflation_low is not None and inflation_low > 0 else "medium",
+            f"{share:.1%} of {ev['split']} images ({leaks['n_excluded']}) leak from "
+            f"train; accuracy without them is {leaks['clean_accuracy']:.3f} against "
+            f"{leaks['raw_accuracy']:.3f} raw.",
+            "Quote the leakage-corrected number; remove the leaked images from the test split "
+            "(audits/leakage.parquet).",
         )
     labels = docs[artifacts.LABEL_QUALITY_SUMMARY]
     evidence = labels["evidence"]
     if evidence["supported"] and labels["n_label_issues"]:
         low, high = labels["estimated_noise_rate_ci"]
-        out.append(
-            {
-                "name": f"{labels['n_label_issues']} images probably carry a wrong label "
-                f"(estimated noise rate {labels['estimated_noise_rate']:.1%}, interval "
-                f"{low:.1%} to {high:.1%}).",
-                "mitigation_strategy": "Relabel from audits/review_queue.parquet; metrics on "
-                "noisy test labels are biased.",
-            }
+        add(
+            "high",
+            f"{labels['n_label_issues']} images probably carry a wrong label "
+            f"(estimated noise rate {labels['estimated_noise_rate']:.1%}, interval "
+            f"{low:.1%} to {high:.1%}).",
+            "Relabel from audits/review_queue.parquet; metrics on noisy test labels are biased.",
         )
     elif not evidence["supported"]:
-        out.append(
-            {
-                "name": "Label noise could not be measured: not enough evidence ("
-                + "; ".join(evidence["reasons"])
-                + f"). {labels['n_flagged']} images are ranked for review, not counted as errors.",
-                "mitigation_strategy": f"To fix: {evidence['to_fix']}.",
-            }
+        add(
+            "medium",
+            "Label noise could not be measured: not enough evidence ("
+            + "; ".join(evidence["reasons"])
+            + f"). {labels['n_flagged']} images are ranked for review, not counted as errors.",
+            f"To fix: {evidence['to_fix']}.",
         )
     unreliable = docs[artifacts.AGREEMENT_SUMMARY].get("unreliable_annotators") or []
     if unreliable:
-        out.append(
-            {
-                "name": f"Annotator(s) {', '.join(unreliable)} label below the reliability "
-                f"threshold.",
-                "mitigation_strategy": "Their votes are down-weighted in the consensus; review "
-                "their labels.",
-            }
+        add(
+            "medium",
+            f"Annotator(s) {', '.join(unreliable)} label below the reliability threshold.",
+            "Their votes are down-weighted in the consensus; review their labels.",
         )
     minority = docs[artifacts.BALANCE_SUMMARY]["minority_classes"]
     if minority:
-        out.append(
-            {
-                "name": f"Minority class(es) {', '.join(minority)}: fewer examples, noisier "
-                f"per-class metrics.",
-                "mitigation_strategy": "Check their per-class recall and interval; consider "
-                "train.class_weights: balanced.",
-            }
+        add(
+            "medium",
+            f"Minority class(es) {', '.join(minority)}: fewer examples, noisier per-class metrics.",
+            "Check their per-class recall and interval; consider train.class_weights: balanced.",
         )
-    return out
+    _small_groups(ev, params, add)
+    return sorted(out, key=lambda c: SEVERITIES.index(c["severity"]))
+
+
+def _parity(grouping: str, summary: dict, floor: float, add) -> None:
+    """One line per grouping whose parity ratios lie surely below the floor: equalized odds
+    (errors fall unequally) is high; demographic parity alone is medium, with the spread of the
+    classes' true rates beside it, since unequal selection can mirror unequal base rates."""
+    per_class = (summary.get("fairness") or {}).get("per_class", {})
+    for metric, severity in (
+        ("equalized_odds_ratio", "high"),
+        ("demographic_parity_ratio", "medium"),
+    ):
+        below = {c: e for c, e in per_class.items() if metric in e["below_ratio_floor"]}
+        if not below:
+            continue
+        cls = min(below, key=lambda c: below[c][metric])
+        e = below[cls]
+        ci = e.get(f"{metric}_ci") or [None, None]
+        name = (
+            f"{grouping}: {metric.replace('_', ' ')} surely below {floor:g} "
+            f"(evaluate.fairness_ratio_floor) for class(es) {', '.join(below)}; lowest class "
+            f"{cls}: {e[metric]:.2f}"
+            + (f" (interval {ci[0]:.2f} to {ci[1]:.2f})" if ci[0] is not None else "")
+        )
+        if metric == "demographic_parity_ratio":
+            name += (
+                f"; the class's true share differs by {e['base_rate_difference']:.2f} among the "
+                f"same groups (selection-rate difference {e['demographic_parity_difference']:.2f})"
+            )
+        add(
+            severity,
+            name + ".",
+            "Compare the per-group selection, true- and false-positive rates in the card; "
+            "decide whether this disparity is acceptable for the intended use.",
+        )
+
+
+def _small_groups(ev: dict, params: Params, add) -> None:
+    """One line for every group too small to report, one for those barely large enough."""
+    minimum = params.evaluate.min_group_size
+    too_few, unreliable = [], []
+    # k-means slices and property bins are sized by construction: their intervals say enough
+    feature_groupings = [
+        g for g in ev["subgroups"] if g != SLICE_GROUPING and not g.startswith(CONDITION_PREFIX)
+    ]
+    for grouping, summary in ev["subgroups"].items():
+        for name, g in summary["groups"].items():
+            if "accuracy" not in g:
+                too_few.append(f"{grouping}={name} (n={g['n']})")
+            elif g["n"] < 2 * minimum and grouping in feature_groupings:
+                low, high = g["accuracy_ci"]
+                unreliable.append(f"{grouping}={name} (n={g['n']}, {low:.2f} to {high:.2f})")
+    if too_few:
+        add(
+            "low",
+            f"{len(too_few)} group(s) have fewer than {minimum} {ev['split']} samples, too few "
+            f"to report their metrics: " + ", ".join(too_few) + ".",
+            "Collect more evaluation data for these groups before relying on the model for them.",
+        )
+    if unreliable:
+        add(
+            "low",
+            f"{len(unreliable)} group(s) have fewer than {2 * minimum} {ev['split']} samples; "
+            f"their metrics are unreliable (accuracy intervals): " + ", ".join(unreliable) + ".",
+            "Read their intervals, not their point values.",
+        )
 
 
 def group_rows(ev: dict) -> list[dict]:
@@ -408,6 +455,10 @@ def model_card_json(
         for name, g in summary["groups"].items():
             for kind in HEADLINE_NAMES:
                 add(kind, g, f"{grouping}={name}")
+    for grouping, summary in ev["subgroups"].items():
+        for cls, entry in (summary.get("fairness") or {}).get("per_class", {}).items():
+            for kind in fairness.FAIRNESS_METRICS:
+                add(kind, entry, f"{grouping} (class {cls}, one-vs-rest)")
     for variant, entry in ev["data_quality_corrected"].items():
         add("clean_accuracy", entry, variant)
     not_stated = "Not stated: fill report.{} in params.yaml."
@@ -453,7 +504,13 @@ def model_card_json(
             "use_cases": describe(r.intended_uses, "intended_uses"),
             "limitations": [{"description": f"Out of scope: {u}"} for u in r.out_of_scope_uses]
             or [{"description": not_stated.format("out_of_scope_uses")}],
-            "ethical_considerations": considerations,
+            "ethical_considerations": [
+                {
+                    "name": f"[{c['severity']}] {c['name']}",
+                    "mitigation_strategy": c["mitigation_strategy"],
+                }
+                for c in considerations
+            ],
         },
     }
     validate_card(card)
@@ -465,6 +522,11 @@ def validate_card(card: dict[str, Any]) -> None:
 
     schema = json.loads(SCHEMA.read_text())
     jsonschema.validate(card, schema, format_checker=jsonschema.FormatChecker())
+
+
+def cell_keys(cells: list[dict], row: str, column: str) -> set[tuple[str, str]]:
+    """The flagged cells of a representation table, as keys the crosstab macro looks up."""
+    return {(str(c[row]), str(c[column])) for c in cells}
 
 
 def environment():
@@ -480,6 +542,7 @@ def environment():
     env.filters["pct"] = lambda x: "–" if x is None else f"{x:.1%}"
     env.filters["data_uri"] = plots.data_uri
     env.tests["startingwith"] = str.startswith
+    env.globals["cell_keys"] = cell_keys
     env.globals["escape"] = escape
     return env
 

@@ -7,8 +7,9 @@ between-group difference and ratio over the groups large enough to report. Two t
 cannot say are added: whether the worst group is worse than the rest (its ``difference_ci`` is an
 interval of |max - min|, which never straddles zero, so it cannot show that a gap is real; we
 bootstrap the signed gap of the worst group against everyone else, at a Bonferroni-adjusted level
-because the worst group was picked after looking), and per-class recall gaps, the multiclass form
-of equalised odds.
+because the worst group was picked after looking), and per-class recall gaps. The named
+fairness metrics (selection rate, TPR, FPR per group; demographic parity and equalized odds
+between groups) come from curator/fairness.py on the same sums and resamples.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator import fairness
 from curator.metrics import HEADLINE, Scored, group_sums, interval, metrics_from_sums
 from curator.params import EvaluateParams
 
@@ -39,10 +41,13 @@ def reported_metrics(s: Scored) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Grouping:
-    """A name ("site", "site x device", "slice") and each evaluated sample's group in it."""
+    """A name ("site", "site x device", "slice") and each evaluated sample's group in it.
+    ``recorded``: groups of people or sources the metadata names, where parity is the question
+    (fairness metrics); False for groups derived from the images (slices, property bins)."""
 
     name: str
     labels: pd.Series
+    recorded: bool = True
 
 
 def feature_groupings(frame: pd.DataFrame, features: tuple[str, ...], max_order: int) -> list:
@@ -87,7 +92,8 @@ def condition_groupings(values: pd.DataFrame, reference: np.ndarray, bins: int) 
         names += [f"{high} {share[-1]:.0%}: {name} >= {edges[-1]:.3g}"]
         width = len(str(len(names)))  # "01/10 darkest 10%: ...": groups sort low to high
         names = [f"{k:0{width}d}/{len(names)} {n}" for k, n in enumerate(names, 1)]
-        out.append(Grouping(CONDITION_PREFIX + name, pd.Series(np.array(names)[which])))
+        labels = pd.Series(np.array(names)[which])
+        out.append(Grouping(CONDITION_PREFIX + name, labels, recorded=False))
     return out
 
 
@@ -132,6 +138,10 @@ def evaluate_grouping(
         rest_b = boots.sum(axis=1, keepdims=True) - boots
         gap_boot = metrics_from_sums(rest_b, s.n_classes, s.bins)["accuracy"] - mb["accuracy"]
 
+    scored_classes = fairness.positive_classes(classes, p) if grouping.recorded else []
+    eligible = fairness.eligible_groups(point, s.n_classes, p)
+    point_rates = fairness.rates(point, s.n_classes)
+    boot_rates = fairness.rates(boots, s.n_classes) if mb is not None else None
     for g, name in enumerate(map(str, names)):
         status = "ok" if ok[g] else f"too few samples (n={n[g]} < {p.min_group_size})"
         cells = []  # (metric, value, bootstrap values, why it is not shown)
@@ -149,6 +159,12 @@ def evaluate_grouping(
             why = f"too few of class {cls} (n={support} < {p.min_class_support})" if few else ""
             boot = None if mb is None else mb["recall"][:, g, k]
             cells.append((f"recall[{cls}]", m["recall"][g, k], boot, why))
+        for rate, values in point_rates.items():
+            for k in scored_classes:
+                boot = None if boot_rates is None else boot_rates[rate][:, g, k]
+                few = not eligible[fairness.RATE_GROUPS[rate]][g, k]
+                why = f"too few images with and without class {classes[k]}" if few else ""
+                cells.append((f"{rate}[{classes[k]}]", values[g, k], boot, why))
         entry: dict[str, Any] = {"n": int(n[g]), "status": status}
         for metric, value, boot, why_not in cells:
             why_not = why_not if ok[g] else status
@@ -171,6 +187,12 @@ def evaluate_grouping(
         summary["recall_gaps"] = _recall_gaps(names, m, ok, classes, p)
         gaps = [r["gap"] for r in summary["recall_gaps"].values()]
         summary["max_recall_gap"] = max(gaps) if gaps else None
+        if grouping.recorded:
+            named = fairness.summarize(
+                point, boots if mb is not None else None, classes, list(map(str, names)), p
+            )
+            if named is not None:
+                summary["fairness"] = named
     return rows, summary
 
 

@@ -277,6 +277,7 @@ CONDITIONAL_READS = {
         "label_quality.device",
         "ingest.max_image_pixels",
     },
+    "evaluate": {"evaluate.positive_class"},  # a 2-class task (the demo has ten)
     "train": {
         "train.val_fraction",  # data without a val split
         "balance.effective_number_beta",  # class_weights: balanced

@@ -99,7 +99,12 @@ def test_model_card_json_follows_the_schema_and_its_metrics_come_from_evaluation
         {"custom_text": "Not stated: fill report.license in params.yaml."}
     ]
     names = [c["name"] for c in card["considerations"]["ethical_considerations"]]
-    assert any("too few to report" in n for n in names)
+    # most severe first; every group too small to report in one line
+    order = [n[1 : n.index("]")] for n in names]
+    assert order == sorted(order, key=["high", "medium", "low"].index) and "low" in order
+    assert sum("too few to report" in n for n in names) == 1
+    fair = [m for m in metrics if m["type"] == "demographic_parity_difference"]
+    assert fair and all("one-vs-rest" in m["slice"] for m in fair)
     leaks = ev["data_quality_corrected"]["without_leaks"]["n_excluded"]
     assert any(f"({leaks})" in n and "leak from train" in n for n in names)
 

@@ -3,14 +3,16 @@
 The statistics are the ones a reviewer asks for: counts per split, imbalance ratio (largest /
 smallest class), normalised entropy (1 = uniform), the effective number of samples per class
 and the class-balanced weights of Cui et al. (CVPR 2019), and chi-square tests that the label
-and subgroup distributions are the same in every split. A subgroup x class cell is
-under-represented when it holds fewer than ``min_cell_count`` images or fewer than
-``min_representation_ratio`` times what independence of subgroup and class would predict.
+and subgroup distributions are the same in every split. A subgroup x class cell, and a
+combination of two subgroup attributes (race x gender), is under-represented when it holds
+fewer than ``min_cell_count`` images or fewer than ``min_representation_ratio`` times what
+independence of the two would predict.
 """
 
 from __future__ import annotations
 
 import math
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -112,7 +114,7 @@ def _subgroup_report(
     df: pd.DataFrame, attribute: str, params: BalanceParams, flags: dict
 ) -> dict[str, Any]:
     """Counts, shares and flags for one subgroup attribute; adds per-sample flags to ``flags``."""
-    values = df[attribute].astype("string").fillna(MISSING).replace("", MISSING)
+    values = _values(df, attribute)
     counts = values.value_counts().sort_index()
     uniform = 1.0 / len(counts)
     rare = [
@@ -130,15 +132,7 @@ def _subgroup_report(
             )
     by_class = pd.crosstab(values, df["label"])
     cells = representation_cells(by_class, params)
-    for cell in cells[cells["flagged"]].itertuples():
-        score = max(1.0 - cell.ratio, 1.0 - cell.count / max(params.min_cell_count, 1))
-        detail = (
-            f"{attribute}={cell.row} x class {cell.column}: {cell.count} images "
-            f"(expected {cell.expected:.1f} if independent; ratio {cell.ratio:.2f})"
-        )
-        mask = (values == cell.row) & (df["label"] == cell.column)
-        for idx in df.index[mask]:
-            flags.setdefault((idx, "underrepresented_group"), []).append((score, detail))
+    _flag_cells(df, cells, (attribute, values), ("class", df["label"]), params, flags)
     by_split = pd.crosstab(values, df["split"])
     split_cells = representation_cells(by_split, params)
     return {
@@ -158,6 +152,43 @@ def _subgroup_report(
         .to_dict(orient="records"),
         "split_drift": homogeneity_test(by_split.T),
         "class_dependence": homogeneity_test(by_class),
+    }
+
+
+def _values(df: pd.DataFrame, attribute: str) -> pd.Series:
+    return df[attribute].astype("string").fillna(MISSING).replace("", MISSING)
+
+
+def _flag_cells(df, cells: pd.DataFrame, rows: tuple, columns: tuple, params, flags) -> None:
+    """Flag every image in a cell below the thresholds; ``rows``/``columns``: (name, values)."""
+    (row_name, row_values), (col_name, col_values) = rows, columns
+    for cell in cells[cells["flagged"]].itertuples():
+        score = max(1.0 - cell.ratio, 1.0 - cell.count / max(params.min_cell_count, 1))
+        detail = (
+            f"{row_name}={cell.row} x {col_name}={cell.column}: {cell.count} images "
+            f"(expected {cell.expected:.1f} if independent; ratio {cell.ratio:.2f})"
+        )
+        for idx in df.index[(row_values == cell.row) & (col_values == cell.column)]:
+            flags.setdefault((idx, "underrepresented_group"), []).append((score, detail))
+
+
+def _intersection_report(df: pd.DataFrame, a: str, b: str, params: BalanceParams, flags) -> dict:
+    """Counts of every a x b combination (e.g. race x gender) against the count independence
+    would give: a combination far rarer than its two attributes predict is a finding even when
+    each attribute alone is well represented."""
+    va, vb = _values(df, a), _values(df, b)
+    table = pd.crosstab(va, vb)
+    cells = representation_cells(table, params)
+    _flag_cells(df, cells, (a, va), (b, vb), params, flags)
+    return {
+        "rows": a,
+        "columns": b,
+        "counts": table.to_dict(orient="index"),
+        "underrepresented_cells": cells[cells["flagged"]]
+        .rename(columns={"row": a, "column": b})
+        .drop(columns="flagged")
+        .to_dict(orient="records"),
+        "dependence": homogeneity_test(table),
     }
 
 
@@ -207,6 +238,10 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
         for idx in df.index[df["label"] == cls]:
             flags[(idx, "class_absent_from_train")] = [(1.0, detail)]
     subgroups = {a: _subgroup_report(df, a, params, flags) for a in params.subgroups}
+    intersections = {
+        f"{a} x {b}": _intersection_report(df, a, b, params, flags)
+        for a, b in combinations(params.subgroups, 2)
+    }
     rows = [
         {
             "sample_id": df.at[idx, "sample_id"],
@@ -250,6 +285,7 @@ def run(inputs: CheckInputs, params: BalanceParams) -> CheckResult:
         if test is None
         else test | {"same_distribution": test["p_value"] >= params.chi2_alpha},
         "subgroups": subgroups,
+        "intersections": intersections,
         "n_flagged_samples": len({idx for idx, _ in flags}),
     }
     return CheckResult("balance", make_flags(rows), summary, headline(summary), vars(params))

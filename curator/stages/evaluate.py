@@ -87,14 +87,17 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
         values = items[["sample_id"]].merge(props, on="sample_id", how="left")
         groupings += condition_groupings(values, in_eval, p.condition_bins)
     if p.slices:
-        groupings.append(Grouping(SLICE_GROUPING, items[SLICE_GROUPING].astype(str)))
+        groupings.append(
+            Grouping(SLICE_GROUPING, items[SLICE_GROUPING].astype(str), recorded=False)
+        )
     quality = _quality_flags(items, issues, voted)
     rows, by_grouping = [], {}
     order = items.loc[in_eval, "path"].reset_index(drop=True)
     align = pd.Series(np.arange(len(order)), index=order).loc[evaluated["path"]].to_numpy()
     for grouping in groupings:
         labels = grouping.labels[in_eval].reset_index(drop=True).iloc[align].reset_index(drop=True)
-        group_rows, summary = evaluate_grouping(scored, Grouping(grouping.name, labels), classes, p)
+        aligned = Grouping(grouping.name, labels, grouping.recorded)
+        group_rows, summary = evaluate_grouping(scored, aligned, classes, p)
         quality_rows = _quality_rows(grouping, quality, leaked, labels)
         rows += group_rows + quality_rows
         _attach_quality(summary, quality_rows)

@@ -118,3 +118,25 @@ def test_no_readable_images_is_a_clear_error():
     df["readable"] = False
     with pytest.raises(DataError, match="no readable images"):
         balance.run(CheckInputs(manifest=df), PARAMS)
+
+
+def test_intersections_flag_a_combination_rarer_than_its_attributes_predict():
+    """site and device are each half and half, but site y is almost never on a phone: 20 x/phone,
+    20 x/scanner, 19 y/scanner, 1 y/phone. Independence predicts 21 x 20 / 60 = 7 y/phone
+    images; 1 is a ratio of 0.14."""
+    df = pd.DataFrame({"split": "train", "label": ["a", "b"] * 30, "readable": True})
+    df["site"] = ["x"] * 40 + ["y"] * 20
+    df["device"] = ["phone"] * 20 + ["scanner"] * 20 + ["scanner"] * 19 + ["phone"]
+    df["path"] = [f"img{i}.png" for i in range(len(df))]
+    df["sample_id"] = [f"{i:064x}" for i in range(len(df))]
+    params = BalanceParams(subgroups=("site", "device"), min_cell_count=0)
+    result = balance.run(CheckInputs(manifest=df), params)
+    cross = result.summary["intersections"]["site x device"]
+    assert cross["counts"]["y"] == {"phone": 1, "scanner": 19}
+    (cell,) = cross["underrepresented_cells"]
+    assert (cell["site"], cell["device"], cell["count"]) == ("y", "phone", 1)
+    assert cell["expected"] == pytest.approx(20 * 21 / 60)
+    flagged = result.flags[result.flags["issue"] == "underrepresented_group"]
+    assert list(flagged["path"]) == ["img59.png"]
+    assert "site=y x device=phone: 1 images (expected 7.0" in flagged["detail"].iloc[0]
+    assert cross["dependence"]["p_value"] < 0.01

@@ -104,6 +104,10 @@ def test_demo_audit_scores_every_image_property_as_groups(audited_demo):
     for name in ("image brightness", "image contrast", "image sharpness", "image entropy"):
         assert name in summary["subgroups"], name
     assert "image saturation" not in summary["subgroups"]  # the digits are greyscale
+    # parity metrics are for the recorded groups only, not for groups derived from the pixels
+    with_parity = {g for g, s in summary["subgroups"].items() if "fairness" in s}
+    assert "site" in with_parity and not any(g.startswith("image ") for g in with_parity)
+    assert "slice" not in with_parity
 
 
 @pytest.mark.parametrize(("n_classes", "shown"), [(2, False), (3, True)])
