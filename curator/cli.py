@@ -284,6 +284,35 @@ def properties(
 
 
 @cli.command()
+@audits_option
+@params_option
+def shift(audits_dir: Path, params_path: Path) -> None:
+    """Is each held-out split drawn like train? Per image property and on the embeddings.
+
+    A domain classifier's out-of-fold AUC (0.5: drawn alike) with its interval, and the
+    held-out images least like train.
+    Example: curator shift --audits audits
+    """
+    from curator.stages import shift as stage
+
+    s = stage.run(_load(params_path), audits_dir)
+    parts = []
+    for split, e in s["embedding"].items():
+        if "auc" not in e:
+            parts.append(f"{split}: {e['skipped']}")
+            continue
+        verdict = "shifted" if e.get("shifted") else "drawn like train"
+        ci = f" ({e['auc_ci'][0]:.3f} to {e['auc_ci'][1]:.3f})" if "auc_ci" in e else ""
+        parts.append(f"{split} vs train domain AUC {e['auc']:.3f}{ci}, {verdict}")
+    tests = s["properties"]["tests"]
+    shifted = sorted(
+        {f"{n} ({sp})" for n, by in tests.items() for sp, t in by.items() if t["shifted"]}
+    )
+    parts.append(f"properties shifted: {', '.join(shifted) or 'none'}")
+    click.echo(f"shift: {'; '.join(parts)} -> {audits_dir}/")
+
+
+@cli.command()
 @data_option
 @audits_option
 @params_option

@@ -146,6 +146,26 @@ class PropertiesParams:
 
 
 @dataclass(frozen=True)
+class ShiftParams:
+    """Split shift (curator/shift.py): KS tests per image property, and a domain classifier on
+    the embeddings that tries to tell each held-out split from train."""
+
+    alpha: float = 0.01  # family-wise level of the property tests (Bonferroni over all)
+    folds: int = 5  # out-of-fold domain scores: every image scored by a model that did not see it
+    regularization: float = 1.0  # inverse L2 strength of the logistic regression (sklearn's C)
+    n_bootstrap: int = 200  # resamples of the out-of-fold scores for the AUC interval
+    ci_level: float = 0.95
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _require(0 < self.alpha < 1, "shift.alpha", "must be in (0, 1)")
+        _require(self.folds >= 2, "shift.folds", "must be >= 2")
+        _require(self.regularization > 0, "shift.regularization", "must be > 0")
+        _require(self.n_bootstrap >= 0, "shift.n_bootstrap", "must be >= 0 (0 = no interval)")
+        _require(0 < self.ci_level < 1, "shift.ci_level", "must be in (0, 1)")
+
+
+@dataclass(frozen=True)
 class EmbedParams:
     """Which embedding model, where its weights are, and how to run it."""
 
@@ -409,6 +429,7 @@ class Params:
     hash: HashParams = field(default_factory=HashParams)
     properties: PropertiesParams = field(default_factory=PropertiesParams)
     embed: EmbedParams = field(default_factory=EmbedParams)
+    shift: ShiftParams = field(default_factory=ShiftParams)
     duplicates: DuplicatesParams = field(default_factory=DuplicatesParams)
     agreement: AgreementParams = field(default_factory=AgreementParams)
     label_quality: LabelQualityParams = field(default_factory=LabelQualityParams)

@@ -164,6 +164,18 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         (Out(_a(artifacts.EMBEDDINGS_DIR)), Out(_a(artifacts.EMBED_SUMMARY), cache=False)),
     ),
     Stage(
+        "shift",
+        "curator shift --audits audits",
+        (_a(artifacts.MANIFEST), _a(artifacts.PROPERTIES), _a(artifacts.EMBEDDINGS_DIR)),
+        ("curator/stages/shift.py", "curator/shift.py"),
+        _own("shift"),
+        (
+            Out(_a(artifacts.SHIFT)),
+            Out(_a(artifacts.SHIFT_SUMMARY), cache=False),
+            Out(_a(artifacts.metrics("shift")), "metrics", cache=False),
+        ),
+    ),
+    Stage(
         "duplicates",
         "curator duplicates --data {data} --audits audits",
         (
@@ -262,6 +274,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             _a(artifacts.LEAKAGE),
             _a(artifacts.CONSENSUS),
             _a(artifacts.PROPERTIES),
+            _a(artifacts.SHIFT),
         ),
         (
             "curator/stages/evaluate.py",
@@ -288,6 +301,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             _a(artifacts.BALANCE_SUMMARY),
             _a(artifacts.PROPERTIES_SUMMARY),
             _a(artifacts.EMBED_SUMMARY),
+            _a(artifacts.SHIFT_SUMMARY),
             _a(artifacts.DUPLICATES_SUMMARY),
             _a(artifacts.DUPLICATES),
             _a(artifacts.AGREEMENT_SUMMARY),

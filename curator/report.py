@@ -33,6 +33,7 @@ SOURCES = {
     artifacts.BALANCE_SUMMARY: "curator balance",
     artifacts.PROPERTIES_SUMMARY: "curator properties",
     artifacts.EMBED_SUMMARY: "curator embed",
+    artifacts.SHIFT_SUMMARY: "curator shift",
     artifacts.DUPLICATES_SUMMARY: "curator duplicates",
     artifacts.AGREEMENT_SUMMARY: "curator agreement",
     artifacts.LABEL_QUALITY_SUMMARY: "curator label-quality",
@@ -171,6 +172,14 @@ def dataset_context(
                 .to_dict("records")
             ]
             for name, group in conditions.groupby("issue")
+        },
+        "shift": docs[artifacts.SHIFT_SUMMARY],
+        "shift_examples": {
+            split: [
+                row | {"thumb": thumb(row["path"])} for row in e["most_shifted"][: r.thumbnails]
+            ]
+            for split, e in docs[artifacts.SHIFT_SUMMARY]["embedding"].items()
+            if e.get("most_shifted")
         },
         "class_plot": plots.class_counts(balance["class_counts"], list(params.ingest.splits)),
         "near_pairs": [
@@ -412,6 +421,7 @@ def model_card_context(
         "ev": ev,
         "duplicates": numbers.docs[artifacts.DUPLICATES_SUMMARY],
         "embed": numbers.docs[artifacts.EMBED_SUMMARY],
+        "shift": numbers.docs[artifacts.SHIFT_SUMMARY],
         "ingest": numbers.docs[artifacts.INGEST_SUMMARY],
         "r": params.report,
         "name": model_name(params),

@@ -68,6 +68,8 @@ CONDITION_WORDS = {
     "sharpness": ("blurriest", "sharpest"),
     "saturation": ("greyest", "most colourful"),
     "entropy": ("emptiest", "busiest"),
+    # not a pixel property: how unlike train the image looks to the shift stage's classifier
+    "unlike_train": ("most train-like", "least train-like"),
 }
 CONDITION_PREFIX = "image "  # grouping names: "image brightness", ...
 
@@ -78,6 +80,8 @@ def condition_groupings(values: pd.DataFrame, reference: np.ndarray, bins: int) 
     dark images shows up with no metadata naming it."""
     out = []
     for name, (low, high) in CONDITION_WORDS.items():
+        if name not in values or values.loc[reference, name].isna().any():
+            continue  # e.g. no shift scores: the evaluated split is train
         x = values[name].to_numpy(float)
         cuts = (
             np.quantile(x[reference], np.linspace(0, 1, bins + 1)[1:-1]) if reference.any() else []

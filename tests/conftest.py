@@ -97,7 +97,7 @@ def audited_demo(demo_data, tmp_path_factory):
         train=TrainParams(max_epochs=40),
         evaluate=EvaluateParams(sensitive_features=("site", "device"), n_bootstrap=200),
     )
-    for stage in ("ingest", "hash", "properties", "embed", "duplicates", "balance"):
+    for stage in ("ingest", "hash", "properties", "embed", "shift", "duplicates", "balance"):
         run_stage(stage, params, root, audits)
     for stage in ("label_quality", "agreement", "train", "issues"):
         run_stage(stage, params, root, audits)
@@ -121,6 +121,7 @@ def run_stage(name: str, params, data: Path, audits: Path):
         label_quality,
         properties,
         report,
+        shift,
         train,
     )
 
@@ -131,6 +132,7 @@ def run_stage(name: str, params, data: Path, audits: Path):
         "hash": lambda: hash.run(params, data, audits),
         "properties": lambda: properties.run(params, data, audits),
         "embed": lambda: embed.run(params, data, audits),
+        "shift": lambda: shift.run(params, audits),
         "duplicates": lambda: duplicates.run(params, data, audits),
         "label_quality": lambda: label_quality.run(params, data, audits),
         "agreement": lambda: agreement.run(params, audits, audits / artifacts.PRED_PROBS),

@@ -82,36 +82,6 @@ def _judge(items: pd.DataFrame, p: PropertiesParams) -> tuple[list[tuple], dict[
     return found, references
 
 
-SHIFT_ALPHA = 0.01  # family-wise, Bonferroni-split over every (property, split) test
-
-
-def _split_shift(frame: pd.DataFrame) -> dict[str, Any]:
-    """Is each held-out split drawn like train? Per property and split, the two-sample
-    Kolmogorov-Smirnov distance to train and its p-value; 'shifted' when the p-value clears
-    SHIFT_ALPHA shared over all the tests."""
-    from scipy.stats import ks_2samp
-
-    train = frame[frame["split"] == "train"]
-    others = sorted(s for s in frame["split"].unique() if s != "train")
-    if train.empty or not others:
-        return {"alpha": SHIFT_ALPHA, "tests": {}}
-    n_tests = len(PROPERTY_NAMES) * len(others)
-    tests: dict[str, dict[str, Any]] = {}
-    for name in PROPERTY_NAMES:
-        for split in others:
-            held = frame.loc[frame["split"] == split, name]
-            result = ks_2samp(held, train[name])
-            tests.setdefault(name, {})[split] = {
-                "n": len(held),
-                "ks": float(result.statistic),
-                "p_value": float(result.pvalue),
-                "shifted": bool(result.pvalue < SHIFT_ALPHA / n_tests),
-                "median": float(held.median()),
-                "train_median": float(train[name].median()),
-            }
-    return {"alpha": SHIFT_ALPHA, "n_tests": n_tests, "tests": tests}
-
-
 def run(inputs: CheckInputs, params: PropertiesParams) -> CheckResult:
     if inputs.properties is None:
         raise ValueError("the properties check needs the properties table")
@@ -143,7 +113,6 @@ def run(inputs: CheckInputs, params: PropertiesParams) -> CheckResult:
         }
         if len(items)
         else {},
-        "split_shift": _split_shift(readable.merge(inputs.properties, on="sample_id")),
     }
     metrics = {"n_condition_flags": int(flags["path"].nunique()) if len(flags) else 0}
     return CheckResult("properties", flags, summary, metrics, vars(params))

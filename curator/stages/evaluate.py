@@ -84,7 +84,9 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     groupings = feature_groupings(items, p.sensitive_features, p.max_intersection)
     if p.condition_bins:
         props = read_parquet(audits / artifacts.PROPERTIES, "curator properties")
-        values = items[["sample_id"]].merge(props, on="sample_id", how="left")
+        shift = read_parquet(audits / artifacts.SHIFT, "curator shift")[["path", "unlike_train"]]
+        values = items[["sample_id", "path"]].merge(props, on="sample_id", how="left")
+        values = values.merge(shift, on="path", how="left")
         groupings += condition_groupings(values, in_eval, p.condition_bins)
     if p.slices:
         groupings.append(

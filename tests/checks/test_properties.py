@@ -82,20 +82,3 @@ def test_sharpness_is_relative_to_contrast_and_entropy_counts_bits():
     assert dimmer["brightness"] < 0.6 * plain["brightness"]
     assert image_properties(Image.new("RGB", (8, 8), (10, 10, 10)))["entropy"] == 0.0
     assert 3.0 < plain["entropy"] <= 5.0  # 32 bins: at most 5 bits
-
-
-def test_a_held_out_split_drawn_differently_from_train_is_called_shifted():
-    from curator.checks.properties import _split_shift
-    from curator.features.properties import PROPERTY_NAMES
-
-    rng = np.random.default_rng(0)
-    split = np.repeat(["train", "val", "test"], [400, 200, 200])
-    frame = pd.DataFrame({name: rng.normal(0.5, 0.1, len(split)) for name in PROPERTY_NAMES})
-    frame["split"] = split
-    frame.loc[frame["split"] == "test", "brightness"] -= 0.15  # the test photos are darker
-    shift = _split_shift(frame)
-    assert shift["n_tests"] == 2 * len(PROPERTY_NAMES)
-    assert shift["tests"]["brightness"]["test"]["shifted"]
-    assert shift["tests"]["brightness"]["test"]["ks"] > 0.4
-    others = [t for name, by in shift["tests"].items() for s, t in by.items()]
-    assert sum(t["shifted"] for t in others) == 1  # nothing else, val included

@@ -39,7 +39,15 @@ def test_overall_and_per_group_numbers_trace_to_predictions(audited_demo):
             assert acc.loc[site, "status"].startswith("too few samples")
             assert pd.isna(acc.loc[site, "value"])
     conditions = {f"image {p}" for p in ("brightness", "contrast", "sharpness", "entropy")}
+    conditions.add("image unlike_train")  # the shift stage's domain score, binned the same way
     assert set(rows["grouping"]) == {"site", "device", "site x device", "slice"} | conditions
+    # the bins of the unlike-train score are deciles of the test images' scores
+    shift = pd.read_parquet(audits / artifacts.SHIFT).merge(test[["path"]], on="path")
+    assert len(shift) == len(test)
+    lowest = summary["subgroups"]["image unlike_train"]["groups"]
+    first = sorted(lowest)[0]
+    assert first.startswith("01/10 most train-like ")
+    assert lowest[first]["n"] == (shift["unlike_train"] < shift["unlike_train"].quantile(0.1)).sum()
 
 
 def test_leak_corrected_metrics_leave_out_exactly_the_test_images_with_a_train_twin(audited_demo):
