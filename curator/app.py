@@ -2,7 +2,9 @@
 
 Saved views: one per issue type (most severe first), duplicate clusters as groups (each
 cluster's members side by side; also flat, surest cluster first), the review queue in priority
-order, and the evaluated images each subgroup (sensitive feature or intersection) gets wrong.
+order, the evaluated images each subgroup (sensitive feature or intersection) gets wrong, and
+the Model Card's error galleries (with each image's occlusion map as a heatmap), the most
+confident mistake first.
 FiftyOne is imported lazily, with its telemetry off unless the user turned it on.
 """
 
@@ -84,12 +86,23 @@ def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple
                     view = view.match(F("prediction.label") != F("ground_truth.label"))
                     for feature, value in zip(features, values, strict=True):
                         view = view.match(F(feature) == (None if value == MISSING else value))
-                    return view
+                    return view.sort_by("prediction.confidence", reverse=True)
 
                 views[f"errors: {grouping}={group}"] = (
-                    f"{split} images of {grouping}={group} the model gets wrong",
+                    f"{split} images of {grouping}={group} the model gets wrong, most "
+                    "confident mistake first",
                     build,
                 )
+    if "error_galleries" in table:
+        titles = sorted({t for ts in table["error_galleries"].dropna() for t in ts})
+        for title in titles:
+            views[f"error gallery: {title}"] = (
+                f"the Model Card's error gallery {title}, most confident mistake first, "
+                "with its occlusion map (field saliency)",
+                lambda ds, title=title: ds.match(F("error_galleries").contains(title)).sort_by(
+                    "prediction.confidence", reverse=True
+                ),
+            )
     return views
 
 

@@ -71,6 +71,9 @@ def metrics(stage: str) -> str:
 
 EVALUATION = "evaluation.json"  # also `dvc metrics`: overall, corrected and per-group numbers
 SUBGROUPS = "subgroups.parquet"
+EVALUATED_GROUPS = "evaluated_groups.parquet"  # each evaluated image's group in every grouping
+ERRORS = "errors.parquet"  # error galleries: misclassified images with their saliency maps
+ERRORS_SUMMARY = "errors.json"
 PLOTS_DIR = "plots"  # CSVs behind `dvc plots show`
 CONFUSION_PLOT = "plots/confusion.csv"
 GROUP_ACCURACY_PLOT = "plots/group_accuracy.csv"

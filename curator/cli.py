@@ -483,6 +483,25 @@ def evaluate(audits_dir: Path, params_path: Path | None) -> None:
 @data_option
 @audits_option
 @params_option
+def errors(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
+    """Galleries of mistakes (worst groups, most confused classes) with occlusion saliency maps.
+
+    Example: curator errors --data data --audits audits
+    """
+    from curator.stages import errors as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir)
+    shown = len({x for g in s["galleries"] for x in g["paths"]})
+    click.echo(
+        f"errors: {s['n_errors']} {s['split']} images misclassified; {len(s['galleries'])} "
+        f"galleries, {shown} images with {s['saliency']['method']} maps -> {audits_dir}/"
+    )
+
+
+@cli.command()
+@data_option
+@audits_option
+@params_option
 @click.option(
     "--reports",
     "reports_dir",

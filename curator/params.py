@@ -389,6 +389,24 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class ErrorsParams:
+    """Error galleries: which mistakes are shown, and how their saliency maps are made."""
+
+    groups: int = 4  # galleries of the worst groups (the overall worst first)
+    confused_pairs: int = 3  # galleries of the most frequent (true, predicted) class pairs
+    per_gallery: int = 8  # misclassified images per gallery, most confident mistakes first
+    occlusion_grid: int = 8  # saliency cells per side; (grid - 1)^2 re-scorings per image
+    batch_size: int = 64  # occluded images scored at once
+
+    def __post_init__(self) -> None:
+        _require(self.groups >= 0, "errors.groups", "must be >= 0")
+        _require(self.confused_pairs >= 0, "errors.confused_pairs", "must be >= 0")
+        _require(self.per_gallery >= 1, "errors.per_gallery", "must be >= 1")
+        _require(self.occlusion_grid >= 2, "errors.occlusion_grid", "must be >= 2")
+        _require(self.batch_size >= 1, "errors.batch_size", "must be >= 1")
+
+
+@dataclass(frozen=True)
 class ReportParams:
     """What the reports say about the model that the measurements cannot: fill these in."""
 
@@ -435,6 +453,7 @@ class Params:
     label_quality: LabelQualityParams = field(default_factory=LabelQualityParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    errors: ErrorsParams = field(default_factory=ErrorsParams)
     report: ReportParams = field(default_factory=ReportParams)
     app: AppParams = field(default_factory=AppParams)
 

@@ -44,7 +44,7 @@ RUNTIME_ONLY_KEYS = (
     "embed.cache_dir",
 )
 
-_EMBEDDER_KEYS = (  # what loading the CLIP image tower reads (train, when finetuning)
+EMBEDDER_KEYS = (  # what loading the CLIP image tower reads (train, when finetuning)
     "embed.model",
     "embed.pretrained",
     "embed.download",
@@ -247,7 +247,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         (
             *_own("train"),
             "balance.effective_number_beta",  # class_weights: balanced
-            *_EMBEDDER_KEYS,  # finetune: true loads the CLIP image tower
+            *EMBEDDER_KEYS,  # finetune: true loads the CLIP image tower
             "ingest.max_image_pixels",
         ),
         (Out(_a(artifacts.MODEL_DIR)), Out(_a(artifacts.PREDICTIONS))),
@@ -285,12 +285,37 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         _own("evaluate"),
         (
             Out(_a(artifacts.SUBGROUPS)),
+            Out(_a(artifacts.EVALUATED_GROUPS)),
             Out(_a(artifacts.EVALUATION), cache=False),
             Out(_a(artifacts.metrics("evaluate")), "metrics", cache=False),
             Out(_a(artifacts.CONFUSION_PLOT), cache=False),  # data behind the figures
             Out(_a(artifacts.GROUP_ACCURACY_PLOT), cache=False),
             Out(_a(artifacts.CALIBRATION_PLOT), cache=False),
         ),
+    ),
+    Stage(
+        "errors",
+        "curator errors --data {data} --audits audits",
+        (
+            "{data}",
+            _a(artifacts.MODEL_DIR),
+            _a(artifacts.PREDICTIONS),
+            _a(artifacts.EVALUATION),
+            _a(artifacts.EVALUATED_GROUPS),
+        ),
+        (
+            "curator/stages/errors.py",
+            "curator/saliency.py",
+            "curator/model.py",
+            "curator/features/embeddings.py",
+        ),
+        (
+            *_own("errors"),
+            "ingest.max_image_pixels",
+            "embed.fallback_size",  # re-describes the occluded images as embed did
+            *EMBEDDER_KEYS,  # the CLIP path loads the image tower
+        ),
+        (Out(_a(artifacts.ERRORS)), Out(_a(artifacts.ERRORS_SUMMARY), cache=False)),
     ),
     Stage(
         "report",
@@ -311,9 +336,12 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             _a(artifacts.REVIEW_QUEUE),
             _a(artifacts.MODEL_DIR),
             _a(artifacts.EVALUATION),
+            _a(artifacts.ERRORS),
+            _a(artifacts.ERRORS_SUMMARY),
         ),
         (
             "curator/report.py",
+            "curator/saliency.py",
             "curator/fairness.py",
             "curator/plots.py",
             "curator/stages/report.py",

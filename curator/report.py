@@ -18,7 +18,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from curator import __version__, artifacts, fairness, plots
+from curator import __version__, artifacts, fairness, plots, saliency
 from curator.io.images import open_rgb
 from curator.io.tables import read_json, read_parquet
 from curator.io.uris import join_uri, read_uri
@@ -38,6 +38,7 @@ SOURCES = {
     artifacts.AGREEMENT_SUMMARY: "curator agreement",
     artifacts.LABEL_QUALITY_SUMMARY: "curator label-quality",
     artifacts.EVALUATION: "curator evaluate",
+    artifacts.ERRORS_SUMMARY: "curator errors",
     f"{artifacts.MODEL_DIR}/model.json": "curator train",
 }
 HEADLINE_NAMES = {
@@ -81,17 +82,56 @@ def load_docs(audits: Path) -> dict[str, Any]:
     return {name: read_json(audits / name, cmd) for name, cmd in SOURCES.items()}
 
 
-def thumbnail(data_dir: Path | str, path: str, size: int, max_pixels: int) -> str | None:
-    """A PNG data URI of the image at ``size`` px (longest side); None if it cannot be read
-    (an unreadable file is already a finding: it is listed, without a picture)."""
+def _open(data_dir: Path | str, path: str, max_pixels: int):
+    """The decoded image, or None if it cannot be read (an unreadable file is already a
+    finding: it is listed, without a picture)."""
     try:
-        img, _, _ = open_rgb(read_uri(join_uri(data_dir, path)), max_pixels)
+        return open_rgb(read_uri(join_uri(data_dir, path)), max_pixels)[0]
     except (OSError, ValueError):
         return None
-    img.thumbnail((size, size))
+
+
+def _png_uri(img) -> str:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def thumbnail(data_dir: Path | str, path: str, size: int, max_pixels: int) -> str | None:
+    """A PNG data URI of the image at ``size`` px (longest side), or None."""
+    img = _open(data_dir, path, max_pixels)
+    if img is None:
+        return None
+    img.thumbnail((size, size))
+    return _png_uri(img)
+
+
+def error_galleries(
+    audits: Path, data_dir: Path | str, size: int, max_pixels: int
+) -> list[dict[str, Any]]:
+    """The errors stage's galleries, each image as a thumbnail and its saliency overlay."""
+    import numpy as np
+
+    summary = read_json(audits / artifacts.ERRORS_SUMMARY, "curator errors")
+    table = read_parquet(audits / artifacts.ERRORS, "curator errors").set_index("path")
+    grid = summary["saliency"]["grid"]
+    out = []
+    for gallery in summary["galleries"]:
+        items = []
+        for path in gallery["paths"]:
+            row = table.loc[path]
+            img = _open(data_dir, path, max_pixels)
+            heat = np.asarray(row["saliency"], float).reshape(grid, grid)
+            items.append(
+                {"path": path, "label": row["label"], "predicted": row["predicted"]}
+                | {"confidence": row["confidence"]}
+                | {
+                    "thumb": None if img is None else thumbnail(data_dir, path, size, max_pixels),
+                    "overlay": None if img is None else _png_uri(saliency.overlay(img, heat, size)),
+                }
+            )
+        out.append(gallery | {"items": items})
+    return out
 
 
 def provenance(data_dir: Path | str, ingest: dict[str, Any]) -> dict[str, Any]:
@@ -404,7 +444,11 @@ def group_rows(ev: dict) -> list[dict]:
 
 
 def model_card_context(
-    numbers: Numbers, params: Params, prov: dict, considerations: list[dict]
+    numbers: Numbers,
+    params: Params,
+    prov: dict,
+    considerations: list[dict],
+    galleries: list[dict],
 ) -> dict:
     ev = numbers.docs[artifacts.EVALUATION]
     model = numbers.docs[f"{artifacts.MODEL_DIR}/model.json"]
@@ -426,6 +470,8 @@ def model_card_context(
         "r": params.report,
         "name": model_name(params),
         "caveats": considerations,
+        "galleries": galleries,
+        "errors": numbers.docs[artifacts.ERRORS_SUMMARY],
         "figures": figures,
         "headline": HEADLINE_NAMES,
         "label_evidence_supported": numbers.docs[artifacts.LABEL_QUALITY_SUMMARY]["evidence"][

@@ -101,7 +101,9 @@ def audited_demo(demo_data, tmp_path_factory):
         run_stage(stage, params, root, audits)
     for stage in ("label_quality", "agreement", "train", "issues"):
         run_stage(stage, params, root, audits)
-    return params, audits, run_stage("evaluate", params, root, audits)
+    summary = run_stage("evaluate", params, root, audits)
+    run_stage("errors", params, root, audits)
+    return params, audits, summary
 
 
 def run_stage(name: str, params, data: Path, audits: Path):
@@ -114,6 +116,7 @@ def run_stage(name: str, params, data: Path, audits: Path):
         balance,
         duplicates,
         embed,
+        errors,
         evaluate,
         hash,
         ingest,
@@ -141,6 +144,7 @@ def run_stage(name: str, params, data: Path, audits: Path):
             findings, audits / artifacts.ISSUES, audits / artifacts.REVIEW_QUEUE
         ),
         "evaluate": lambda: evaluate.run(params, audits),
+        "errors": lambda: errors.run(params, data, audits),
         "report": lambda: report.run(params, data, audits, audits.parent / "reports"),
     }
     return runs[name]()
@@ -185,3 +189,11 @@ def _no_weight_caches(tmp_path_factory, monkeypatch):
     empty.mkdir(exist_ok=True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(empty), raising=False)
+
+
+def write_two_class_tree(root: Path) -> None:
+    """A tiny imagefolder tree: 8/4/4 cat and dog images in train/val/test."""
+    for split, n in (("train", 8), ("val", 4), ("test", 4)):
+        for c, cls in enumerate(("cat", "dog")):
+            for i in range(n):
+                write_image(root / "images" / split / cls / f"{i}.png", seed=100 * c + i)

@@ -37,9 +37,12 @@ clusters = [sorted(s.filepath for s in g)
 flat = ds.load_saved_view("duplicate clusters, surest first")
 flat = list(zip(flat.values("duplicate_cluster"), flat.values("duplicate_cluster_score"),
                 flat.values("duplicate_cluster_rank")))
+errors = {name: ds.load_saved_view(name).values("prediction.confidence")
+          for name in ds.list_saved_views() if name.startswith(("errors: ", "error gallery: "))}
+heat = {s.filepath: list(s.saliency.map.shape) for s in ds.exists("saliency")}
 print(json.dumps({"n": len(ds), "persistent": ds.persistent, "values": values, "views": views,
                   "order": order, "clusters": clusters, "flat": flat,
-                  "queue": queue, "brain": ds.list_brain_runs(),
+                  "queue": queue, "brain": ds.list_brain_runs(), "errors": errors, "heat": heat,
                   "tag_counts": ds.count_sample_tags()}))
 """
 
@@ -132,6 +135,20 @@ def test_saved_views_cover_every_issue_and_subgroup(built):
     for site, n in wrong.items():
         assert state["views"][f"errors: site={site}"] == n
     assert any(name.startswith("errors: site x device=") for name in state["views"])
+    for name, confidences in state["errors"].items():  # most confident mistake first
+        assert confidences == sorted(confidences, reverse=True), name
+
+
+def test_error_galleries_are_views_with_their_saliency_heatmaps(built, demo_data):
+    work, _, _, state = built
+    summary = json.loads((work / "audits" / artifacts.ERRORS_SUMMARY).read_text())
+    root = demo_data[0].resolve()
+    assert summary["galleries"]
+    for gallery in summary["galleries"]:
+        assert state["views"][f"error gallery: {gallery['title']}"] == len(gallery["paths"])
+    shown = {str(root / p) for g in summary["galleries"] for p in g["paths"]}
+    grid = summary["saliency"]["grid"]
+    assert state["heat"] == {fp: [grid, grid] for fp in shown}
 
 
 def test_duplicate_clusters_are_groups_surest_first(built, demo_data):

@@ -33,7 +33,13 @@ from curator.params import (
     TrainParams,
     load_params,
 )
-from curator.pipeline import RUNTIME_ONLY_KEYS, STAGES, render_dvc_yaml, render_params_yaml
+from curator.pipeline import (
+    EMBEDDER_KEYS,
+    RUNTIME_ONLY_KEYS,
+    STAGES,
+    render_dvc_yaml,
+    render_params_yaml,
+)
 from curator.stages import report
 from tests.conftest import REPO, run_stage
 
@@ -115,7 +121,7 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, insta
         "label_quality",
         "train",
     )
-    for stage in (*stages, "issues", "evaluate", "report"):
+    for stage in (*stages, "issues", "evaluate", "errors", "report"):
         assert f"Running stage '{stage}'" in first
     manifest = project / "audits" / artifacts.MANIFEST
     assert manifest.exists() and (project / "audits" / artifacts.ISSUES).exists()
@@ -196,6 +202,9 @@ def test_dvc_yaml_outputs_match_what_stages_write():
         artifacts.PREDICTIONS,
         artifacts.EVALUATION,
         artifacts.SUBGROUPS,
+        artifacts.EVALUATED_GROUPS,
+        artifacts.ERRORS,
+        artifacts.ERRORS_SUMMARY,
         artifacts.CONFUSION_PLOT,
         artifacts.GROUP_ACCURACY_PLOT,
         artifacts.CALIBRATION_PLOT,
@@ -282,6 +291,7 @@ CONDITIONAL_READS = {
         "ingest.max_image_pixels",
     },
     "evaluate": {"evaluate.positive_class"},  # a 2-class task (the demo has ten)
+    "errors": set(EMBEDDER_KEYS),  # the CLIP path re-scores through the image tower
     "train": {
         "train.val_fraction",  # data without a val split
         "balance.effective_number_beta",  # class_weights: balanced
@@ -289,9 +299,7 @@ CONDITIONAL_READS = {
         "train.finetune_learning_rate",
         "train.finetune_batch_size",
         "ingest.max_image_pixels",
-        *(f"embed.{k}" for k in ("model", "pretrained", "download", "connect_timeout")),
-        *(f"embed.{k}" for k in ("checkpoint", "model_config", "image_size", "device")),
-        *(f"embed.{k}" for k in ("precision", "seed")),
+        *EMBEDDER_KEYS,
     },
 }
 

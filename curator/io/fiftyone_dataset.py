@@ -25,6 +25,7 @@ from curator.io.tables import cluster_of_path, read_json, read_parquet
 
 BRAIN_KEY = "curator_embeddings"
 VIEW_PREFIX = "curator:"  # saved-view descriptions start with this, so stale ones can be found
+HEATMAPS = ("saliency",)  # (grid, grid) arrays shown as fo.Heatmap overlays
 CLASSIFICATIONS = {
     "ground_truth": ("ground_truth", None),
     "prediction": ("predicted", "confidence"),
@@ -116,6 +117,14 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
             on="path",
             how="left",
         )
+    errors = _optional(audits / artifacts.ERRORS, "curator errors")
+    if errors is not None and len(errors):
+        grid = read_json(audits / artifacts.ERRORS_SUMMARY, "curator errors")["saliency"]["grid"]
+        maps = errors.set_index("path")["saliency"].map(
+            lambda v: np.asarray(v, np.float32).reshape(grid, grid)
+        )
+        t["saliency"] = t["path"].map(maps)
+        t["error_galleries"] = t["path"].map(errors.set_index("path")["galleries"].map(list))
     # merges with gaps made them floats
     for column in ("review_rank", "duplicate_cluster", "duplicate_cluster_rank"):
         if column in t:
@@ -212,8 +221,11 @@ def sync(
 
     rows = table.set_index("filepath")
     current_fps = dataset.values("filepath")
-    for column in [c for c in rows.columns if c not in {"tags", *CLASSIFICATION_SOURCES}]:
+    special = {"tags", *CLASSIFICATION_SOURCES, *HEATMAPS}
+    for column in [c for c in rows.columns if c not in special]:
         _sync_field(dataset, column, rows[column], current_fps, report)
+    for column in [c for c in HEATMAPS if c in rows.columns]:
+        _sync_heatmap(dataset, column, rows[column], current_fps, report)
     for fo_field, (label_col, conf_col) in CLASSIFICATIONS.items():
         if label_col in rows.columns:
             _sync_classification(dataset, fo_field, rows, label_col, conf_col, current_fps, report)
@@ -267,6 +279,32 @@ def _sync_classification(dataset, name, rows, label_col, conf_col, fps, report) 
         changed[fp] = (
             None if label is None else fo.Classification(label=str(label), confidence=conf)
         )
+    if changed:
+        dataset.set_values(name, changed, key_field="filepath")
+        report.fields[name] = len(changed)
+
+
+def _sync_heatmap(dataset, name: str, desired: pd.Series, fps: list[str], report) -> None:
+    """A fo.Heatmap per sample whose map is given (the app draws it over the image, red where
+    the value is high); None elsewhere."""
+    fo = import_fiftyone()
+
+    have = (
+        dict(zip(fps, dataset.values(f"{name}.map"), strict=True))
+        if dataset.has_field(name)
+        else {}
+    )
+    changed: dict[str, Any] = {}
+    for fp, value in desired.items():
+        old = have.get(fp)
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            if old is not None:
+                changed[fp] = None
+            continue
+        if old is not None and np.array_equal(np.asarray(old), value):
+            continue
+        peak = float(np.abs(value).max()) or 1.0
+        changed[fp] = fo.Heatmap(map=value, range=[0.0, peak])
     if changed:
         dataset.set_values(name, changed, key_field="filepath")
         report.fields[name] = len(changed)

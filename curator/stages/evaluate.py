@@ -94,11 +94,13 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
         )
     quality = _quality_flags(items, issues, voted)
     rows, by_grouping = [], {}
+    membership = pd.DataFrame({"path": evaluated["path"].to_numpy()})
     order = items.loc[in_eval, "path"].reset_index(drop=True)
     align = pd.Series(np.arange(len(order)), index=order).loc[evaluated["path"]].to_numpy()
     for grouping in groupings:
         labels = grouping.labels[in_eval].reset_index(drop=True).iloc[align].reset_index(drop=True)
         aligned = Grouping(grouping.name, labels, grouping.recorded)
+        membership[grouping.name] = labels.astype(str).to_numpy()
         group_rows, summary = evaluate_grouping(scored, aligned, classes, p)
         quality_rows = _quality_rows(grouping, quality, leaked, labels)
         rows += group_rows + quality_rows
@@ -121,6 +123,7 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
         "curator_version": __version__,
     }
     write_parquet(pd.DataFrame(rows), audits / artifacts.SUBGROUPS)
+    write_parquet(membership, audits / artifacts.EVALUATED_GROUPS)
     write_json(result, audits / artifacts.EVALUATION)
     write_json(_headline(result), audits / artifacts.metrics("evaluate"))
     _write_plots(audits, evaluated, scored, classes, rows)

@@ -12,6 +12,7 @@ from curator.report import (
     Numbers,
     caveats,
     dataset_context,
+    error_galleries,
     load_docs,
     model_card_context,
     model_card_json,
@@ -35,7 +36,9 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
     prov = provenance(data_dir, docs[artifacts.INGEST_SUMMARY])
     considerations = caveats(card_numbers, params)
     audit = dataset_context(audit_numbers, audits, data_dir, params, prov)
-    model_card = model_card_context(card_numbers, params, prov, considerations)
+    size, max_pixels = params.report.thumbnail_size, params.ingest.max_image_pixels
+    galleries = error_galleries(audits, data_dir, size, max_pixels)
+    model_card = model_card_context(card_numbers, params, prov, considerations, galleries)
     pages = {
         DATASET_AUDIT: render("dataset_audit.html", audit),
         MODEL_CARD: render("model_card.html", model_card),

@@ -13,7 +13,7 @@ from curator.features.embeddings import OpenClipEncoder, resolve_embedder
 from curator.model import load_head
 from curator.params import EmbedParams, IngestParams, Params, TrainParams
 from curator.stages import embed, ingest, train
-from tests.conftest import tiny_clip_embed, write_image
+from tests.conftest import tiny_clip_embed, write_image, write_two_class_tree
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +111,7 @@ def test_exclude_leaves_flagged_train_images_out(embedded, tmp_path, caplog):
 
 def test_finetune_trains_the_clip_tower_and_saves_it_as_safetensors(tmp_path, tiny_clip_config):
     root = tmp_path / "data"
-    for split, n in (("train", 8), ("val", 4), ("test", 4)):
-        for c, cls in enumerate(("cat", "dog")):
-            for i in range(n):
-                write_image(root / "images" / split / cls / f"{i}.png", seed=100 * c + i)
+    write_two_class_tree(root)
     emb = tiny_clip_embed(tiny_clip_config, tmp_path / "cache")
     audits = tmp_path / "audits"
     params = Params(ingest=IngestParams(workers=1), embed=emb)

@@ -1,0 +1,202 @@
+"""Errors stage: what the mistakes look like, and what the model looked at.
+
+Galleries of misclassified images of the evaluated split: one per worst group (the overall
+worst first, then each grouping's worst, surely-worse groups before the rest) and one per most
+frequent confusion (true class -> predicted class), each holding the most confident mistakes
+first. Every image in a gallery gets an occlusion-sensitivity map (curator/saliency.py) made by
+the same model that predicted it: the probe on the fallback descriptor, the head on the frozen
+CLIP tower, or the fine-tuned tower with its head; the map's unoccluded probability is
+recorded beside the stage's prediction, so a reader can check the two agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from curator import __version__, artifacts
+from curator.io.images import open_rgb
+from curator.io.tables import (
+    outputs_committed_together,
+    read_json,
+    read_parquet,
+    write_json,
+    write_parquet,
+)
+from curator.io.uris import join_uri, read_uri
+from curator.model import load_head
+from curator.params import Params
+from curator.saliency import Scorer, occlusion_map
+
+
+@outputs_committed_together()
+def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
+    audits, p = Path(audits_dir), params.errors
+    ev = read_json(audits / artifacts.EVALUATION, "curator evaluate")
+    preds = read_parquet(audits / artifacts.PREDICTIONS, "curator train")
+    groups = read_parquet(audits / artifacts.EVALUATED_GROUPS, "curator evaluate")
+    wrong = preds[(preds["split"] == ev["split"]) & (preds["label"] != preds["predicted"])]
+    wrong = wrong.merge(groups, on="path").sort_values(
+        ["confidence", "path"], ascending=[False, True]
+    )
+    galleries = _group_galleries(ev, wrong, p.groups) + _confusion_galleries(
+        ev, wrong, p.confused_pairs
+    )
+    for g in galleries:
+        g["paths"] = g.pop("members")["path"].head(p.per_gallery).tolist()
+    shown = wrong[wrong["path"].isin({x for g in galleries for x in g["paths"]})]
+    head, record = load_head(audits / artifacts.MODEL_DIR)
+    score, method = _scorer(params, audits, head, record)
+    rows = []
+    for item in shown.itertuples():
+        img, _, _ = open_rgb(
+            read_uri(join_uri(str(data_dir), item.path)), params.ingest.max_image_pixels
+        )
+        target = head.classes.index(item.predicted)
+        base, saliency = occlusion_map(img, score, target, p.occlusion_grid)
+        rows.append(
+            {
+                "path": item.path,
+                "sample_id": item.sample_id,
+                "label": item.label,
+                "predicted": item.predicted,
+                "confidence": float(item.confidence),
+                "rescored_probability": base,
+                "saliency": saliency.ravel().round(6).tolist(),
+                "galleries": [g["title"] for g in galleries if item.path in g["paths"]],
+            }
+        )
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "path",
+            "sample_id",
+            "label",
+            "predicted",
+            "confidence",
+            "rescored_probability",
+            "saliency",
+            "galleries",
+        ],
+    )
+    agreement = (
+        (table["rescored_probability"] - table["confidence"]).abs().max() if len(table) else 0.0
+    )
+    summary = {
+        "split": ev["split"],
+        "n_errors": len(wrong),
+        "galleries": galleries,
+        "saliency": method
+        | {
+            "grid": p.occlusion_grid,
+            "max_rescoring_difference": round(float(agreement), 6),
+        },
+        "params": vars(p),
+        "curator_version": __version__,
+    }
+    write_parquet(table, audits / artifacts.ERRORS)
+    write_json(summary, audits / artifacts.ERRORS_SUMMARY)
+    return summary
+
+
+def _group_galleries(ev: dict, wrong: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
+    """The overall worst group, then each grouping's worst: surely worse first, larger gap first."""
+    picked: list[dict[str, Any]] = []
+    worst = ev.get("worst_group")
+    candidates = [worst] if worst else []
+    ranked = sorted(
+        (
+            {"grouping": name} | s["worst_group"]
+            for name, s in ev["subgroups"].items()
+            if s.get("worst_group")
+        ),
+        key=lambda w: (not w.get("significant", False), -w["accuracy_gap_vs_rest"]),
+    )
+    for w in candidates + ranked:
+        key = (w["grouping"], w["group"])
+        if len(picked) >= limit or key in {(g["grouping"], g["group"]) for g in picked}:
+            continue
+        members = wrong[wrong[w["grouping"]] == w["group"]]
+        if members.empty:
+            continue
+        picked.append(
+            {
+                "kind": "group",
+                "title": f"{w['grouping']}={w['group']}",
+                "grouping": w["grouping"],
+                "group": w["group"],
+                "n": w["n"],
+                "accuracy": w["accuracy"],
+                "accuracy_gap_vs_rest": w["accuracy_gap_vs_rest"],
+                "significant": w.get("significant"),
+                "n_errors": len(members),
+                "members": members,
+            }
+        )
+    return picked
+
+
+def _confusion_galleries(ev: dict, wrong: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
+    """The most frequent (true, predicted) pairs of the confusion matrix."""
+    pairs = wrong.groupby(["label", "predicted"]).size().sort_values(ascending=False, kind="stable")
+    out = []
+    for (true, predicted), count in pairs.head(limit).items():
+        support = ev["overall"]["per_class"][true]["support"]
+        out.append(
+            {
+                "kind": "confusion",
+                "title": f"true {true}, predicted {predicted}",
+                "label": true,
+                "predicted": predicted,
+                "n_errors": int(count),
+                "share_of_class": round(count / support, 6) if support else None,
+                "members": wrong[(wrong["label"] == true) & (wrong["predicted"] == predicted)],
+            }
+        )
+    return out
+
+
+def _scorer(params: Params, audits: Path, head, record: dict) -> tuple[Scorer, dict[str, Any]]:
+    """The trained model as a function of images: the path that made the predictions."""
+    import torch
+
+    embed = record["embedding"]
+    batch = params.errors.batch_size
+    if embed["backend"].startswith("fallback:"):
+        from curator.features.embeddings import hog_descriptor, thumbnail_descriptor
+
+        name = embed["backend"].split(":", 1)[1]
+        describe = thumbnail_descriptor if name == "thumbnail" else hog_descriptor
+        size = params.embed.fallback_size
+
+        def score_fallback(images: list[Image.Image]) -> np.ndarray:
+            return head.predict_proba(np.stack([describe(i, size) for i in images]))
+
+        return score_fallback, {"method": "occlusion", "model": f"{embed['backend']} + head"}
+    from curator.features.embeddings import OpenClipEncoder, resolve_embedder
+    from curator.stages.train import FINETUNED_TOWER
+
+    encoder = OpenClipEncoder.load(resolve_embedder(params.embed), params.embed)
+    tuned = record.get("finetune") is not None
+    if tuned:
+        from safetensors.torch import load_file
+
+        tower = load_file(str(audits / artifacts.MODEL_DIR / FINETUNED_TOWER))
+        encoder.model.visual.load_state_dict(tower)
+    network = head.model.to(encoder.device)
+
+    def score_clip(images: list[Image.Image]) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), batch):
+            pixels = torch.stack([encoder.preprocess(i) for i in images[start : start + batch]])
+            feats = torch.as_tensor(encoder.embed_batch(pixels), device=encoder.device)
+            with torch.inference_mode():
+                out.append(torch.softmax(network(feats), dim=1).cpu().numpy())
+        return np.concatenate(out)
+
+    model = f"open_clip {embed['model']}{' (fine-tuned tower)' if tuned else ''} + head"
+    return score_clip, {"method": "occlusion", "model": model}
