@@ -65,8 +65,15 @@ def write_copies(data: Path, labels: pd.DataFrame, n: int, seed: int) -> pd.Data
         rel = f"{COPIES}/{source['clean_label']}/{Path(source['path']).stem}_copy.png"
         (data / rel).parent.mkdir(parents=True, exist_ok=True)
         copy.save(data / rel)
-        rows.append({"path": rel, "twin": source["path"], "edit": edit, "held_out": held_out,
-                     "label": source["clean_label"]})
+        rows.append(
+            {
+                "path": rel,
+                "twin": source["path"],
+                "edit": edit,
+                "held_out": held_out,
+                "label": source["clean_label"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -95,8 +102,11 @@ def main() -> None:
     ap.add_argument("--n-copies", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--keep", type=Path, default=None, help="audits and outputs go here")
-    ap.add_argument("--skip-features", action="store_true",
-                    help="reuse the manifest, hashes and embeddings in --keep")
+    ap.add_argument(
+        "--skip-features",
+        action="store_true",
+        help="reuse the manifest, hashes and embeddings in --keep",
+    )
     ap.add_argument("--imagededup", action="store_true")
     args = ap.parse_args()
 
@@ -107,8 +117,13 @@ def main() -> None:
     params = load_params(REPO / "params.yaml")
     params = replace(
         params,
-        ingest=replace(params.ingest, layout="manifest", manifest="curator_bench_manifest.csv",
-                       metadata=None, annotations=None),
+        ingest=replace(
+            params.ingest,
+            layout="manifest",
+            manifest="curator_bench_manifest.csv",
+            metadata=None,
+            annotations=None,
+        ),
         embed=replace(params.embed, cache_dir=str(work / "cache"), download="never"),
         duplicates=replace(params.duplicates, conflict_attributes=()),
     )
@@ -116,10 +131,14 @@ def main() -> None:
     if not args.skip_features:
         truth = write_copies(args.data, labels, args.n_copies, args.seed)
         truth.to_csv(truth_file, index=False)
-        manifest = pd.concat([
-            labels.assign(label=labels["clean_label"], split="train")[["path", "label", "split"]],
-            truth.assign(split="test")[["path", "label", "split"]],
-        ])
+        manifest = pd.concat(
+            [
+                labels.assign(label=labels["clean_label"], split="train")[
+                    ["path", "label", "split"]
+                ],
+                truth.assign(split="test")[["path", "label", "split"]],
+            ]
+        )
         manifest.to_csv(args.data / "curator_bench_manifest.csv", index=False)
         for stage in (ingest, hash, embed):
             stage.run(params, args.data, audits)
@@ -132,27 +151,34 @@ def main() -> None:
     near = pairs[pairs["kind"] != "exact_bytes"]
     key = lambda a, b: tuple(sorted((a, b)))  # noqa: E731
     found = {key(a, b) for a, b in zip(near["path_a"], near["path_b"], strict=True)}
-    truth["found"] = [key(p, t) in found for p, t in zip(truth["path"], truth["twin"],
-                                                          strict=True)]
+    truth["found"] = [key(p, t) in found for p, t in zip(truth["path"], truth["twin"], strict=True)]
     copies = set(truth["path"])
     with_copy = near[near["path_a"].isin(copies) | near["path_b"].isin(copies)]
-    print(f"{summary['n_images']} images ({len(truth)} planted copies); duplicates stage "
-          f"{seconds:.1f} s, peak RSS {peak_mb:.0f} MiB; {summary['n_candidate_pairs']} candidate "
-          f"pairs ({summary['n_candidate_pairs_by_method']}; each image proposes at most "
-          f"{summary['max_proposals_per_image']}); indexes {summary['indexes']}")
+    print(
+        f"{summary['n_images']} images ({len(truth)} planted copies); duplicates stage "
+        f"{seconds:.1f} s, peak RSS {peak_mb:.0f} MiB; {summary['n_candidate_pairs']} candidate "
+        f"pairs ({summary['n_candidate_pairs_by_method']}; each image proposes at most "
+        f"{summary['max_proposals_per_image']}); indexes {summary['indexes']}"
+    )
     planted = {key(p, t) for p, t in zip(truth["path"], truth["twin"], strict=True)}
     print("\n| planted copies | n | recall |")
     print("| --- | ---: | ---: |")
-    for name, group in (("all", truth), ("common edits", truth[~truth["held_out"]]),
-                        ("blur / gamma / noise + one common edit", truth[truth["held_out"]])):
+    for name, group in (
+        ("all", truth),
+        ("common edits", truth[~truth["held_out"]]),
+        ("blur / gamma / noise + one common edit", truth[truth["held_out"]]),
+    ):
         print(f"| {name} | {len(group)} | {group['found'].mean():.3f} |")
     for edit in sorted({e for names in truth["edit"] for e in names.split("+")}):
         has = truth["edit"].str.split("+").apply(lambda n, e=edit: e in n)
         print(f"| with {edit} | {has.sum()} | {truth.loc[has, 'found'].mean():.3f} |")
-    right = sum(key(a, b) in planted
-                for a, b in zip(with_copy["path_a"], with_copy["path_b"], strict=True))
-    print(f"\nprecision among accepted pairs involving a copy: {right}/{len(with_copy)} = "
-          f"{right / max(len(with_copy), 1):.3f}")
+    right = sum(
+        key(a, b) in planted for a, b in zip(with_copy["path_a"], with_copy["path_b"], strict=True)
+    )
+    print(
+        f"\nprecision among accepted pairs involving a copy: {right}/{len(with_copy)} = "
+        f"{right / max(len(with_copy), 1):.3f}"
+    )
     if args.imagededup:
         radius = params.duplicates.max_phash_distance
         print("\n| tool | recall (planted) | precision (pairs with a copy) | pairs | wall s |")
@@ -166,8 +192,10 @@ def main() -> None:
             row = f"| imagededup {name} <= {radius} | {recall:.3f} | {prec:.3f} |"
             print(f"{row} {len(pairs_)} | {wall:.1f} |")
     originals = near[~(near["path_a"].isin(copies) | near["path_b"].isin(copies))]
-    print(f"pairs between two original photos: {len(originals)} (CIFAR-10's own near-duplicates"
-          f", or errors: see {work / 'unplanted.png'})")
+    print(
+        f"pairs between two original photos: {len(originals)} (CIFAR-10's own near-duplicates"
+        f", or errors: see {work / 'unplanted.png'})"
+    )
     contact_sheet(args.data, originals, work / "unplanted.png")
 
 

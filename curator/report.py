@@ -466,6 +466,7 @@ def model_card_context(
         "duplicates": numbers.docs[artifacts.DUPLICATES_SUMMARY],
         "embed": numbers.docs[artifacts.EMBED_SUMMARY],
         "shift": numbers.docs[artifacts.SHIFT_SUMMARY],
+        "balance": numbers.docs[artifacts.BALANCE_SUMMARY],
         "ingest": numbers.docs[artifacts.INGEST_SUMMARY],
         "r": params.report,
         "name": model_name(params),

@@ -2,6 +2,7 @@
 as text, and (when chromium is installed) pages that render with no console errors or requests."""
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -332,3 +333,29 @@ def test_the_cards_factors_name_the_image_condition_groups(reports):
     card = " ".join((out / "model_card.html").read_text().split())
     assert "Image conditions, measured from the pixels:" in card
     assert "brightness, contrast, sharpness, entropy" in card  # the demo is greyscale
+
+
+def test_the_deployment_checklist_answers_four_questions_with_working_links(reports):
+    _, audits, out, _ = reports
+    card = (out / "model_card.html").read_text()
+    audit = (out / "dataset_audit.html").read_text()
+    start = card.index('<table class="checklist">')
+    table = card[start : card.index("</table>", start)]
+    questions = re.findall(r"<tr><td>([^<]+\?)</td>", table)
+    assert questions == [
+        "Who is under-represented?",
+        "Where does it fail?",
+        "Is the test set clean?",
+        "Would the numbers hold on new data?",
+    ]
+    links = re.findall(r'href="([^"]*)#([^"]+)"', table)
+    assert {page for page, _ in links} == {"", "dataset_audit.html"}
+    for page, anchor in links:
+        assert f'id="{anchor}"' in (audit if page else card), (page, anchor)
+    # the answers state the findings behind them: the demo's leaks and its minority class
+    leaks = json.loads((audits / artifacts.EVALUATION).read_text())["data_quality_corrected"]
+    assert (
+        f">{leaks['without_leaks']['n_excluded']}</span> test images have a twin in train" in table
+    )
+    balance_doc = json.loads((audits / artifacts.BALANCE_SUMMARY).read_text())
+    assert f"Minority class(es): {', '.join(balance_doc['minority_classes'])}" in table
