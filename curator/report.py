@@ -114,14 +114,13 @@ def error_galleries(
 
     summary = read_json(audits / artifacts.ERRORS_SUMMARY, "curator errors")
     table = read_parquet(audits / artifacts.ERRORS, "curator errors").set_index("path")
-    grid = summary["saliency"]["grid"]
     out = []
     for gallery in summary["galleries"]:
         items = []
         for path in gallery["paths"]:
             row = table.loc[path]
             img = _open(data_dir, path, max_pixels)
-            heat = np.asarray(row["saliency"], float).reshape(grid, grid)
+            heat = np.asarray(row["saliency"], float).reshape(row["saliency_shape"])
             items.append(
                 {"path": path, "label": row["label"], "predicted": row["predicted"]}
                 | {"confidence": row["confidence"]}

@@ -1,4 +1,4 @@
-"""Occlusion sensitivity: which part of an image a prediction rests on.
+"""Saliency maps: which part of an image a prediction rests on.
 
 Each window of a grid (two cells wide, moved one cell at a time) is painted with the image's
 mean colour and the image is scored again; a cell's saliency is the mean drop in the predicted
@@ -7,7 +7,8 @@ cell is evidence for the prediction, a negative one evidence against it. The met
 a function from images to class probabilities, so it explains every path curator trains the
 same way: the fallback descriptor with its probe (no gradient reaches the pixels there, so
 Grad-CAM cannot), the frozen CLIP tower with the head, and a fine-tuned tower. Cost: (grid - 1)^2
-extra forward passes per image.
+extra forward passes per image. Where the tower is a vision transformer, ``grad_cam`` gives the
+map practitioners check first, from one forward and one backward pass.
 """
 
 from __future__ import annotations
@@ -50,6 +51,32 @@ def occlusion_map(
             total[di : di + grid - 1, dj : dj + grid - 1] += drop
             count[di : di + grid - 1, dj : dj + grid - 1] += 1
     return float(base), total / count
+
+
+def grad_cam(visual, classifier, pixels, target: int) -> tuple[float, np.ndarray]:
+    """Grad-CAM (Selvaraju et al., ICCV 2017) on a vision transformer tower: the last block's
+    patch tokens weighted by the mean gradient of the ``target`` logit over the tokens, rectified;
+    a (grid_h, grid_w) map, and the target's probability. ``pixels``: one preprocessed image
+    (1, C, H, W) on the tower's device; ``classifier`` maps the normalised embedding to logits."""
+    import torch
+
+    blocks, kept = visual.transformer, []
+    handle = blocks.resblocks[-1].register_forward_hook(lambda _m, _i, out: kept.append(out))
+    try:
+        with torch.enable_grad():
+            feats = torch.nn.functional.normalize(visual(pixels).float(), dim=-1)
+            logits = classifier(feats)
+            (grad,) = torch.autograd.grad(logits[0, target], kept[0])
+    finally:
+        handle.remove()
+    act = kept[0].detach()
+    if not blocks.batch_first:  # (L, N, D) -> (N, L, D)
+        act, grad = act.transpose(0, 1), grad.transpose(0, 1)
+    gh, gw = visual.grid_size
+    patches, weights = act[0, -gh * gw :].float(), grad[0, -gh * gw :].float().mean(dim=0)
+    cam = torch.relu(patches @ weights).reshape(gh, gw)
+    prob = torch.softmax(logits.detach().float(), dim=1)[0, target]
+    return float(prob), cam.cpu().numpy().astype(np.float64)
 
 
 def overlay(img: Image.Image, saliency: np.ndarray, size: int) -> Image.Image:

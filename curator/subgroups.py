@@ -68,6 +68,7 @@ CONDITION_WORDS = {
     "sharpness": ("blurriest", "sharpest"),
     "saturation": ("greyest", "most colourful"),
     "entropy": ("emptiest", "busiest"),
+    "shorter_side": ("smallest", "largest"),  # pixels, from the manifest
     # not a pixel property: how unlike train the image looks to the shift stage's classifier
     "unlike_train": ("most train-like", "least train-like"),
 }

@@ -147,8 +147,10 @@ def test_error_galleries_are_views_with_their_saliency_heatmaps(built, demo_data
     for gallery in summary["galleries"]:
         assert state["views"][f"error gallery: {gallery['title']}"] == len(gallery["paths"])
     shown = {str(root / p) for g in summary["galleries"] for p in g["paths"]}
-    grid = summary["saliency"]["grid"]
-    assert state["heat"] == {fp: [grid, grid] for fp in shown}
+    table = pd.read_parquet(work / "audits" / artifacts.ERRORS)
+    shapes = dict(zip(table["path"], table["saliency_shape"], strict=True))
+    shapes = {str(root / p): list(s) for p, s in shapes.items()}
+    assert state["heat"] == {fp: shapes[fp] for fp in shown}
 
 
 def test_duplicate_clusters_are_groups_surest_first(built, demo_data):

@@ -119,10 +119,10 @@ def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
         )
     errors = _optional(audits / artifacts.ERRORS, "curator errors")
     if errors is not None and len(errors):
-        grid = read_json(audits / artifacts.ERRORS_SUMMARY, "curator errors")["saliency"]["grid"]
-        maps = errors.set_index("path")["saliency"].map(
-            lambda v: np.asarray(v, np.float32).reshape(grid, grid)
-        )
+        maps = {
+            row.path: np.asarray(row.saliency, np.float32).reshape(row.saliency_shape)
+            for row in errors.itertuples()
+        }
         t["saliency"] = t["path"].map(maps)
         t["error_galleries"] = t["path"].map(errors.set_index("path")["galleries"].map(list))
     # merges with gaps made them floats

@@ -11,6 +11,7 @@ recorded beside the stage's prediction, so a reader can check the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from curator.io.tables import (
 from curator.io.uris import join_uri, read_uri
 from curator.model import load_head
 from curator.params import Params
-from curator.saliency import Scorer, occlusion_map
+from curator.saliency import grad_cam, occlusion_map
 
 
 @outputs_committed_together()
@@ -50,14 +51,13 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         g["paths"] = g.pop("members")["path"].head(p.per_gallery).tolist()
     shown = wrong[wrong["path"].isin({x for g in galleries for x in g["paths"]})]
     head, record = load_head(audits / artifacts.MODEL_DIR)
-    score, method = _scorer(params, audits, head, record)
+    explain, method = _explainer(params, audits, head, record)
     rows = []
     for item in shown.itertuples():
         img, _, _ = open_rgb(
             read_uri(join_uri(str(data_dir), item.path)), params.ingest.max_image_pixels
         )
-        target = head.classes.index(item.predicted)
-        base, saliency = occlusion_map(img, score, target, p.occlusion_grid)
+        base, saliency = explain(img, head.classes.index(item.predicted))
         rows.append(
             {
                 "path": item.path,
@@ -67,6 +67,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
                 "confidence": float(item.confidence),
                 "rescored_probability": base,
                 "saliency": saliency.ravel().round(6).tolist(),
+                "saliency_shape": list(saliency.shape),
                 "galleries": [g["title"] for g in galleries if item.path in g["paths"]],
             }
         )
@@ -80,6 +81,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
             "confidence",
             "rescored_probability",
             "saliency",
+            "saliency_shape",
             "galleries",
         ],
     )
@@ -90,11 +92,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         "split": ev["split"],
         "n_errors": len(wrong),
         "galleries": galleries,
-        "saliency": method
-        | {
-            "grid": p.occlusion_grid,
-            "max_rescoring_difference": round(float(agreement), 6),
-        },
+        "saliency": method | {"max_rescoring_difference": round(float(agreement), 6)},
         "params": vars(p),
         "curator_version": __version__,
     }
@@ -160,8 +158,34 @@ def _confusion_galleries(ev: dict, wrong: pd.DataFrame, limit: int) -> list[dict
     return out
 
 
-def _scorer(params: Params, audits: Path, head, record: dict) -> tuple[Scorer, dict[str, Any]]:
-    """The trained model as a function of images: the path that made the predictions."""
+Explainer = Callable[[Image.Image, int], tuple[float, np.ndarray]]  # (image, class) -> p, map
+
+
+def _explainer(params: Params, audits: Path, head, record: dict) -> tuple[Explainer, dict]:
+    """A saliency map from the model that made the predictions: Grad-CAM where the tower is a
+    vision transformer, occlusion sensitivity otherwise (the fallback descriptor, CNN towers)."""
+    grid = params.errors.occlusion_grid
+    occlusion = {"method": "occlusion", "grid": grid}
+    score, model, clip = _scorer(params, audits, head, record)
+    tower = clip[0].model.visual if clip else None
+    if tower is not None and hasattr(tower, "transformer") and hasattr(tower, "grid_size"):
+        encoder, classifier = clip
+
+        def explain_vit(img: Image.Image, target: int) -> tuple[float, np.ndarray]:
+            pixels = encoder.preprocess(img)[None].to(encoder.device)
+            return grad_cam(tower, classifier, pixels, target)
+
+        return explain_vit, {"method": "grad-cam", "grid": list(tower.grid_size), "model": model}
+
+    def explain_occlusion(img: Image.Image, target: int) -> tuple[float, np.ndarray]:
+        return occlusion_map(img, score, target, grid)
+
+    return explain_occlusion, occlusion | {"model": model}
+
+
+def _scorer(params: Params, audits: Path, head, record: dict):
+    """The trained model as a function of images (the path that made the predictions), its
+    name, and for CLIP the (encoder, head) pair a gradient map needs."""
     import torch
 
     embed = record["embedding"]
@@ -176,7 +200,7 @@ def _scorer(params: Params, audits: Path, head, record: dict) -> tuple[Scorer, d
         def score_fallback(images: list[Image.Image]) -> np.ndarray:
             return head.predict_proba(np.stack([describe(i, size) for i in images]))
 
-        return score_fallback, {"method": "occlusion", "model": f"{embed['backend']} + head"}
+        return score_fallback, f"{embed['backend']} + head", None
     from curator.features.embeddings import OpenClipEncoder, resolve_embedder
     from curator.stages.train import FINETUNED_TOWER
 
@@ -199,4 +223,4 @@ def _scorer(params: Params, audits: Path, head, record: dict) -> tuple[Scorer, d
         return np.concatenate(out)
 
     model = f"open_clip {embed['model']}{' (fine-tuned tower)' if tuned else ''} + head"
-    return score_clip, {"method": "occlusion", "model": model}
+    return score_clip, model, (encoder, network)

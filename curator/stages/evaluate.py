@@ -87,6 +87,7 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
         shift = read_parquet(audits / artifacts.SHIFT, "curator shift")[["path", "unlike_train"]]
         values = items[["sample_id", "path"]].merge(props, on="sample_id", how="left")
         values = values.merge(shift, on="path", how="left")
+        values["shorter_side"] = np.minimum(items["width"], items["height"]).to_numpy(float)
         groupings += condition_groupings(values, in_eval, p.condition_bins)
     if p.slices:
         groupings.append(

@@ -54,6 +54,8 @@ def test_galleries_hold_the_worst_groups_most_confident_mistakes(audited_demo, d
     shown = {x for g in summary["galleries"] for x in g["paths"]}
     assert set(table["path"]) == shown
     grid = summary["saliency"]["grid"]
+    assert summary["saliency"]["method"] == "occlusion"  # the fallback has no gradient path
+    assert all(list(s) == [grid, grid] for s in table["saliency_shape"])
     assert all(len(s) == grid * grid for s in table["saliency"])
     assert np.allclose(table["rescored_probability"], table["confidence"], atol=1e-5)
     assert summary["saliency"]["model"] == "fallback:thumbnail + head"
@@ -71,10 +73,19 @@ def test_the_clip_path_rescoring_reproduces_the_predictions(tmp_path, tiny_clip_
     embed.run(params, root, audits)
     train.run(params, root, audits)
     head, record = load_head(audits / artifacts.MODEL_DIR)
-    score, method = errors._scorer(params, audits, head, record)
-    assert ("fine-tuned" in method["model"]) == finetune
+    score, model, _ = errors._scorer(params, audits, head, record)
+    assert ("fine-tuned" in model) == finetune
     preds = pd.read_parquet(audits / artifacts.PREDICTIONS)
     images = [open_rgb((root / p).read_bytes(), 10**8)[0] for p in preds["path"]]
     rescored = score(images)
     expected = preds[[f"p_{c}" for c in head.classes]].to_numpy()
     assert np.allclose(rescored, expected, atol=1e-4)
+    # the tiny tower is a vision transformer: Grad-CAM over its 4 x 4 patches (64 px / 16 px),
+    # whose forward pass gives the same probability of the predicted class
+    explain, method = errors._explainer(params, audits, head, record)
+    assert method["method"] == "grad-cam" and method["grid"] == [4, 4]
+    for img, row in zip(images, preds.itertuples(), strict=True):
+        target = head.classes.index(row.predicted)
+        prob, cam = explain(img, target)
+        assert prob == pytest.approx(row.confidence, abs=1e-4)
+        assert cam.shape == (4, 4) and (cam >= 0).all() and np.isfinite(cam).all()
