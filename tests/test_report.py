@@ -359,3 +359,17 @@ def test_the_deployment_checklist_answers_four_questions_with_working_links(repo
     )
     balance_doc = json.loads((audits / artifacts.BALANCE_SUMMARY).read_text())
     assert f"Minority class(es): {', '.join(balance_doc['minority_classes'])}" in table
+
+
+def test_the_card_says_whether_each_held_out_split_is_drawn_like_train(reports):
+    _, audits, out, _ = reports
+    card = (out / "model_card.html").read_text()
+    start = card.index('<h3 id="shift">')
+    section = card[start : card.index("</table>", start)]
+    shift = json.loads((audits / artifacts.SHIFT_SUMMARY).read_text())
+    assert set(shift["embedding"]) == {"val", "test"}
+    for split, e in shift["embedding"].items():
+        src = f'data-src="shift.json [&#34;embedding&#34;, &#34;{split}&#34;, &#34;auc&#34;]"'
+        assert f"{src}>{e['auc']:.3f}</span>" in section, split
+        verdict = "shifted" if e["shifted"] else "drawn like train"
+        assert f"<td>{split}</td>" in section and verdict in section

@@ -1,7 +1,8 @@
 """Errors stage: what the mistakes look like, and what the model looked at.
 
 Galleries of misclassified images of the evaluated split: one per worst group (the overall
-worst first, then each grouping's worst, surely-worse groups before the rest) and one per most
+worst first, the worst embedding slice second, then each grouping's worst, surely-worse groups
+before the rest) and one per most
 frequent confusion (true class -> predicted class), each holding the most confident mistakes
 first. Every image in a gallery gets an occlusion-sensitivity map (curator/saliency.py) made by
 the same model that predicted it: the probe on the fallback descriptor, the head on the frozen
@@ -32,6 +33,7 @@ from curator.io.uris import join_uri, read_uri
 from curator.model import load_head
 from curator.params import Params
 from curator.saliency import grad_cam, occlusion_map
+from curator.subgroups import SLICE_GROUPING
 
 
 @outputs_committed_together()
@@ -102,10 +104,14 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
 
 
 def _group_galleries(ev: dict, wrong: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
-    """The overall worst group, then each grouping's worst: surely worse first, larger gap first."""
+    """The overall worst group, the worst embedding slice (a weak region no attribute names),
+    then each grouping's worst: surely worse first, larger gap first."""
     picked: list[dict[str, Any]] = []
     worst = ev.get("worst_group")
     candidates = [worst] if worst else []
+    slices = ev["subgroups"].get(SLICE_GROUPING, {}).get("worst_group")
+    if slices:
+        candidates.append({"grouping": SLICE_GROUPING} | slices)
     ranked = sorted(
         (
             {"grouping": name} | s["worst_group"]

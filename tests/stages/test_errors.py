@@ -89,3 +89,41 @@ def test_the_clip_path_rescoring_reproduces_the_predictions(tmp_path, tiny_clip_
         prob, cam = explain(img, target)
         assert prob == pytest.approx(row.confidence, abs=1e-4)
         assert cam.shape == (4, 4) and (cam >= 0).all() and np.isfinite(cam).all()
+
+
+def test_gallery_order_overall_worst_then_worst_slice_then_surest_gaps():
+    def worst(group, gap, significant, n=50):
+        return {"group": group, "n": n, "accuracy": 0.5, "accuracy_gap_vs_rest": gap} | {
+            "significant": significant
+        }
+
+    ev = {
+        "worst_group": {"grouping": "site"} | worst("C", 0.2, True),
+        "subgroups": {
+            "site": {"worst_group": worst("C", 0.2, True)},
+            "device": {"worst_group": worst("phone", 0.05, False)},
+            "image brightness": {"worst_group": worst("01/10 darkest", 0.1, True)},
+            "slice": {"worst_group": worst("slice-03", 0.01, False)},
+            "empty": {},  # a grouping with no reportable worst group
+        },
+    }
+    wrong = pd.DataFrame(
+        {
+            "path": [f"{i}.png" for i in range(4)],
+            "confidence": [0.9, 0.8, 0.7, 0.6],
+            "site": ["C", "C", "A", "B"],
+            "device": ["phone", "scanner", "phone", "phone"],
+            "image brightness": ["01/10 darkest", "05/10", "01/10 darkest", "05/10"],
+            "slice": ["slice-03", "slice-03", "slice-01", "slice-02"],
+        }
+    )
+    galleries = errors._group_galleries(ev, wrong, limit=4)
+    order = [(g["grouping"], g["group"]) for g in galleries]
+    assert order == [
+        ("site", "C"),  # the overall worst
+        ("slice", "slice-03"),  # the worst embedding slice, though its gap is small
+        ("image brightness", "01/10 darkest"),  # surely worse before not
+        ("device", "phone"),
+    ]
+    assert [g["n_errors"] for g in galleries] == [2, 2, 2, 3]
+    assert len(errors._group_galleries(ev, wrong, limit=2)) == 2
