@@ -493,6 +493,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
         _require(ok, key, f"must be an integer, got {value!r}")
         return value
+    if hint is str and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # a class named 1 (a folder "1") written unquoted in YAML
     _require(isinstance(value, hint), key, f"must be {_describe(hint)}, got {value!r}")
     return value
 

@@ -40,6 +40,10 @@ def test_types_are_coerced():
         }
     )
     assert p.balance.subgroups == ("a",) and p.ingest.manifest is None
+    # a class named by a folder "1", written unquoted: YAML reads an int, the class is "1"
+    assert params_from_dict({"evaluate": {"positive_class": 1}}).evaluate.positive_class == "1"
+    with pytest.raises(ConfigError, match="positive_class must be str"):
+        params_from_dict({"evaluate": {"positive_class": True}})
 
 
 def test_missing_and_malformed_files(tmp_path):
