@@ -38,6 +38,7 @@ from eval_properties_cifar import degrade
 
 from curator import artifacts
 from curator.pipeline import STAGES
+from curator.shift import shifted_properties
 
 KINDS = {  # planted kind -> the finding that should flag it, the property bin that holds it
     "darkened": ("dark", "image brightness"),
@@ -185,7 +186,7 @@ def main() -> None:
     )
     shift = json.loads((audits / artifacts.SHIFT_SUMMARY).read_text())
     e = shift["embedding"]["test"]
-    moved = [n for n, by in shift["properties"]["tests"].items() if by["test"]["shifted"]]
+    moved = shifted_properties(shift["properties"]).get("test", [])
     print(
         f"shift, test vs train: domain AUC {e['auc']:.3f} ({e['auc_ci'][0]:.3f} to "
         f"{e['auc_ci'][1]:.3f}), shifted={e['shifted']}; properties shifted: {moved}"

@@ -3,7 +3,7 @@
 Saved views: one per issue type (most severe first), duplicate clusters as groups (each
 cluster's members side by side; also flat, surest cluster first), the review queue in priority
 order, the evaluated images each subgroup (sensitive feature or intersection) gets wrong, and
-the Model Card's error galleries (with each image's occlusion map as a heatmap), the most
+the Model Card's error galleries (with each image's saliency map as a heatmap), the most
 confident mistake first.
 FiftyOne is imported lazily, with its telemetry off unless the user turned it on.
 """
@@ -98,7 +98,7 @@ def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple
         for title in titles:
             views[f"error gallery: {title}"] = (
                 f"the Model Card's error gallery {title}, most confident mistake first, "
-                "with its occlusion map (field saliency)",
+                "with its saliency map (field saliency)",
                 lambda ds, title=title: ds.match(F("error_galleries").contains(title)).sort_by(
                     "prediction.confidence", reverse=True
                 ),

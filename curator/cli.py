@@ -304,10 +304,10 @@ def shift(audits_dir: Path, params_path: Path) -> None:
         verdict = "shifted" if e.get("shifted") else "drawn like train"
         ci = f" ({e['auc_ci'][0]:.3f} to {e['auc_ci'][1]:.3f})" if "auc_ci" in e else ""
         parts.append(f"{split} vs train domain AUC {e['auc']:.3f}{ci}, {verdict}")
-    tests = s["properties"]["tests"]
-    shifted = sorted(
-        {f"{n} ({sp})" for n, by in tests.items() for sp, t in by.items() if t["shifted"]}
-    )
+    from curator.shift import shifted_properties
+
+    by_split = shifted_properties(s["properties"]).items()
+    shifted = sorted(f"{n} ({split})" for split, names in by_split for n in names)
     parts.append(f"properties shifted: {', '.join(shifted) or 'none'}")
     click.echo(f"shift: {'; '.join(parts)} -> {audits_dir}/")
 
@@ -484,7 +484,7 @@ def evaluate(audits_dir: Path, params_path: Path | None) -> None:
 @audits_option
 @params_option
 def errors(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
-    """Galleries of mistakes (worst groups, most confused classes) with occlusion saliency maps.
+    """Galleries of mistakes (worst groups, most confused classes) with saliency maps.
 
     Example: curator errors --data data --audits audits
     """

@@ -22,12 +22,13 @@ employment law that fairness reviews borrow) is listed in ``below_ratio_floor``.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from curator.errors import ConfigError
-from curator.metrics import interval
+from curator.metrics import class_sums, interval, rounded
 from curator.params import EvaluateParams
 
 FAIRNESS_METRICS = (
@@ -53,22 +54,35 @@ def positive_classes(classes: list[str], p: EvaluateParams) -> list[int]:
     return [classes.index(positive)]
 
 
+RATE_GROUPS = {  # each rate and the groups it is compared over (eligible_groups)
+    "selection_rate": "demographic_parity",
+    "true_positive_rate": "equalized_odds",
+    "false_positive_rate": "equalized_odds",
+}
+
+
+def rate_counts(sums: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """Per rate, (..., classes, 2) from group sums (..., width): its numerator and the rest of
+    its denominator (selected / not selected among the images the rate is over)."""
+    true, pred, tp = class_sums(sums, n_classes)
+    n = true.sum(axis=-1, keepdims=True)
+    fp = pred - tp
+    return {
+        "selection_rate": np.stack([pred, n - pred], axis=-1),
+        "true_positive_rate": np.stack([tp, true - tp], axis=-1),
+        "false_positive_rate": np.stack([fp, n - true - fp], axis=-1),
+    }
+
+
 def rates(sums: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
     """Selection rate, TPR and FPR per class from group sums (..., width): arrays (..., classes)."""
-    k = n_classes
-    true, pred, tp = sums[..., :k], sums[..., k : 2 * k], sums[..., 2 * k : 3 * k]
-    n = true.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "selection_rate": pred / n,
-            "true_positive_rate": tp / true,
-            "false_positive_rate": (pred - tp) / (n - true),
-        }
+        return {r: c[..., 0] / c.sum(axis=-1) for r, c in rate_counts(sums, n_classes).items()}
 
 
 def eligible_groups(point: np.ndarray, n_classes: int, p: EvaluateParams) -> dict[str, np.ndarray]:
     """(groups, classes) masks: which groups each metric compares for each class."""
-    true = point[:, :n_classes]
+    true, _, _ = class_sums(point, n_classes)
     n = true.sum(axis=1, keepdims=True)
     big = np.broadcast_to(n >= p.min_group_size, true.shape)
     conditioned = big & (true >= p.min_class_support) & (n - true >= p.min_class_support)
@@ -93,7 +107,7 @@ def between_groups(sums: np.ndarray, masks: dict[str, np.ndarray], n_classes: in
     dp_diff, dp_ratio = _spread(r["selection_rate"], masks["demographic_parity"])
     tpr_diff, tpr_ratio = _spread(r["true_positive_rate"], masks["equalized_odds"])
     fpr_diff, fpr_ratio = _spread(r["false_positive_rate"], masks["equalized_odds"])
-    true = sums[..., :n_classes]
+    true, _, _ = class_sums(sums, n_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         base = true / true.sum(axis=-1, keepdims=True)
     base_diff, _ = _spread(base, masks["demographic_parity"])
@@ -121,8 +135,6 @@ def summarize(
 ) -> dict[str, Any] | None:
     """The grouping's named fairness metrics with intervals, per scored class and the largest
     over classes (which class it is named); None when fewer than two groups qualify for any."""
-    import warnings
-
     k = len(classes)
     masks = eligible_groups(point, k, p)
     with warnings.catch_warnings():  # all-NaN slices: a class no two groups qualify for
@@ -130,7 +142,7 @@ def summarize(
         values = between_groups(point, masks, k)
         resampled = between_groups(boots, masks, k) if boots is not None else None
     per_class: dict[str, Any] = {}
-    counts = _rate_counts(point, k)
+    counts = rate_counts(point, k)
     scored = positive_classes(classes, p)
     alpha = 1 - p.ci_level
     for c in scored:
@@ -142,10 +154,10 @@ def summarize(
             }
         }
         for metric, v in values.items():
-            entry[metric] = _round(v[c])
+            entry[metric] = rounded(v[c])
             if resampled is not None and np.isfinite(v[c]):
                 entry[f"{metric}_ci"] = [
-                    _round(x) for x in interval(resampled[metric][:, c], p.ci_level)
+                    rounded(x) for x in interval(resampled[metric][:, c], p.ci_level)
                 ]
         entry["p_values"] = {
             rate: _homogeneity(counts[rate][:, c], masks[kind][:, c])
@@ -167,26 +179,6 @@ def summarize(
     return {"per_class": per_class, "largest": largest, "focus_class": focus["class"]}
 
 
-RATE_GROUPS = {  # each rate and the groups it is compared over (eligible_groups)
-    "selection_rate": "demographic_parity",
-    "true_positive_rate": "equalized_odds",
-    "false_positive_rate": "equalized_odds",
-}
-
-
-def _rate_counts(point: np.ndarray, k: int) -> dict[str, np.ndarray]:
-    """Per rate, (groups, classes, 2): the counts of its numerator and of the rest of its
-    denominator (selected / not selected among those the rate is over)."""
-    true, pred, tp = point[:, :k], point[:, k : 2 * k], point[:, 2 * k : 3 * k]
-    n = true.sum(axis=1, keepdims=True)
-    fp = pred - tp
-    return {
-        "selection_rate": np.stack([pred, n - pred], axis=-1),
-        "true_positive_rate": np.stack([tp, true - tp], axis=-1),
-        "false_positive_rate": np.stack([fp, n - true - fp], axis=-1),
-    }
-
-
 def _homogeneity(table: np.ndarray, mask: np.ndarray) -> float | None:
     """Chi-square test that a rate is the same in every compared group (groups x 2 counts).
     A ratio of two tiny rates (0 of 300 against 3 of 300) can be 0 with a bootstrap interval
@@ -198,7 +190,7 @@ def _homogeneity(table: np.ndarray, mask: np.ndarray) -> float | None:
         return None
     if (table.sum(axis=0) == 0).any():
         return 1.0  # every group at rate 0 (or 1): no difference
-    return _round(chi2_contingency(table).pvalue)
+    return rounded(chi2_contingency(table).pvalue)
 
 
 def _below_floor(entry: dict[str, Any], alpha: float, p: EvaluateParams) -> list[str]:
@@ -219,7 +211,3 @@ def _below_floor(entry: dict[str, Any], alpha: float, p: EvaluateParams) -> list
         if surely_below and p_value is not None and p_value < alpha:
             out.append(metric)
     return out
-
-
-def _round(x: Any) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), 6)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -85,6 +86,12 @@ def group_sums(
     return point, boots
 
 
+def class_sums(sums: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true, predicted, true positive) counts per class from group sums (..., width)."""
+    k = n_classes
+    return sums[..., :k], sums[..., k : 2 * k], sums[..., 2 * k : 3 * k]
+
+
 def metrics_from_sums(sums: np.ndarray, n_classes: int, bins: int) -> dict[str, np.ndarray]:
     """All metrics from group sums of shape (..., width); undefined values are NaN.
 
@@ -92,7 +99,7 @@ def metrics_from_sums(sums: np.ndarray, n_classes: int, bins: int) -> dict[str, 
     y_true; macro-F1 averages F1 = 2tp / (n_true + n_pred) over classes present in y_true or y_pred.
     """
     k = n_classes
-    true, pred, tp = sums[..., :k], sums[..., k : 2 * k], sums[..., 2 * k : 3 * k]
+    true, pred, tp = class_sums(sums, k)
     hit = sums[..., 3 * k]
     correct, conf = (sums[..., 3 * k + 1 + j * bins : 3 * k + 1 + (j + 1) * bins] for j in range(2))
     n = true.sum(axis=-1)
@@ -120,6 +127,11 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
     total = np.where(present, a, 0.0).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return total / present.sum(axis=-1)
+
+
+def rounded(x: Any) -> float | None:
+    """A number as JSON stores it: 6 decimals; None where it is undefined (NaN, inf, None)."""
+    return None if x is None or not np.isfinite(x) else round(float(x), 6)
 
 
 def interval(boot: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from curator.io.tables import read_json, read_parquet
 from curator.io.uris import join_uri, read_uri
 from curator.io.versions import data_commit, data_version
 from curator.params import Params
+from curator.shift import shifted_properties
 from curator.subgroups import CONDITION_PREFIX, SLICE_GROUPING
 
 SCHEMA = Path(__file__).parent / "schemas" / "model_card.schema.json"
@@ -97,22 +98,25 @@ def _png_uri(img) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def thumbnail(data_dir: Path | str, path: str, size: int, max_pixels: int) -> str | None:
-    """A PNG data URI of the image at ``size`` px (longest side), or None."""
-    img = _open(data_dir, path, max_pixels)
-    if img is None:
-        return None
+def _thumb_uri(img, size: int) -> str:
+    img = img.copy()
     img.thumbnail((size, size))
     return _png_uri(img)
 
 
+def thumbnail(data_dir: Path | str, path: str, size: int, max_pixels: int) -> str | None:
+    """A PNG data URI of the image at ``size`` px (longest side), or None."""
+    img = _open(data_dir, path, max_pixels)
+    return None if img is None else _thumb_uri(img, size)
+
+
 def error_galleries(
-    audits: Path, data_dir: Path | str, size: int, max_pixels: int
+    summary: dict[str, Any], audits: Path, data_dir: Path | str, size: int, max_pixels: int
 ) -> list[dict[str, Any]]:
-    """The errors stage's galleries, each image as a thumbnail and its saliency overlay."""
+    """The errors stage's galleries (``summary``: errors.json), each image as a thumbnail and
+    its saliency overlay, decoded once."""
     import numpy as np
 
-    summary = read_json(audits / artifacts.ERRORS_SUMMARY, "curator errors")
     table = read_parquet(audits / artifacts.ERRORS, "curator errors").set_index("path")
     out = []
     for gallery in summary["galleries"]:
@@ -125,7 +129,7 @@ def error_galleries(
                 {"path": path, "label": row["label"], "predicted": row["predicted"]}
                 | {"confidence": row["confidence"]}
                 | {
-                    "thumb": None if img is None else thumbnail(data_dir, path, size, max_pixels),
+                    "thumb": None if img is None else _thumb_uri(img, size),
                     "overlay": None if img is None else _png_uri(saliency.overlay(img, heat, size)),
                 }
             )
@@ -465,6 +469,9 @@ def model_card_context(
         "duplicates": numbers.docs[artifacts.DUPLICATES_SUMMARY],
         "embed": numbers.docs[artifacts.EMBED_SUMMARY],
         "shift": numbers.docs[artifacts.SHIFT_SUMMARY],
+        "shifted_properties": shifted_properties(
+            numbers.docs[artifacts.SHIFT_SUMMARY]["properties"]
+        ),
         "balance": numbers.docs[artifacts.BALANCE_SUMMARY],
         "ingest": numbers.docs[artifacts.INGEST_SUMMARY],
         "r": params.report,

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from curator.features.properties import PROPERTY_NAMES
+from curator.metrics import interval, rounded
 from curator.params import ShiftParams
 
 
@@ -49,6 +50,16 @@ def property_shift(frame: pd.DataFrame, alpha: float) -> dict[str, Any]:
     return {"alpha": alpha, "n_tests": n_tests, "tests": tests}
 
 
+def shifted_properties(properties: dict[str, Any]) -> dict[str, list[str]]:
+    """Per held-out split, the properties ``property_shift`` calls shifted, in its order."""
+    out: dict[str, list[str]] = {}
+    for name, by_split in properties["tests"].items():
+        for split, test in by_split.items():
+            if test["shifted"]:
+                out.setdefault(split, []).append(name)
+    return out
+
+
 def domain_classifier(
     train: np.ndarray, held: np.ndarray, p: ShiftParams
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -73,20 +84,15 @@ def domain_classifier(
     auc = float(roc_auc_score(y, scores))
     rng = np.random.default_rng(p.seed)
     neg, pos = scores[y == 0], scores[y == 1]
+    both = np.r_[np.ones(len(pos)), np.zeros(len(neg))]  # each side resampled on its own
     boots = np.array(
-        [_auc(rng.choice(pos, len(pos)), rng.choice(neg, len(neg))) for _ in range(p.n_bootstrap)]
+        [
+            roc_auc_score(both, np.r_[rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
+            for _ in range(p.n_bootstrap)
+        ]
     )
-    summary: dict[str, Any] = {"n": len(held), "n_train": len(train), "auc": round(auc, 6)}
+    summary: dict[str, Any] = {"n": len(held), "n_train": len(train), "auc": rounded(auc)}
     if len(boots):
-        tail = (1 - p.ci_level) / 2
-        lo, hi = np.quantile(boots, [tail, 1 - tail])
-        summary |= {"auc_ci": [round(float(lo), 6), round(float(hi), 6)], "shifted": bool(lo > 0.5)}
+        lo, hi = interval(boots, p.ci_level)
+        summary |= {"auc_ci": [rounded(lo), rounded(hi)], "shifted": bool(lo > 0.5)}
     return scores[y == 1], summary
-
-
-def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
-    """Mann-Whitney AUC (ties count half): the share of (pos, neg) pairs ranked right."""
-    from scipy.stats import rankdata
-
-    ranks = rankdata(np.r_[pos, neg])
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from curator import fairness
-from curator.metrics import HEADLINE, Scored, group_sums, interval, metrics_from_sums
+from curator.metrics import HEADLINE, Scored, group_sums, interval, metrics_from_sums, rounded
 from curator.params import EvaluateParams
 
 SLICE_GROUPING = "slice"  # the grouping of k-means slices of the embedding space
@@ -181,13 +181,13 @@ def evaluate_grouping(
                 | dict(zip(("value", "ci_low", "ci_high"), shown, strict=True))
             )
             if not why_not:
-                entry[metric] = _round(value)
-                entry[f"{metric}_ci"] = [_round(lo), _round(hi)]
+                entry[metric] = rounded(value)
+                entry[f"{metric}_ci"] = [rounded(lo), rounded(hi)]
         summary["groups"][name] = entry
 
     if frame is not None and ok.sum() >= 2:
-        summary["difference"] = {k: _round(v) for k, v in frame.difference().items()}
-        summary["ratio"] = {k: _round(v) for k, v in frame.ratio().items()}
+        summary["difference"] = {k: rounded(v) for k, v in frame.difference().items()}
+        summary["ratio"] = {k: rounded(v) for k, v in frame.ratio().items()}
         summary["worst_group"] = _worst_group(names, m, ok, gap, gap_boot, p)
         summary["recall_gaps"] = _recall_gaps(names, m, ok, classes, p)
         gaps = [r["gap"] for r in summary["recall_gaps"].values()]
@@ -208,13 +208,13 @@ def _worst_group(names, m, ok, gap, gap_boot, p: EvaluateParams) -> dict[str, An
     out: dict[str, Any] = {
         "group": str(names[g]),
         "n": int(m["n"][g]),
-        "accuracy": _round(m["accuracy"][g]),
-        "accuracy_gap_vs_rest": _round(gap[g]),
+        "accuracy": rounded(m["accuracy"][g]),
+        "accuracy_gap_vs_rest": rounded(gap[g]),
         "ci_level": round(level, 6),
     }
     if gap_boot is not None:
         lo, hi = interval(gap_boot[:, g], level)
-        out["gap_ci"] = [_round(lo), _round(hi)]
+        out["gap_ci"] = [rounded(lo), rounded(hi)]
         out["significant"] = bool(lo > 0)
     return out
 
@@ -229,14 +229,10 @@ def _recall_gaps(names, m, ok, classes, p: EvaluateParams) -> dict[str, dict]:
         recall = m["recall"][eligible, k]
         lo, hi = eligible[np.argmin(recall)], eligible[np.argmax(recall)]
         out[cls] = {
-            "gap": _round(recall.max() - recall.min()),
+            "gap": rounded(recall.max() - recall.min()),
             "lowest": str(names[lo]),
-            "lowest_recall": _round(m["recall"][lo, k]),
+            "lowest_recall": rounded(m["recall"][lo, k]),
             "highest": str(names[hi]),
-            "highest_recall": _round(m["recall"][hi, k]),
+            "highest_recall": rounded(m["recall"][hi, k]),
         }
     return out
-
-
-def _round(x: Any) -> float | None:
-    return None if x is None or not np.isfinite(x) else round(float(x), 6)

@@ -144,9 +144,14 @@ def hog_descriptor(img: Image.Image, size: int) -> np.ndarray:
     return vec / norm if norm > 0 else vec
 
 
+def fallback_descriptor(img: Image.Image, name: str, size: int) -> np.ndarray:
+    """The fallback descriptor ``name`` (embed.fallback) of a decoded image."""
+    return thumbnail_descriptor(img, size) if name == "thumbnail" else hog_descriptor(img, size)
+
+
 def fallback_file(path: Path | str, name: str, size: int, max_image_pixels: int) -> np.ndarray:
     img, _, _ = open_rgb(read_uri(str(path)), max_image_pixels)
-    return thumbnail_descriptor(img, size) if name == "thumbnail" else hog_descriptor(img, size)
+    return fallback_descriptor(img, name, size)
 
 
 def pick_device(requested: str) -> str:

@@ -87,6 +87,12 @@ def load_embeddings(audits: Path) -> tuple[list[str], np.ndarray]:
     return ids, np.load(audits / artifacts.EMBED_VECTORS)
 
 
+def embeddings_of(audits: Path, sample_ids: pd.Series) -> np.ndarray:
+    """The embedding of each given sample_id, in order (rows of the embed stage's output)."""
+    ids, vectors = load_embeddings(audits)
+    return vectors[sample_ids.map({s: k for k, s in enumerate(ids)}).to_numpy()]
+
+
 def write_check_result(result: CheckResult, audits: Path, stage: str) -> None:
     """The three outputs every checking stage writes, named by the stage: findings/<stage>.parquet,
     <stage>.json (summary + params) and metrics/<stage>.json."""

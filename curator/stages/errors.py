@@ -2,12 +2,12 @@
 
 Galleries of misclassified images of the evaluated split: one per worst group (the overall
 worst first, the worst embedding slice second, then each grouping's worst, surely-worse groups
-before the rest) and one per most
-frequent confusion (true class -> predicted class), each holding the most confident mistakes
-first. Every image in a gallery gets an occlusion-sensitivity map (curator/saliency.py) made by
-the same model that predicted it: the probe on the fallback descriptor, the head on the frozen
-CLIP tower, or the fine-tuned tower with its head; the map's unoccluded probability is
-recorded beside the stage's prediction, so a reader can check the two agree.
+before the rest) and one per most frequent confusion (true class -> predicted class), each
+holding the most confident mistakes first. Every image in a gallery gets a saliency map
+(curator/saliency.py) made by the same model that predicted it: Grad-CAM where the CLIP tower
+(frozen or fine-tuned) is a vision transformer, occlusion sensitivity otherwise (the probe on
+the fallback descriptor, CNN towers); the probability the map's model gives is recorded beside
+the stage's prediction, so a reader can check the two agree.
 """
 
 from __future__ import annotations
@@ -197,14 +197,14 @@ def _scorer(params: Params, audits: Path, head, record: dict):
     embed = record["embedding"]
     batch = params.errors.batch_size
     if embed["backend"].startswith("fallback:"):
-        from curator.features.embeddings import hog_descriptor, thumbnail_descriptor
+        from curator.features.embeddings import fallback_descriptor
 
-        name = embed["backend"].split(":", 1)[1]
-        describe = thumbnail_descriptor if name == "thumbnail" else hog_descriptor
-        size = params.embed.fallback_size
+        name, size = embed["backend"].split(":", 1)[1], params.embed.fallback_size
 
         def score_fallback(images: list[Image.Image]) -> np.ndarray:
-            return head.predict_proba(np.stack([describe(i, size) for i in images]))
+            return head.predict_proba(
+                np.stack([fallback_descriptor(i, name, size) for i in images])
+            )
 
         return score_fallback, f"{embed['backend']} + head", None
     from curator.features.embeddings import OpenClipEncoder, resolve_embedder

@@ -35,9 +35,10 @@ from curator.metrics import (
     group_sums,
     interval,
     metrics_from_sums,
+    rounded,
 )
 from curator.params import EvaluateParams, Params
-from curator.stages import load_embeddings
+from curator.stages import embeddings_of
 from curator.subgroups import (
     SLICE_GROUPING,
     Grouping,
@@ -148,8 +149,7 @@ def _slices(audits: Path, items: pd.DataFrame, p: EvaluateParams) -> pd.Series:
     """k-means (FAISS) on the embeddings of every image; each image's cluster as 'slice-NN'."""
     import faiss
 
-    ids, vectors = load_embeddings(audits)
-    x = vectors[items["sample_id"].map({s: k for k, s in enumerate(ids)}).to_numpy()]
+    x = embeddings_of(audits, items["sample_id"])
     x = np.ascontiguousarray(x, dtype=np.float32)
     k = min(p.slices, len(np.unique(x, axis=0)))
     kmeans = faiss.Kmeans(x.shape[1], k, niter=25, seed=p.seed, verbose=False)
@@ -232,16 +232,16 @@ def _overall(s: Scored, classes: list[str], p: EvaluateParams) -> dict[str, Any]
     out: dict[str, Any] = {"n": len(s.y)}
     shown = reported_metrics(s)
     for metric in shown:
-        out[metric] = _num(m[metric])
+        out[metric] = rounded(m[metric])
         if mb is not None:
-            out[f"{metric}_ci"] = [_num(v) for v in interval(mb[metric], p.ci_level)]
+            out[f"{metric}_ci"] = [rounded(v) for v in interval(mb[metric], p.ci_level)]
     out["top_k"] = s.top_k if "top_k_accuracy" in shown else None
     out["per_class"] = {
         cls: {
             "support": int(m["support"][k]),
-            "precision": _num(m["precision"][k]),
-            "recall": _num(m["recall"][k]),
-            "f1": _num(m["f1"][k]),
+            "precision": rounded(m["precision"][k]),
+            "recall": rounded(m["recall"][k]),
+            "f1": rounded(m["f1"][k]),
         }
         for k, cls in enumerate(classes)
     }
@@ -267,15 +267,15 @@ def _corrected(s: Scored, flags: dict[str, pd.Series], p: EvaluateParams) -> dic
             mb = metrics_from_sums(boots, s.n_classes, s.bins)
             tb = metrics_from_sums(boots.sum(axis=1), s.n_classes, s.bins)
         for metric in HEADLINE:
-            entry[f"raw_{metric}"] = _num(total[metric])
-            entry[f"clean_{metric}"] = _num(m[metric][0])
-            entry[f"excluded_only_{metric}"] = _num(m[metric][1])
-            entry[f"inflation_{metric}"] = _num(total[metric] - m[metric][0])
+            entry[f"raw_{metric}"] = rounded(total[metric])
+            entry[f"clean_{metric}"] = rounded(m[metric][0])
+            entry[f"excluded_only_{metric}"] = rounded(m[metric][1])
+            entry[f"inflation_{metric}"] = rounded(total[metric] - m[metric][0])
             if p.n_bootstrap:
                 clean = mb[metric][:, 0]
-                entry[f"clean_{metric}_ci"] = [_num(v) for v in interval(clean, p.ci_level)]
+                entry[f"clean_{metric}_ci"] = [rounded(v) for v in interval(clean, p.ci_level)]
                 entry[f"inflation_{metric}_ci"] = [
-                    _num(v) for v in interval(tb[metric] - clean, p.ci_level)
+                    rounded(v) for v in interval(tb[metric] - clean, p.ci_level)
                 ]
         out[f"without_{name}"] = entry
     return out
@@ -302,8 +302,3 @@ def _write_plots(audits, evaluated, s: Scored, classes, rows) -> None:
     acc = acc.assign(group=acc["grouping"] + ": " + acc["group"])[["group", "value", "n"]]
     write_csv(acc.rename(columns={"value": "accuracy"}), audits / artifacts.GROUP_ACCURACY_PLOT)
     write_csv(pd.DataFrame(calibration_table(s)), audits / artifacts.CALIBRATION_PLOT)
-
-
-def _num(x) -> float | None:
-    x = float(x)
-    return round(x, 6) if np.isfinite(x) else None

@@ -37,7 +37,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
     considerations = caveats(card_numbers, params)
     audit = dataset_context(audit_numbers, audits, data_dir, params, prov)
     size, max_pixels = params.report.thumbnail_size, params.ingest.max_image_pixels
-    galleries = error_galleries(audits, data_dir, size, max_pixels)
+    galleries = error_galleries(docs[artifacts.ERRORS_SUMMARY], audits, data_dir, size, max_pixels)
     model_card = model_card_context(card_numbers, params, prov, considerations, galleries)
     pages = {
         DATASET_AUDIT: render("dataset_audit.html", audit),

@@ -13,7 +13,7 @@ from curator import __version__, artifacts
 from curator.io.tables import outputs_committed_together, read_parquet, write_json, write_parquet
 from curator.params import Params
 from curator.shift import domain_classifier, property_shift
-from curator.stages import load_embeddings
+from curator.stages import embeddings_of
 
 MOST_SHIFTED = 24  # held-out images listed per split in shift.json, least like train first
 
@@ -24,8 +24,7 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
     items = manifest[manifest["readable"]].reset_index(drop=True)
     props = read_parquet(audits / artifacts.PROPERTIES, "curator properties")
-    ids, vectors = load_embeddings(audits)
-    x = vectors[items["sample_id"].map({s: k for k, s in enumerate(ids)}).to_numpy()]
+    x = embeddings_of(audits, items["sample_id"])
     is_train = (items["split"] == "train").to_numpy()
     embedding: dict[str, Any] = {}
     scored = []

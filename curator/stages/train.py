@@ -29,7 +29,7 @@ from curator.io.tables import (
 from curator.io.versions import data_version
 from curator.model import fit_head, save_head, save_tensors
 from curator.params import Params, TrainParams
-from curator.stages import load_embeddings
+from curator.stages import embeddings_of
 
 log = logging.getLogger(__name__)
 FINETUNED_TOWER = "image_tower.safetensors"
@@ -115,8 +115,7 @@ def run(
     audits, p = Path(audits_dir), params.train
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
     items = manifest[manifest["readable"]].reset_index(drop=True)
-    ids, vectors = load_embeddings(audits)
-    x = vectors[items["sample_id"].map({s: k for k, s in enumerate(ids)}).to_numpy()]
+    x = embeddings_of(audits, items["sample_id"])
     classes = sorted(items["label"].unique())
     y = items["label"].map({c: k for k, c in enumerate(classes)}).to_numpy()
     dropped = excluded_paths(findings, p.exclude)
