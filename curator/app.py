@@ -28,7 +28,7 @@ from curator.io.fiftyone_dataset import (
 from curator.io.tables import read_json
 from curator.params import Params
 from curator.stages import load_embeddings
-from curator.subgroups import MISSING, SLICE_GROUPING
+from curator.subgroups import MISSING
 
 REVIEW_QUEUE_VIEW = "review queue"
 CLUSTERS_VIEW = "duplicate clusters"
@@ -75,8 +75,8 @@ def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple
     if evaluation:
         split = evaluation["split"]
         for grouping, summary in evaluation["subgroups"].items():
-            if grouping == SLICE_GROUPING:
-                continue
+            if not summary["recorded"]:
+                continue  # slices and image-condition bins are no sample fields to match on
             features = grouping.split(" x ")
             for group in summary["groups"]:
                 values = group.split(" | ")

@@ -25,7 +25,7 @@ from curator.io.uris import join_uri, read_uri
 from curator.io.versions import data_commit, data_version
 from curator.params import Params
 from curator.shift import shifted_properties
-from curator.subgroups import CONDITION_PREFIX, SLICE_GROUPING
+from curator.subgroups import CONDITION_PREFIX
 
 SCHEMA = Path(__file__).parent / "schemas" / "model_card.schema.json"
 # summary file -> the command that writes it (named in the error when it is missing)
@@ -394,15 +394,12 @@ def _small_groups(ev: dict, params: Params, add) -> None:
     """One line for every group too small to report, one for those barely large enough."""
     minimum = params.evaluate.min_group_size
     too_few, unreliable = [], []
-    # k-means slices and property bins are sized by construction: their intervals say enough
-    feature_groupings = [
-        g for g in ev["subgroups"] if g != SLICE_GROUPING and not g.startswith(CONDITION_PREFIX)
-    ]
     for grouping, summary in ev["subgroups"].items():
         for name, g in summary["groups"].items():
             if "accuracy" not in g:
                 too_few.append(f"{grouping}={name} (n={g['n']})")
-            elif g["n"] < 2 * minimum and grouping in feature_groupings:
+            # k-means slices and property bins are sized by construction: intervals say enough
+            elif g["n"] < 2 * minimum and summary["recorded"]:
                 low, high = g["accuracy_ci"]
                 unreliable.append(f"{grouping}={name} (n={g['n']}, {low:.2f} to {high:.2f})")
     if too_few:

@@ -92,6 +92,7 @@ def domain_classifier(
         ]
     )
     summary: dict[str, Any] = {"n": len(held), "n_train": len(train), "auc": rounded(auc)}
+    summary["shifted"] = None  # no verdict without an interval (shift.n_bootstrap: 0)
     if len(boots):
         lo, hi = interval(boots, p.ci_level)
         summary |= {"auc_ci": [rounded(lo), rounded(hi)], "shifted": bool(lo > 0.5)}

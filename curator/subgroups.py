@@ -132,7 +132,11 @@ def evaluate_grouping(
     n = m["n"].astype(int)
     ok = n >= p.min_group_size
     rows: list[dict] = []
-    summary: dict[str, Any] = {"groups": {}, "too_few_samples": [str(x) for x in names[~ok]]}
+    summary: dict[str, Any] = {
+        "recorded": grouping.recorded,
+        "groups": {},
+        "too_few_samples": [str(x) for x in names[~ok]],
+    }
     frame = _fairlearn_frame(s, grouping.labels, ok[codes]) if ok.any() else None
 
     # The signed gap of each group against the rest: same resamples, so the pair is honest.

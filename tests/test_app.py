@@ -137,6 +137,10 @@ def test_saved_views_cover_every_issue_and_subgroup(built):
     assert any(name.startswith("errors: site x device=") for name in state["views"])
     for name, confidences in state["errors"].items():  # most confident mistake first
         assert confidences == sorted(confidences, reverse=True), name
+    # no error views for groupings that are no sample field (they would match nothing)
+    derived = [g for g, s in evaluation["subgroups"].items() if not s["recorded"]]
+    assert derived
+    assert not any(v.startswith(f"errors: {g}=") for g in derived for v in state["views"])
 
 
 def test_error_galleries_are_views_with_their_saliency_heatmaps(built, demo_data):

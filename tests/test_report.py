@@ -19,7 +19,7 @@ from PIL import Image
 from curator import artifacts
 from curator.params import ReportParams
 from curator.report import SCHEMA, validate_card
-from curator.stages import balance, evaluate, report
+from curator.stages import balance, evaluate, report, shift
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -373,3 +373,19 @@ def test_the_card_says_whether_each_held_out_split_is_drawn_like_train(reports):
         assert f"{src}>{e['auc']:.3f}</span>" in section, split
         verdict = "shifted" if e["shifted"] else "drawn like train"
         assert f"<td>{split}</td>" in section and verdict in section
+
+
+def test_a_split_too_small_to_test_and_no_interval_still_give_both_pages(
+    audited_demo, demo_data, tmp_path
+):
+    params, audits, _ = audited_demo
+    work = tmp_path / "audits"
+    shutil.copytree(audits, work)
+    small = replace(params.shift, folds=500, n_bootstrap=0)  # val has fewer than 500 images
+    params = replace(params, shift=small)
+    summary = shift.run(params, work)
+    val = summary["embedding"]["val"]
+    assert val["shifted"] is None and "skipped" in val
+    report.run(params, demo_data[0], work, tmp_path / "reports")
+    audit = (tmp_path / "reports" / "dataset_audit.html").read_text()
+    assert "fewer than shift.folds=500 images in val or train" in audit

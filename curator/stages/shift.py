@@ -36,6 +36,7 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
                 "n": int(held.sum()),
                 "n_train": int(is_train.sum()),
                 "skipped": f"fewer than shift.folds={p.folds} images in {split} or train",
+                "shifted": None,
             }
             continue
         scores, embedding[split] = domain_classifier(x[is_train], x[held], p)

@@ -116,6 +116,8 @@ def test_demo_audit_scores_every_image_property_as_groups(audited_demo):
     with_parity = {g for g, s in summary["subgroups"].items() if "fairness" in s}
     assert "site" in with_parity and not any(g.startswith("image ") for g in with_parity)
     assert "slice" not in with_parity
+    recorded = {g for g, s in summary["subgroups"].items() if s["recorded"]}
+    assert recorded == {"site", "device", "site x device"}
 
 
 @pytest.mark.parametrize(("n_classes", "shown"), [(2, False), (3, True)])
