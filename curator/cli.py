@@ -294,22 +294,11 @@ def shift(audits_dir: Path, params_path: Path) -> None:
     Example: curator shift --audits audits
     """
     from curator.stages import shift as stage
+    from curator.summary import describe_shift
 
-    s = stage.run(_load(params_path), audits_dir)
-    parts = []
-    for split, e in s["embedding"].items():
-        if "auc" not in e:
-            parts.append(f"{split}: {e['skipped']}")
-            continue
-        verdict = "shifted" if e.get("shifted") else "drawn like train"
-        ci = f" ({e['auc_ci'][0]:.3f} to {e['auc_ci'][1]:.3f})" if "auc_ci" in e else ""
-        parts.append(f"{split} vs train domain AUC {e['auc']:.3f}{ci}, {verdict}")
-    from curator.shift import shifted_properties
-
-    by_split = shifted_properties(s["properties"]).items()
-    shifted = sorted(f"{n} ({split})" for split, names in by_split for n in names)
-    parts.append(f"properties shifted: {', '.join(shifted) or 'none'}")
-    click.echo(f"shift: {'; '.join(parts)} -> {audits_dir}/")
+    click.echo(
+        f"shift: {describe_shift(stage.run(_load(params_path), audits_dir))} -> {audits_dir}/"
+    )
 
 
 @cli.command()
@@ -489,13 +478,10 @@ def errors(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
     Example: curator errors --data data --audits audits
     """
     from curator.stages import errors as stage
+    from curator.summary import describe_errors
 
     s = stage.run(_load(params_path), data_dir, audits_dir)
-    shown = len({x for g in s["galleries"] for x in g["paths"]})
-    click.echo(
-        f"errors: {s['n_errors']} {s['split']} images misclassified; {len(s['galleries'])} "
-        f"galleries, {shown} images with {s['saliency']['method']} maps -> {audits_dir}/"
-    )
+    click.echo(f"errors: {describe_errors(s)} -> {audits_dir}/")
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from typing import Any
 
 from curator import artifacts
 from curator.io.tables import read_json, read_parquet
+from curator.shift import shifted_properties
 
 
 def _interval(stat: dict[str, Any]) -> str:
@@ -85,6 +86,30 @@ def describe_embeddings(e: dict[str, Any]) -> str:
     return f"{e['backend']} - {e['fallback_reason']}"
 
 
+def describe_shift(s: dict[str, Any]) -> str:
+    """Per held-out split, the domain classifier's AUC and verdict; the shifted properties."""
+    parts = []
+    for split, e in s["embedding"].items():
+        if "auc" not in e:
+            parts.append(f"{split}: {e['skipped']}")
+            continue
+        verdict = "shifted" if e["shifted"] else "drawn like train"
+        ci = f" ({e['auc_ci'][0]:.3f} to {e['auc_ci'][1]:.3f})" if "auc_ci" in e else ""
+        parts.append(f"{split} vs train domain AUC {e['auc']:.3f}{ci}, {verdict}")
+    by_split = shifted_properties(s["properties"]).items()
+    shifted = sorted(f"{n} ({split})" for split, names in by_split for n in names)
+    parts.append(f"properties shifted: {', '.join(shifted) or 'none'}")
+    return "; ".join(parts)
+
+
+def describe_errors(s: dict[str, Any]) -> str:
+    shown = len({x for g in s["galleries"] for x in g["paths"]})
+    return (
+        f"{s['n_errors']} {s['split']} images misclassified; {len(s['galleries'])} galleries, "
+        f"{shown} images with {s['saliency']['method']} maps"
+    )
+
+
 def describe_evaluation(e: dict[str, Any]) -> str:
     o = e["overall"]
     text = f"{e['split']} accuracy {o['accuracy']:.3f}"
@@ -116,7 +141,9 @@ DIGEST = (
     ("Agreement", artifacts.AGREEMENT_SUMMARY, "curator agreement", describe_agreement),
     ("Labels", artifacts.LABEL_QUALITY_SUMMARY, "curator label-quality", describe_label_quality),
     ("Embeddings", artifacts.EMBED_SUMMARY, "curator embed", describe_embeddings),
+    ("Shift", artifacts.SHIFT_SUMMARY, "curator shift", describe_shift),
     ("Model", artifacts.EVALUATION, "curator evaluate", describe_evaluation),
+    ("Errors", artifacts.ERRORS_SUMMARY, "curator errors", describe_errors),
 )
 
 

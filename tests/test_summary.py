@@ -1,4 +1,7 @@
-from curator.summary import describe_agreement
+import json
+
+from curator import artifacts
+from curator.summary import describe_agreement, render_summary
 
 
 def test_agreement_sentence_without_bootstrap_interval():
@@ -18,3 +21,15 @@ def test_agreement_sentence_without_bootstrap_interval():
         "1 labels differ from the consensus"
     )
     assert describe_agreement({"n_votes": 0}) == "no annotations, nothing measured"
+
+
+def test_summary_says_whether_the_splits_are_drawn_alike_and_what_the_galleries_hold(audited_demo):
+    _, audits, _ = audited_demo
+    text = render_summary(audits)
+    shift = json.loads((audits / artifacts.SHIFT_SUMMARY).read_text())
+    test = shift["embedding"]["test"]
+    verdict = "shifted" if test["shifted"] else "drawn like train"
+    assert f"Shift: test vs train domain AUC {test['auc']:.3f}" in text and verdict in text
+    assert f"val vs train domain AUC {shift['embedding']['val']['auc']:.3f}" in text
+    errors = json.loads((audits / artifacts.ERRORS_SUMMARY).read_text())
+    assert f"Errors: {errors['n_errors']} test images misclassified" in text
