@@ -78,20 +78,20 @@ def run_curator(root: Path, audits: Path) -> tuple[dict, pd.DataFrame, dict[str,
 
 
 def print_margin(root: Path, audits: Path, near_truth: set) -> None:
-    """Edge correlation of the planted near pairs against every other candidate pair: how much
-    room ``duplicates.min_edge_correlation`` has on this data."""
+    """Distance ratio of the planted near pairs against every other scored candidate pair: how
+    much room ``duplicates.max_distance_ratio`` has on this data."""
     params = load_params(REPO / "params.yaml")
-    accept_all = replace(params.duplicates, min_edge_correlation=-1.0)
+    accept_all = replace(params.duplicates, max_distance_ratio=0.5)
     duplicates.run(replace(params, duplicates=accept_all), root, audits)
     pairs = pd.read_parquet(audits / artifacts.DUPLICATES)
-    pairs = pairs[pairs["kind"] != "exact_bytes"]
+    pairs = pairs[pairs["kind"] == "near"]
     path_pairs = zip(pairs["path_a"], pairs["path_b"], strict=True)
     planted = np.array([frozenset(ab) in near_truth for ab in path_pairs])
-    corr = pairs["edge_correlation"].to_numpy()
+    ratio = pairs["distance_ratio"].to_numpy()
     print(
-        f"edge correlation: planted near pairs >= {corr[planted].min():.3f}, other candidates "
-        f"<= {corr[~planted].max():.3f} ({(~planted).sum()} pairs); threshold "
-        f"{params.duplicates.min_edge_correlation}"
+        f"distance ratio: planted near pairs <= {ratio[planted].max():.3f}, other pairs under 0.5 "
+        f">= {ratio[~planted].min():.3f} ({(~planted).sum()} pairs); "
+        f"threshold {params.duplicates.max_distance_ratio}"
     )
 
 

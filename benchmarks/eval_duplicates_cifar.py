@@ -126,6 +126,11 @@ def main() -> None:
         ),
         embed=replace(params.embed, cache_dir=str(work / "cache"), download="never"),
         duplicates=replace(params.duplicates, conflict_attributes=()),
+        # CIFAR has no metadata columns: nothing may name one
+        balance=replace(params.balance, subgroups=()),
+        agreement=replace(params.agreement, subgroups=()),
+        label_quality=replace(params.label_quality, subgroups=()),
+        evaluate=replace(params.evaluate, sensitive_features=()),
     )
     audits = work / "audits"
     if not args.skip_features:

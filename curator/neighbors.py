@@ -140,15 +140,21 @@ def cosine_pairs(
     ivf_min_size: int,
     nprobe: int,
     seed: int,
+    always: int = 0,
 ) -> Pairs:
-    """Pairs among each vector's k nearest neighbours with cosine >= ``min_similarity``."""
+    """Pairs among each vector's k nearest neighbours with cosine >= ``min_similarity``; its
+    ``always`` nearest are kept whatever their cosine."""
     n = len(vectors)
     if n < 2:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, empty.astype(np.float32), "none")
     index, name = build_ip_index(vectors, ivf_min_size, nprobe, seed)
+    k = max(k, always)
     rows, ids, sims = _knn(index, vectors, min(k + 1, n), f"embedding neighbours ({name})")
-    keep = sims >= min_similarity
+    # rows come grouped by item, nearest first: a neighbour's rank is its place in the group
+    first = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
+    rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
+    keep = (sims >= min_similarity) | (rank < always)
     i, j, s = rows[keep], ids[keep], sims[keep]
     i, j, s = _canonical(i.astype(np.int64), j.astype(np.int64), s.astype(np.float32), True)
     return Pairs(i, j, np.minimum(s, 1.0), name)

@@ -199,16 +199,19 @@ class EmbedParams:
 @dataclass(frozen=True)
 class DuplicatesParams:
     """Candidates (each image's hash_knn_k nearest per hash within its radius, knn_k nearest by
-    the embedding), the edge correlation that accepts one, and the metadata columns duplicates
-    must agree on."""
+    the embedding, background_k nearest whatever their similarity), the distance ratio that
+    accepts one as the same photo (checks/same_photo.py), how many edited copies of the user's
+    own images measure that decision, and the metadata columns duplicates must agree on."""
 
     hash_knn_k: int = 32
     max_phash_distance: int = 10
     max_dhash_distance: int = 10
     max_whash_distance: int = 4
     min_cosine_similarity: float = 0.8
-    min_edge_correlation: float = 0.978
     knn_k: int = 10
+    background_k: int = 3
+    max_distance_ratio: float = 0.2
+    calibration_copies: int = 500
     conflict_attributes: tuple[str, ...] = ()
     ivf_min_size: int = 200_000
     nprobe: int = 16
@@ -223,12 +226,18 @@ class DuplicatesParams:
             "must be in [-1, 1]",
         )
         _require(
-            -1 <= self.min_edge_correlation <= 1,
-            "duplicates.min_edge_correlation",
-            "must be in [-1, 1]",
+            0 < self.max_distance_ratio < 1,
+            "duplicates.max_distance_ratio",
+            "must be in (0, 1): a twin must be nearer than the nearest other image",
         )
         _require(self.knn_k >= 1, "duplicates.knn_k", "must be >= 1")
         _require(self.hash_knn_k >= 1, "duplicates.hash_knn_k", "must be >= 1")
+        _require(
+            self.background_k >= 2,
+            "duplicates.background_k",
+            "must be >= 2 (a twin and the nearest other image)",
+        )
+        _require(self.calibration_copies >= 0, "duplicates.calibration_copies", "must be >= 0")
         _require(self.nprobe >= 1, "duplicates.nprobe", "must be >= 1")
 
 
@@ -503,6 +512,13 @@ def _describe(hint: Any) -> str:
     return getattr(hint, "__name__", str(hint))
 
 
+# keys that older params.yaml files have, and what replaced them
+RETIRED = {
+    "duplicates.min_edge_correlation": "it was replaced by duplicates.max_distance_ratio (a "
+    "unitless ratio, default 0.2: see README, How near duplicates are decided); delete the line",
+}
+
+
 def _build(cls: type, raw: Any, section: str) -> Any:
     if raw is None:
         return cls()
@@ -510,10 +526,12 @@ def _build(cls: type, raw: Any, section: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - known)
+    key = f"{section}.{unknown[0]}" if unknown else section
     _require(
         not unknown,
-        f"{section}.{unknown[0]}" if unknown else section,
-        f"is not a known key (known: {', '.join(sorted(known))})",
+        key,
+        f"is not a known key (known: {', '.join(sorted(known))})"
+        + (f"; {RETIRED[key]}" if key in RETIRED else ""),
     )
     kwargs = {k: _coerce(v, hints[k], f"{section}.{k}") for k, v in raw.items()}
     return cls(**kwargs)

@@ -187,7 +187,9 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         (
             "curator/stages/duplicates.py",
             "curator/checks/duplicates.py",
+            "curator/checks/same_photo.py",
             "curator/features/edges.py",
+            "curator/features/edits.py",
             "curator/neighbors.py",
         ),
         (*_own("duplicates"), "ingest.max_image_pixels"),

@@ -37,9 +37,17 @@ def describe_duplicates(d: dict[str, Any]) -> str:
         for split, v in d["leakage"].items()
         if split != "train"
     )
+    calibration = d.get("calibration", {})
+    found = (
+        f"; the near-duplicate rule finds {100 * calibration['recall']:.0f}% of edited copies "
+        f"of {calibration['n_copies']} of your images"
+        if calibration.get("n_copies")
+        else ""
+    )
     return (
         f"{d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
         f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"
+        f"{found}"
     )
 
 

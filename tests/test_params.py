@@ -16,6 +16,10 @@ def test_repo_params_load():
     ("raw", "message"),
     [
         ({"ingest": {"workerz": 2}}, "params: ingest.workerz is not a known key"),
+        (
+            {"duplicates": {"min_edge_correlation": 0.978}},
+            "replaced by duplicates.max_distance_ratio",
+        ),
         ({"balanse": {}}, "params: section 'balanse' is not known"),
         ({"ingest": {"workers": "two"}}, "params: ingest.workers must be an integer, got 'two'"),
         ({"ingest": {"workers": -1}}, "params: ingest.workers must be >= 0"),

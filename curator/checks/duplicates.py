@@ -6,9 +6,13 @@ Three kinds of twins, each pair with its evidence:
 * near: candidates among each image's ``hash_knn_k`` nearest images by pHash, dHash, wHash
   (Hamming, kept within each hash's radius) and its ``knn_k`` nearest by the embedding (cosine,
   kept above its minimum), so each image proposes a bounded number however alike the images
-  are; accepted when their edge
-  maps correlate at ``min_edge_correlation`` or more (features/edges.py: hashes and global
-  descriptors alone cannot tell two similar pictures from two copies of one).
+  are; every image's ``background_k`` nearest by the embedding are scored too, as the yardstick.
+  Each pair is scored by its registered edge correlation (features/edges.py: hashes and global
+  descriptors alone cannot tell two similar pictures from two copies of one) and accepted when
+  its distance is at most ``max_distance_ratio`` of the distance to either image's nearest
+  other image (checks/same_photo.py).
+Edited copies of ``calibration_copies`` of the user's own images, scored the same way against
+their source's neighbours, measure how many copies that decision finds (by edit).
 Twins are grouped into clusters (connected components) with a suggested keeper. Clusters whose
 members carry different labels or different values of a metadata column named in
 ``conflict_attributes``, and val/test images with a twin in train (or test images with a twin
@@ -17,27 +21,30 @@ in val), are flagged; twins within one split are found too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from tqdm import tqdm
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
+from curator.checks.same_photo import pair_ratios
 from curator.errors import MissingArtifactError
-from curator.features.edges import EDGE_SIZE, edge_correlation
+from curator.features.edges import best_variants, fine_correlation
+from curator.features.edits import CALIBRATION_EDITS
 from curator.features.hashes import HASH_KINDS, hamming
 from curator.neighbors import cosine_pairs, hamming_pairs
 from curator.params import DuplicatesParams
 
-NEAR_METHODS = (*HASH_KINDS, "embedding")
+NEAR_METHODS = (*HASH_KINDS, "embedding", "background")
 LOSSLESS = {"PNG", "BMP", "TIFF", "WEBP", "GIF"}
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
-MAX_SHIFT = 3
-VERIFY_BLOCK = 5_000  # candidate pairs verified per block
+# each image's this many nearest candidates (by the coarse score) are scored at full size and
+# decided on: its twin, its yardstick, and room for a cluster of copies
+REFINED_PER_IMAGE = 4
+# the planted copies' recall is also reported at these ratios, to show what a threshold buys
+RATIO_STEPS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesParams) -> tuple:
@@ -50,14 +57,27 @@ def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesPara
         found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": kind}))
         indexes[kind] = pairs.index
     pairs = cosine_pairs(
-        vectors, p.knn_k, p.min_cosine_similarity, p.ivf_min_size, p.nprobe, p.seed
+        vectors,
+        p.knn_k,
+        p.min_cosine_similarity,
+        p.ivf_min_size,
+        p.nprobe,
+        p.seed,
+        always=p.background_k,
     )
-    found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": "embedding"}))
+    similar = pairs.value >= p.min_cosine_similarity
+    method = np.where(similar, "embedding", "background")
+    found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": method}))
     indexes["embedding"] = pairs.index
     allp = pd.concat(found, ignore_index=True)
-    grouped = allp.groupby(["i", "j"], sort=True)["method"].agg(lambda m: ",".join(sorted(m)))
-    grouped = grouped.rename("methods")
-    return grouped.reset_index(), indexes
+    # one bit per method: a pair's methods are the OR (here the sum) of its rows' bits
+    bit = allp["method"].map({m: 1 << k for k, m in enumerate(NEAR_METHODS)})
+    mask = allp.assign(bit=bit).groupby(["i", "j"], sort=True)["bit"].sum()
+    names = {
+        b: ",".join(sorted(m for k, m in enumerate(NEAR_METHODS) if b >> k & 1))
+        for b in np.unique(mask.to_numpy())
+    }
+    return mask.map(names).rename("methods").reset_index(), indexes
 
 
 def pair_evidence(cand: pd.DataFrame, hashes: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
@@ -119,6 +139,7 @@ def _path_pairs(content_pairs: pd.DataFrame, files: pd.DataFrame, ids: list[str]
                         **{f"{k}_distance": getattr(r, f"{k}_distance") for k in HASH_KINDS},
                         "cosine": r.cosine,
                         "edge_correlation": r.edge_correlation,
+                        "distance_ratio": r.distance_ratio,
                     }
                 )
     return pd.DataFrame(rows)
@@ -155,12 +176,18 @@ def _describe(r: Any, other: str) -> str:
         return f"same pixels as {other} (different file bytes)"
     return (
         f"near-duplicate of {other} (pHash {r.phash_distance}, dHash {r.dhash_distance}, "
-        f"wHash {r.whash_distance}, cosine {r.cosine:.3f}, edge corr {r.edge_correlation:.3f})"
+        f"wHash {r.whash_distance}, cosine {r.cosine:.3f}, edge corr {r.edge_correlation:.3f}, "
+        f"{r.distance_ratio:.2f} of the distance to the nearest other image)"
     )
 
 
 def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
-    if inputs.hashes is None or inputs.embeddings is None or inputs.load_edge_maps is None:
+    if (
+        inputs.hashes is None
+        or inputs.embeddings is None
+        or inputs.load_edge_maps is None
+        or inputs.plant_copies is None
+    ):
         raise MissingArtifactError(
             "duplicates needs hashes and embeddings: run `curator hash` "
             "and `curator embed` first (or `dvc repro`)."
@@ -172,41 +199,116 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     cand, indexes = candidate_pairs(hashes, vectors, params)
     cand = pair_evidence(cand, hashes, vectors)
     pixel_of = files.drop_duplicates("sample_id").set_index("sample_id")["pixel_sha256"]
-    same_pixels = np.array(
-        [pixel_of[ids[a]] == pixel_of[ids[b]] for a, b in zip(cand["i"], cand["j"], strict=True)],
-        dtype=bool,
+    # exact copies (same pixels, different bytes) are one picture to the decision
+    _, picture = np.unique(pixel_of.loc[ids].to_numpy(), return_inverse=True)
+    i, j = cand["i"].to_numpy(), cand["j"].to_numpy()
+    same_pixels = picture[i] == picture[j]
+    involved = np.unique(np.r_[i, j])
+    maps = inputs.load_edge_maps([ids[k] for k in involved]) if len(involved) else None
+    cand["edge_correlation"] = (
+        registered_correlation(maps, np.searchsorted(involved, i), np.searchsorted(involved, j))
+        if maps is not None
+        else np.zeros(0, np.float32)
     )
-    cand["edge_correlation"] = _verify(cand, ids, inputs.load_edge_maps)
-    accepted = same_pixels | (cand["edge_correlation"] >= params.min_edge_correlation)
+    pictures, ratio = _picture_pairs(cand, picture, same_pixels)
+    cand["distance_ratio"] = ratio
+    accepted = same_pixels | (ratio <= params.max_distance_ratio)
     cand["kind"] = np.where(same_pixels, "exact_pixels", "near")
-    cand["score"] = np.where(same_pixels, 1.0, cand["edge_correlation"].clip(0, 1))
+    cand["score"] = np.where(same_pixels, 1.0, np.clip(1.0 - ratio, 0.0, 1.0))
     kept = cand[accepted].reset_index(drop=True)
     pairs = _path_pairs(kept, files, ids)
-    return _result(pairs, files, kept, cand, indexes, params)
+    calibration = _calibrate(inputs.plant_copies, ids, picture, involved, maps, pictures, params)
+    return _result(pairs, files, kept, cand, indexes, calibration, params)
 
 
-def _verify(cand: pd.DataFrame, ids: list[str], load: Callable) -> np.ndarray:
-    """Edge correlation of every candidate. Each image involved is decoded once, its map kept as
-    float16 (8 KB at 64 x 64: 400 MB for 50,000 images); the pairs are then correlated
-    VERIFY_BLOCK at a time, so only one block's maps and spectra are in float32 at once."""
-    pairs = cand[["i", "j"]].to_numpy()
-    scores = np.zeros(len(pairs), np.float32)
-    involved = np.unique(pairs)
-    pos = np.searchsorted(involved, pairs)
-    maps = np.empty((len(involved), EDGE_SIZE, EDGE_SIZE), np.float16)
-    for start in range(0, len(involved), VERIFY_BLOCK):
-        chunk = involved[start : start + VERIFY_BLOCK]
-        maps[start : start + len(chunk)] = load([ids[k] for k in chunk])
-    blocks = range(0, len(pairs), VERIFY_BLOCK)
-    for start in tqdm(blocks, desc="duplicates: edge correlation", unit="block", disable=None):
-        block = pos[start : start + VERIFY_BLOCK]
-        used = np.unique(block)
-        local = np.searchsorted(used, block)
-        block_maps = maps[used].astype(np.float32)
-        scores[start : start + len(block)] = edge_correlation(
-            block_maps, local[:, 0], local[:, 1], MAX_SHIFT
-        )
-    return scores
+def registered_correlation(maps: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Full-size registered correlation (features/edges.py) of each image's REFINED_PER_IMAGE
+    nearest candidates by the coarse pass; NaN for the rest, which are not decided on."""
+    coarse, variant = best_variants(maps, i, j)
+    me, rank_of = np.r_[i, j], np.r_[np.arange(len(i)), np.arange(len(i))]
+    order = np.lexsort((-np.r_[coarse, coarse], me))
+    first = np.r_[0, np.flatnonzero(np.diff(me[order])) + 1]
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    refined = np.unique(rank_of[order[rank < REFINED_PER_IMAGE]])
+    out = np.full(len(i), np.nan, np.float32)
+    out[refined] = fine_correlation(maps, i[refined], j[refined], variant[refined])
+    return out
+
+
+def _picture_pairs(
+    cand: pd.DataFrame, picture: np.ndarray, same_pixels: np.ndarray
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per pair of pictures (exact copies merged) with a full-size score: its best
+    correlation and ratio (checks/same_photo.py); and each candidate's ratio (0 for exact
+    copies, inf for pairs without a full-size score)."""
+    a, b = picture[cand["i"].to_numpy()], picture[cand["j"].to_numpy()]
+    frame = pd.DataFrame(
+        {"a": np.minimum(a, b), "b": np.maximum(a, b), "corr": cand["edge_correlation"]}
+    )
+    scored = frame[~same_pixels].dropna()
+    best = scored.groupby(["a", "b"], sort=True)["corr"].max().reset_index()
+    best["ratio"] = pair_ratios(best["a"].to_numpy(), best["b"].to_numpy(), best["corr"])
+    row = pd.MultiIndex.from_frame(best[["a", "b"]]).get_indexer(
+        pd.MultiIndex.from_frame(frame[["a", "b"]])
+    )
+    found = (row >= 0) & frame["corr"].notna().to_numpy()
+    ratio = np.where(found, best["ratio"].to_numpy()[np.maximum(row, 0)], np.inf)
+    return best, np.where(same_pixels, 0.0, ratio)
+
+
+def _calibrate(plant, ids, picture, involved, maps, pictures, params) -> dict:
+    """How many edited copies of the user's own images the decision finds: copies of a seeded
+    sample of images, each scored against its source and the source's scored neighbours, and
+    its ratio taken as the decision takes a pair's, among the real pairs."""
+    n_copies = min(params.calibration_copies, len(involved))
+    scored = pictures
+    if n_copies == 0 or maps is None:
+        return {"n_copies": 0}
+    rng = np.random.default_rng(params.seed)
+    sources = np.sort(rng.choice(involved, size=n_copies, replace=False))
+    copy_maps, edits = plant([ids[k] for k in sources], params.seed)
+    # a picture's scored neighbours, as content indices whose maps are loaded
+    content_of = pd.Series(involved, index=picture[involved]).groupby(level=0).first()
+    both = pd.concat(
+        [scored[["a", "b"]], scored[["b", "a"]].set_axis(["a", "b"], axis=1)], ignore_index=True
+    )
+    mine = both[both["a"].isin(picture[sources])]
+    k_of = pd.Series(np.arange(n_copies), index=picture[sources]).groupby(level=0).first()
+    copy_i = np.r_[np.arange(n_copies), mine["a"].map(k_of).to_numpy()]
+    other = np.r_[sources, content_of.loc[mine["b"]].to_numpy()]
+    needed, where = np.unique(other, return_inverse=True)
+    stack = np.concatenate([copy_maps, maps[np.searchsorted(involved, needed)]])
+    corr = registered_correlation(stack, copy_i, n_copies + where)
+    # the copies join the real pictures as new images; the ratio of each copy with its source
+    n_pictures = int(picture.max()) + 1
+    i = np.r_[scored["a"].to_numpy(), n_pictures + copy_i]
+    j = np.r_[scored["b"].to_numpy(), picture[other]]
+    c = np.r_[scored["corr"].to_numpy(), corr]
+    keep = ~np.isnan(c)
+    ratio = np.full(len(c), np.inf)
+    ratio[keep] = pair_ratios(i[keep], j[keep], c[keep])
+    ratio = ratio[len(scored) : len(scored) + n_copies]
+    found = ratio <= params.max_distance_ratio
+    names = pd.Series(edits)
+    by_edit = {}
+    for edit in CALIBRATION_EDITS:
+        has = names.str.split("+").apply(lambda e, x=edit: x in e).to_numpy()
+        if has.any():
+            by_edit[edit] = {"n": int(has.sum()), "recall": float(found[has].mean())}
+    return {
+        "n_copies": n_copies,
+        "edits": list(CALIBRATION_EDITS),
+        "recall": float(found.mean()),
+        "recall_by_edit": by_edit,
+        "at_ratio": [
+            {
+                "max_distance_ratio": r,
+                "recall": float((ratio <= r).mean()),
+                "n_pairs": int((scored["ratio"] <= r).sum()),
+            }
+            for r in sorted({*RATIO_STEPS, params.max_distance_ratio})
+        ],
+    }
 
 
 def _clusters(pairs: pd.DataFrame) -> pd.Series:
@@ -236,7 +338,7 @@ def _conflicts(members: pd.DataFrame, attributes: tuple[str, ...]) -> dict[str, 
     return out
 
 
-def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
+def _result(pairs, files, kept, cand, indexes, calibration, params) -> CheckResult:
     info = files.set_index("path")
     if pairs.empty:
         pairs = pd.DataFrame(columns=["path_a", "path_b", "kind", "score", "sid_a", "sid_b"])
@@ -256,9 +358,17 @@ def _result(pairs, files, kept, cand, indexes, params) -> CheckResult:
     leaks = _leaks(pairs)
     flags = _flags(pairs, members, keepers, conflicts, leaks)
     summary = _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes)
-    summary["knn_k"] = {"hashes": params.hash_knn_k, "embedding": params.knn_k}
+    summary["knn_k"] = {
+        "hashes": params.hash_knn_k,
+        "embedding": params.knn_k,
+        "background": params.background_k,
+    }
     # the bound: every image proposes at most this many (it may be proposed by more)
-    summary["max_proposals_per_image"] = 3 * params.hash_knn_k + params.knn_k
+    summary["max_proposals_per_image"] = 3 * params.hash_knn_k + max(
+        params.knn_k, params.background_k
+    )
+    summary["max_distance_ratio"] = params.max_distance_ratio
+    summary["calibration"] = calibration
     pairs = pairs.rename(columns={"sid_a": "sample_id_a", "sid_b": "sample_id_b"})
     return CheckResult(
         "duplicates",

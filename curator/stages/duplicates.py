@@ -15,7 +15,8 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks import CheckInputs, run_check
-from curator.features.edges import edge_map
+from curator.features.edges import edge_magnitude
+from curator.features.edits import plant_copy
 from curator.io.images import open_rgb
 from curator.io.parallel import parallel_map
 from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
@@ -26,29 +27,50 @@ from curator.stages import load_embeddings, unique_contents, write_check_result
 
 def _edge_map_file(uri: str, max_image_pixels: int) -> np.ndarray:
     img, _, _ = open_rgb(read_uri(uri), max_image_pixels)
-    return edge_map(img)
+    return edge_magnitude(img)
 
 
-def edge_map_loader(manifest: pd.DataFrame, data_dir: Path, params: Params):
+def _planted_copy_map(job: tuple[str, int], max_image_pixels: int) -> tuple[np.ndarray, str]:
+    uri, seed = job
+    img, _, _ = open_rgb(read_uri(uri), max_image_pixels)
+    copy, edits = plant_copy(img, np.random.default_rng(seed))
+    return edge_magnitude(copy), edits
+
+
+def edge_map_loaders(manifest: pd.DataFrame, data_dir: Path, params: Params) -> tuple:
+    """(load, plant): edge maps of images by sample_id, and of edited copies of them."""
     first_path = unique_contents(manifest).set_index("sample_id")["path"]
-    work = partial(_edge_map_file, max_image_pixels=params.ingest.max_image_pixels)
+    limit = params.ingest.max_image_pixels
+    workers = params.hash.workers
 
     def load(sample_ids: list[str]) -> np.ndarray:
         paths = [join_uri(data_dir, first_path[s]) for s in sample_ids]
-        return np.stack(parallel_map(work, paths, params.hash.workers, "duplicates: edge maps"))
+        work = partial(_edge_map_file, max_image_pixels=limit)
+        return np.stack(parallel_map(work, paths, workers, "duplicates: edge maps"))
 
-    return load
+    def plant(sample_ids: list[str], seed: int) -> tuple[np.ndarray, list[str]]:
+        seeds = np.random.SeedSequence(seed).generate_state(len(sample_ids)).tolist()
+        jobs = [
+            (join_uri(data_dir, first_path[s]), k) for s, k in zip(sample_ids, seeds, strict=True)
+        ]
+        work = partial(_planted_copy_map, max_image_pixels=limit)
+        done = parallel_map(work, jobs, workers, "duplicates: planted copies")
+        return np.stack([m for m, _ in done]), [e for _, e in done]
+
+    return load, plant
 
 
 @outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
+    load, plant = edge_map_loaders(manifest, data_dir, params)
     inputs = CheckInputs(
         manifest=manifest,
         hashes=read_parquet(audits / artifacts.HASHES, "curator hash"),
         embeddings=load_embeddings(audits),
-        load_edge_maps=edge_map_loader(manifest, data_dir, params),
+        load_edge_maps=load,
+        plant_copies=plant,
     )
     result = run_check("duplicates", inputs, params)
     write_parquet(result.tables["pairs"], audits / artifacts.DUPLICATES)

@@ -9,6 +9,7 @@ from PIL import Image
 
 from curator import artifacts
 from curator.errors import ConfigError
+from curator.features.edits import CALIBRATION_EDITS
 from curator.params import DuplicatesParams, EmbedParams, IngestParams, Params
 from curator.stages import duplicates, embed, hash, ingest
 from tests.conftest import smooth_image
@@ -64,9 +65,10 @@ def twins(tmp_path):
     return root
 
 
-@pytest.mark.parametrize("block", [20_000, 3])  # 3: verification in many small blocks
+@pytest.mark.parametrize("block", [4096, 3])  # 3: maps and pairs in many small blocks
 def test_every_kind_of_twin(twins, tmp_path, monkeypatch, block):
-    monkeypatch.setattr("curator.checks.duplicates.VERIFY_BLOCK", block)
+    monkeypatch.setattr("curator.features.edges.PAIR_BLOCK", block)
+    monkeypatch.setattr("curator.features.edges.CHUNK", block)
     summary, pairs, leaks, flags = audit(twins, tmp_path, conflict_attributes=("site",))
     got = {(r.path_a.split("/")[-1], r.path_b.split("/")[-1]): r.kind for r in pairs.itertuples()}
     assert got == {
@@ -77,6 +79,7 @@ def test_every_kind_of_twin(twins, tmp_path, monkeypatch, block):
     }
     near = pairs[pairs["kind"] == "near"].iloc[0]
     assert near["edge_correlation"] > 0.95 and near["phash_distance"] <= 4
+    assert near["distance_ratio"] < 0.2 and near["score"] == 1 - near["distance_ratio"]
     assert set(leaks["path"].str.split("/").str[-1]) == {"a_copy.png", "b_big.jpg"}
     assert set(leaks["twin_split"]) == {"train"}
     assert summary["leakage"]["test"]["leaked"] == 1 and summary["leakage"]["val"]["leaked"] == 1
@@ -172,3 +175,24 @@ def test_leaks_say_whether_the_twin_is_in_train(twins, tmp_path):
     assert test["leaked"] == 2 and test["leaked_from_train"] == 1
     assert test["leaked_only_from_other_splits"] == 1
     assert set(leaks.loc[leaks["split"] == "test", "twin_split"]) == {"train", "val"}
+
+
+def test_edited_copies_of_the_users_images_measure_the_rule(demo_data, tmp_path):
+    """duplicates.json says how many edited copies of the user's own images the rule finds:
+    a real measurement (copies planted, scored and decided like real pairs), higher for a
+    looser ratio, per edit, and what each looser ratio would accept."""
+    root, _ = demo_data
+    summary, pairs, _, _ = audit(root, tmp_path, calibration_copies=120)
+    cal = summary["calibration"]
+    assert cal["n_copies"] == 120
+    assert set(cal["recall_by_edit"]) <= set(CALIBRATION_EDITS)
+    assert sum(e["n"] for e in cal["recall_by_edit"].values()) >= 120  # one or two edits each
+    steps = cal["at_ratio"]
+    recalls = [s["recall"] for s in steps]
+    assert recalls == sorted(recalls) and recalls[0] < recalls[-1]
+    assert [s["n_pairs"] for s in steps] == sorted(s["n_pairs"] for s in steps)
+    at_threshold = next(s for s in steps if s["max_distance_ratio"] == 0.2)
+    assert at_threshold["recall"] == cal["recall"] and 0.6 < cal["recall"] < 1
+    assert at_threshold["n_pairs"] == (pairs["kind"] == "near").sum()
+    none = audit(root, tmp_path / "none", calibration_copies=0)[0]
+    assert none["calibration"] == {"n_copies": 0}

@@ -24,13 +24,15 @@ def inputs(demo_data, tmp_path_factory):
     for stage in (ingest, hash, properties, embed):
         stage.run(params, root, audits)
     manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    load, plant = duplicates.edge_map_loaders(manifest, root, params)
     return CheckInputs(
         manifest=manifest,
         annotations=pd.read_parquet(audits / artifacts.ANNOTATIONS),
         hashes=pd.read_parquet(audits / artifacts.HASHES),
         properties=pd.read_parquet(audits / artifacts.PROPERTIES),
         embeddings=load_embeddings(audits),
-        load_edge_maps=duplicates.edge_map_loader(manifest, root, params),
+        load_edge_maps=load,
+        plant_copies=plant,
     )
 
 
