@@ -35,7 +35,7 @@ SIGMA = 2.0  # Gaussian smoothing in thumbnail pixels
 ZOOMS = (1 / 1.1, 1.0, 1.1)  # crops magnify by 1/0.97 to 1/0.88
 ROTATIONS = (-3.0, 0.0, 3.0)  # degrees
 VARIANTS = tuple((z, a) for z in ZOOMS for a in ROTATIONS)
-CHUNK = 4096  # images turned into spectra at once
+CHUNK = 1024  # images turned into spectra at once
 FLAT = 1e-2  # largest gradient magnitude (grey levels per pixel) of a picture without edges
 PAIR_BLOCK = 4096  # pairs correlated at once
 
@@ -169,7 +169,9 @@ def best_correlation(
     """Best circular correlation of base[i[k]] with other[j[k]] over the scale's shifts."""
     out = np.empty(len(i), np.float32)
     shape = (scale.side, scale.side)
-    for block in _blocks(len(i), PAIR_BLOCK):
+    # a block's cross-power spectra and correlations take the same memory at either scale
+    size = max(1, PAIR_BLOCK * COARSE.side**2 // scale.side**2)
+    for block in _blocks(len(i), size):
         corr = fft.irfft2(base[i[block]] * np.conj(other[j[block]]), s=shape, workers=-1)
         out[block] = corr.reshape(len(corr), -1)[:, _shifts(scale)].max(axis=1)
     return np.clip(out, -1.0, 1.0)
@@ -184,7 +186,7 @@ def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
     for v, (zoom, degrees) in enumerate(VARIANTS):
         score = np.empty(len(i), np.float32)
         # by blocks of j: only the block's own images are transformed for the variant
-        for block in _blocks(len(order), 4 * PAIR_BLOCK):
+        for block in _blocks(len(order), 2 * PAIR_BLOCK):
             rows = order[block]
             needed, local = np.unique(j[rows], return_inverse=True)
             identity = (zoom, degrees) == (1.0, 0.0)

@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
+import numpy as np
 from tqdm import tqdm
 
 T = TypeVar("T")
@@ -39,12 +40,18 @@ def map_in_pool(
     pool: ProcessPoolExecutor | None, fn: Callable[[T], R], items: Sequence[T], desc: str
 ) -> list[R]:
     """``[fn(x) for x in items]`` in ``pool`` (or here, when None), in order, with progress."""
+    return list(_imap(pool, fn, items, desc))
+
+
+def _imap(
+    pool: ProcessPoolExecutor | None, fn: Callable[[T], R], items: Sequence[T], desc: str
+) -> Iterator[R]:
     bar = {"total": len(items), "desc": desc, "unit": "img", "disable": None}
     if pool is None:
-        return [fn(x) for x in tqdm(items, **bar)]
+        return iter(fn(x) for x in tqdm(items, **bar))
     workers = pool._max_workers  # type: ignore[attr-defined]  # the size it was made with
     chunksize = max(1, min(256, len(items) // (workers * 8)))
-    return list(tqdm(pool.map(fn, items, chunksize=chunksize), **bar))
+    return iter(tqdm(pool.map(fn, items, chunksize=chunksize), **bar))
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str) -> list[R]:
@@ -55,3 +62,15 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: s
     """
     with worker_pool(workers, len(items)) as pool:
         return map_in_pool(pool, fn, items, desc)
+
+
+def parallel_stack(
+    fn: Callable[[T], np.ndarray], items: Sequence[T], workers: int, desc: str, shape: tuple, dtype
+) -> np.ndarray:
+    """``np.stack([fn(x) for x in items])`` written into one array as results arrive: no list
+    of per-item arrays (and its copy) beside the result."""
+    out = np.empty((len(items), *shape), dtype)
+    with worker_pool(workers, len(items)) as pool:
+        for k, value in enumerate(_imap(pool, fn, items, desc)):
+            out[k] = value
+    return out

@@ -15,10 +15,10 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks import CheckInputs, run_check
-from curator.features.edges import edge_magnitude
+from curator.features.edges import SIZE, edge_magnitude
 from curator.features.edits import plant_copy
 from curator.io.images import open_rgb
-from curator.io.parallel import parallel_map
+from curator.io.parallel import parallel_map, parallel_stack
 from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
 from curator.io.uris import join_uri, read_uri
 from curator.params import Params
@@ -46,7 +46,8 @@ def edge_map_loaders(manifest: pd.DataFrame, data_dir: Path, params: Params) -> 
     def load(sample_ids: list[str]) -> np.ndarray:
         paths = [join_uri(data_dir, first_path[s]) for s in sample_ids]
         work = partial(_edge_map_file, max_image_pixels=limit)
-        return np.stack(parallel_map(work, paths, workers, "duplicates: edge maps"))
+        shape = (SIZE, SIZE)
+        return parallel_stack(work, paths, workers, "duplicates: edge maps", shape, np.uint8)
 
     def plant(sample_ids: list[str], seed: int) -> tuple[np.ndarray, list[str]]:
         seeds = np.random.SeedSequence(seed).generate_state(len(sample_ids)).tolist()
