@@ -256,38 +256,12 @@ def _picture_pairs(
     return best, np.where(same_pixels, 0.0, ratio)
 
 
-def _calibrate(plant, ids, picture, involved, maps, pictures, params) -> dict:
-    """How many edited copies of the user's own images the decision finds: copies of a seeded
-    sample of images, each scored against its source and the source's scored neighbours, and
-    its ratio taken as the decision takes a pair's, among the real pairs."""
-    n_copies = min(params.calibration_copies, len(involved))
-    scored = pictures
-    if n_copies == 0 or maps is None:
+def _calibrate(plant, ids, picture, involved, maps, scored, params) -> dict:
+    """How many edited copies of the user's own images the decision finds, per edit, and at
+    other ratios (with how many real pairs each would accept)."""
+    if maps is None or params.calibration_copies == 0:
         return {"n_copies": 0}
-    rng = np.random.default_rng(params.seed)
-    sources = np.sort(rng.choice(involved, size=n_copies, replace=False))
-    copy_maps, edits = plant([ids[k] for k in sources], params.seed)
-    # a picture's scored neighbours, as content indices whose maps are loaded
-    content_of = pd.Series(involved, index=picture[involved]).groupby(level=0).first()
-    both = pd.concat(
-        [scored[["a", "b"]], scored[["b", "a"]].set_axis(["a", "b"], axis=1)], ignore_index=True
-    )
-    mine = both[both["a"].isin(picture[sources])]
-    k_of = pd.Series(np.arange(n_copies), index=picture[sources]).groupby(level=0).first()
-    copy_i = np.r_[np.arange(n_copies), mine["a"].map(k_of).to_numpy()]
-    other = np.r_[sources, content_of.loc[mine["b"]].to_numpy()]
-    needed, where = np.unique(other, return_inverse=True)
-    stack = np.concatenate([copy_maps, maps[np.searchsorted(involved, needed)]])
-    corr = registered_correlation(stack, copy_i, n_copies + where)
-    # the copies join the real pictures as new images; the ratio of each copy with its source
-    n_pictures = int(picture.max()) + 1
-    i = np.r_[scored["a"].to_numpy(), n_pictures + copy_i]
-    j = np.r_[scored["b"].to_numpy(), picture[other]]
-    c = np.r_[scored["corr"].to_numpy(), corr]
-    keep = ~np.isnan(c)
-    ratio = np.full(len(c), np.inf)
-    ratio[keep] = pair_ratios(i[keep], j[keep], c[keep])
-    ratio = ratio[len(scored) : len(scored) + n_copies]
+    ratio, edits = _planted_copy_ratios(plant, ids, picture, involved, maps, scored, params)
     found = ratio <= params.max_distance_ratio
     names = pd.Series(edits)
     by_edit = {}
@@ -296,7 +270,7 @@ def _calibrate(plant, ids, picture, involved, maps, pictures, params) -> dict:
         if has.any():
             by_edit[edit] = {"n": int(has.sum()), "recall": float(found[has].mean())}
     return {
-        "n_copies": n_copies,
+        "n_copies": len(ratio),
         "edits": list(CALIBRATION_EDITS),
         "recall": float(found.mean()),
         "recall_by_edit": by_edit,
@@ -309,6 +283,36 @@ def _calibrate(plant, ids, picture, involved, maps, pictures, params) -> dict:
             for r in sorted({*RATIO_STEPS, params.max_distance_ratio})
         ],
     }
+
+
+def _planted_copy_ratios(plant, ids, picture, involved, maps, scored, params) -> tuple:
+    """(ratio of each copy with its source, its edits): an edited copy of each of a seeded
+    sample of pictures, scored against its source and the source's scored neighbours, then
+    decided as a new image among all the real pairs."""
+    # one loaded content per picture (exact copies are one picture)
+    content_of = pd.Series(involved, index=picture[involved]).groupby(level=0).first()
+    n_copies = min(params.calibration_copies, len(content_of))
+    rng = np.random.default_rng(params.seed)
+    sources = np.sort(rng.choice(content_of.to_numpy(), size=n_copies, replace=False))
+    copy_maps, edits = plant([ids[k] for k in sources], params.seed)
+    both = pd.concat(
+        [scored[["a", "b"]], scored[["b", "a"]].set_axis(["a", "b"], axis=1)], ignore_index=True
+    )
+    mine = both[both["a"].isin(picture[sources])]
+    copy_of = pd.Series(np.arange(n_copies), index=picture[sources])
+    copy_i = np.r_[np.arange(n_copies), mine["a"].map(copy_of).to_numpy()]
+    other = np.r_[sources, content_of.loc[mine["b"]].to_numpy()]
+    needed, where = np.unique(other, return_inverse=True)
+    stack = np.concatenate([copy_maps, maps[np.searchsorted(involved, needed)]])
+    corr = registered_correlation(stack, copy_i, n_copies + where)
+    # the copies join the real pictures as new images, numbered after them
+    i = np.r_[scored["a"].to_numpy(), picture.max() + 1 + copy_i]
+    j = np.r_[scored["b"].to_numpy(), picture[other]]
+    c = np.r_[scored["corr"].to_numpy(), corr]
+    keep = ~np.isnan(c)
+    ratio = np.full(len(c), np.inf)
+    ratio[keep] = pair_ratios(i[keep], j[keep], c[keep])
+    return ratio[len(scored) : len(scored) + n_copies], edits
 
 
 def _clusters(pairs: pd.DataFrame) -> pd.Series:
