@@ -9,7 +9,8 @@ Usage:
 
 The truth CSV has columns path_a,path_b (paths relative to the data folder). Scores are per
 method at its candidate threshold in params.yaml (what that method alone would report), and for
-curator's fused decision (any method proposes, edge-map correlation accepts). Exact byte copies
+curator's fused decision (any method proposes, the registered edge correlation's distance ratio
+accepts). Exact byte copies
 are scored separately.
 """
 
