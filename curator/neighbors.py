@@ -54,9 +54,10 @@ def _n_lists(n: int) -> int:
 
 
 def _knn(index, data: np.ndarray, k: int, desc: str) -> tuple[np.ndarray, ...]:
-    """(rows, ids, values) of every item's k - 1 nearest other items in ``index``; float
-    queries go to FAISS as float32 one batch at a time (embeddings may be stored as fp16)."""
-    rows, ids, values = [], [], []
+    """(rows, ids, values, ranks) of every item's k - 1 nearest other items in ``index``
+    (rank 0: the nearest); float queries go to FAISS as float32 one batch at a time
+    (embeddings may be stored as fp16)."""
+    rows, ids, values, ranks = [], [], [], []
     dtype = np.float32 if data.dtype.kind == "f" else data.dtype
     batches = range(0, len(data), QUERY_BATCH)
     for start in tqdm(batches, desc=desc, unit="batch", disable=None, leave=False):
@@ -68,7 +69,8 @@ def _knn(index, data: np.ndarray, k: int, desc: str) -> tuple[np.ndarray, ...]:
         rows.append(np.broadcast_to(r, i.shape)[keep])
         ids.append(i[keep].astype(np.int64))
         values.append(v[keep])
-    return np.concatenate(rows), np.concatenate(ids), np.concatenate(values)
+        ranks.append((np.cumsum(keep, axis=1) - 1)[keep])
+    return tuple(np.concatenate(x) for x in (rows, ids, values, ranks))
 
 
 def build_hamming_index(data: np.ndarray, ivf_min_size: int, nprobe: int, seed: int) -> tuple:
@@ -102,7 +104,7 @@ def hamming_pairs(
         return Pairs(empty, empty, empty.astype(np.int32), "none")
     data = to_bytes(np.asarray(codes, dtype=np.uint64))
     index, name = build_hamming_index(data, ivf_min_size, nprobe, seed)
-    rows, ids, dist = _knn(index, data, min(k + 1, n), f"hash neighbours ({name})")
+    rows, ids, dist, _ = _knn(index, data, min(k + 1, n), f"hash neighbours ({name})")
     keep = dist <= max_distance
     i, j, d = _canonical(rows[keep], ids[keep], dist[keep].astype(np.int32), False)
     return Pairs(i, j, d, name)
@@ -150,10 +152,7 @@ def cosine_pairs(
         return Pairs(empty, empty, empty.astype(np.float32), "none")
     index, name = build_ip_index(vectors, ivf_min_size, nprobe, seed)
     k = max(k, always)
-    rows, ids, sims = _knn(index, vectors, min(k + 1, n), f"embedding neighbours ({name})")
-    # rows come grouped by item, nearest first: a neighbour's rank is its place in the group
-    first = np.r_[0, np.flatnonzero(np.diff(rows)) + 1]
-    rank = np.arange(len(rows)) - np.repeat(first, np.diff(np.r_[first, len(rows)]))
+    rows, ids, sims, rank = _knn(index, vectors, min(k + 1, n), f"embedding neighbours ({name})")
     keep = (sims >= min_similarity) | (rank < always)
     i, j, s = rows[keep], ids[keep], sims[keep]
     i, j, s = _canonical(i.astype(np.int64), j.astype(np.int64), s.astype(np.float32), True)
