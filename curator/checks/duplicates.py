@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import connected_components
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.checks.same_photo import pair_ratios
 from curator.errors import MissingArtifactError
-from curator.features.edges import best_variants, fine_correlation
+from curator.features.edges import registered_correlation
 from curator.features.edits import CALIBRATION_EDITS
 from curator.features.hashes import HASH_KINDS, hamming
 from curator.neighbors import cosine_pairs, hamming_pairs
@@ -206,7 +206,9 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     involved = np.unique(np.r_[i, j])
     maps = inputs.load_edge_maps([ids[k] for k in involved]) if len(involved) else None
     cand["edge_correlation"] = (
-        registered_correlation(maps, np.searchsorted(involved, i), np.searchsorted(involved, j))
+        registered_correlation(
+            maps, np.searchsorted(involved, i), np.searchsorted(involved, j), REFINED_PER_IMAGE
+        )
         if maps is not None
         else np.zeros(0, np.float32)
     )
@@ -221,20 +223,6 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     return _result(pairs, files, kept, cand, indexes, calibration, params)
 
 
-def registered_correlation(maps: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Full-size registered correlation (features/edges.py) of each image's REFINED_PER_IMAGE
-    nearest candidates by the coarse pass; NaN for the rest, which are not decided on."""
-    coarse, variant = best_variants(maps, i, j)
-    me, rank_of = np.r_[i, j], np.r_[np.arange(len(i)), np.arange(len(i))]
-    order = np.lexsort((-np.r_[coarse, coarse], me))
-    first = np.r_[0, np.flatnonzero(np.diff(me[order])) + 1]
-    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
-    refined = np.unique(rank_of[order[rank < REFINED_PER_IMAGE]])
-    out = np.full(len(i), np.nan, np.float32)
-    out[refined] = fine_correlation(maps, i[refined], j[refined], variant[refined])
-    return out
-
-
 def _picture_pairs(
     cand: pd.DataFrame, picture: np.ndarray, same_pixels: np.ndarray
 ) -> tuple[pd.DataFrame, np.ndarray]:
@@ -245,15 +233,11 @@ def _picture_pairs(
     frame = pd.DataFrame(
         {"a": np.minimum(a, b), "b": np.maximum(a, b), "corr": cand["edge_correlation"]}
     )
-    scored = frame[~same_pixels].dropna()
-    best = scored.groupby(["a", "b"], sort=True)["corr"].max().reset_index()
+    scored = frame["corr"].notna().to_numpy() & ~same_pixels
+    best = frame[scored].groupby(["a", "b"], sort=True)["corr"].max().reset_index()
     best["ratio"] = pair_ratios(best["a"].to_numpy(), best["b"].to_numpy(), best["corr"])
-    row = pd.MultiIndex.from_frame(best[["a", "b"]]).get_indexer(
-        pd.MultiIndex.from_frame(frame[["a", "b"]])
-    )
-    found = (row >= 0) & frame["corr"].notna().to_numpy()
-    ratio = np.where(found, best["ratio"].to_numpy()[np.maximum(row, 0)], np.inf)
-    return best, np.where(same_pixels, 0.0, ratio)
+    ratio = frame[["a", "b"]].merge(best, on=["a", "b"], how="left")["ratio"].to_numpy()
+    return best, np.where(same_pixels, 0.0, np.where(scored, ratio, np.inf))
 
 
 def _calibrate(plant, ids, picture, involved, maps, scored, params) -> dict:
@@ -304,7 +288,7 @@ def _planted_copy_ratios(plant, ids, picture, involved, maps, scored, params) ->
     other = np.r_[sources, content_of.loc[mine["b"]].to_numpy()]
     needed, where = np.unique(other, return_inverse=True)
     stack = np.concatenate([copy_maps, maps[np.searchsorted(involved, needed)]])
-    corr = registered_correlation(stack, copy_i, n_copies + where)
+    corr = registered_correlation(stack, copy_i, n_copies + where, REFINED_PER_IMAGE)
     # the copies join the real pictures as new images, numbered after them
     i = np.r_[scored["a"].to_numpy(), picture.max() + 1 + copy_i]
     j = np.r_[scored["b"].to_numpy(), picture[other]]

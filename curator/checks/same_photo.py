@@ -34,20 +34,12 @@ def pair_ratios(i: np.ndarray, j: np.ndarray, correlation: np.ndarray) -> np.nda
 
     ``i``, ``j`` are image indices, one row per pair (exact copies already merged)."""
     d = distance(correlation)
-    rows = pd.DataFrame(
-        {"me": np.r_[i, j], "pair": np.r_[np.arange(len(i)), np.arange(len(i))], "d": np.r_[d, d]}
-    )
+    rows = pd.DataFrame({"me": np.r_[i, j], "d": np.r_[d, d]})
     rows = rows.sort_values(["me", "d"], kind="stable")
-    me = rows["me"].to_numpy()
-    dist = rows["d"].to_numpy()
-    same_next = np.r_[me[1:] == me[:-1], False]
-    first = np.r_[True, me[1:] != me[:-1]]
-    rank = np.arange(len(me)) - np.maximum.accumulate(np.where(first, np.arange(len(me)), 0))
-    step = np.full(len(rows), np.inf)
-    gap = same_next & (rank < MAX_TWINS)
-    step[gap] = dist[gap] / dist[np.flatnonzero(gap) + 1]
+    by_image = rows.groupby("me")["d"]
+    # each neighbour's distance over the next one's, for an image's first MAX_TWINS neighbours
+    step = (rows["d"] / by_image.shift(-1)).where(by_image.cumcount() < MAX_TWINS).fillna(np.inf)
     # the smallest ratio at or behind each neighbour, within its image's sorted list
-    behind = pd.Series(step[::-1]).groupby(me[::-1]).cummin().to_numpy()[::-1]
-    side = np.empty(len(rows))
-    side[rows.index.to_numpy()] = behind
+    behind = step[::-1].groupby(rows["me"][::-1]).cummin()
+    side = behind.sort_index().to_numpy()
     return np.maximum(side[: len(i)], side[len(i) :])

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 from scipy import fft, ndimage, sparse
 
@@ -177,6 +178,23 @@ def best_correlation(
     return np.clip(out, -1.0, 1.0)
 
 
+def registered_correlation(
+    magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray, refine: int
+) -> np.ndarray:
+    """Each pair's correlation at full size, for each image's ``refine`` nearest candidates by
+    the coarse pass (the rest are NaN: too far from every image to be anyone's twin or
+    yardstick)."""
+    coarse, variant = best_variants(magnitudes, i, j)
+    ends = pd.DataFrame({"me": np.r_[i, j], "pair": np.tile(np.arange(len(i)), 2)})
+    ends["coarse"] = np.r_[coarse, coarse]
+    ends = ends.sort_values(["me", "coarse"], ascending=[True, False], kind="stable")
+    near = ends["pair"][ends.groupby("me").cumcount().to_numpy() < refine]
+    refined = np.unique(near.to_numpy())
+    out = np.full(len(i), np.nan, np.float32)
+    out[refined] = fine_correlation(magnitudes, i[refined], j[refined], variant[refined])
+    return out
+
+
 def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, ...]:
     """(coarse correlation, index of the variant that gave it) of each pair (i[k], j[k])."""
     base = spectra(magnitudes)
@@ -185,11 +203,11 @@ def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
     order = np.argsort(j, kind="stable")
     for v, (zoom, degrees) in enumerate(VARIANTS):
         score = np.empty(len(i), np.float32)
+        identity = (zoom, degrees) == (1.0, 0.0)
         # by blocks of j: only the block's own images are transformed for the variant
         for block in _blocks(len(order), 2 * PAIR_BLOCK):
             rows = order[block]
             needed, local = np.unique(j[rows], return_inverse=True)
-            identity = (zoom, degrees) == (1.0, 0.0)
             other = base[needed] if identity else spectra(magnitudes[needed], zoom, degrees)
             score[rows] = best_correlation(base, other, i[rows], local)
         better = score > best
