@@ -31,11 +31,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from PIL import Image
 
 from curator import artifacts
 from curator.features.edits import CALIBRATION_EDITS, HELD_OUT_EDITS, plant_copy
-from curator.params import load_params
+from curator.params import params_from_dict
+from curator.pipeline import render_params_yaml
 from curator.stages import duplicates, embed, hash, ingest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +116,8 @@ def main() -> None:
     work = Path(args.keep or tempfile.mkdtemp())
     work.mkdir(parents=True, exist_ok=True)
     truth_file = work / "planted_copies.csv"
-    params = load_params(REPO / "params.yaml")
+    # the params.yaml curator ships, naming no metadata column (CIFAR has none)
+    params = params_from_dict(yaml.safe_load(render_params_yaml()))
     params = replace(
         params,
         ingest=replace(
@@ -125,12 +128,6 @@ def main() -> None:
             annotations=None,
         ),
         embed=replace(params.embed, cache_dir=str(work / "cache"), download="never"),
-        duplicates=replace(params.duplicates, conflict_attributes=()),
-        # CIFAR has no metadata columns: nothing may name one
-        balance=replace(params.balance, subgroups=()),
-        agreement=replace(params.agreement, subgroups=()),
-        label_quality=replace(params.label_quality, subgroups=()),
-        evaluate=replace(params.evaluate, sensitive_features=()),
     )
     audits = work / "audits"
     if not args.skip_features:
