@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from curator import artifacts
+from curator.allocator import keep_freed_blocks
 from curator.checks import CheckInputs, run_check
 from curator.features.edges import SIZE, edge_magnitude
 from curator.features.edits import plant_copy
@@ -64,6 +65,7 @@ def edge_map_loaders(manifest: pd.DataFrame, data_dir: Path, params: Params) -> 
 @outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits = Path(audits_dir)
+    keep_freed_blocks()  # the edge scoring frees and reallocates large arrays per block
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
     load, plant = edge_map_loaders(manifest, data_dir, params)
     inputs = CheckInputs(
