@@ -97,9 +97,10 @@ class CheckInputs:
     embeddings: tuple[list[str], np.ndarray] | None = None  # (sample_ids, L2-normalised rows)
     # sample_ids -> stacked edge maps (features/edges.py); supplied by the stage that reads files
     load_edge_maps: Callable[[list[str]], np.ndarray] | None = None
-    # (sample_ids, seed) -> (edge maps of an edited copy of each, the edits' names): the copies
-    # that measure, on the user's own images, how many copies the duplicates decision finds
-    plant_copies: Callable[[list[str], int], tuple[np.ndarray, list[str]]] | None = None
+    # (sample_ids, seed) -> (edge maps of an edited copy of each, their width / height, the
+    # edits' names): the copies that measure, on the user's own images, how many copies the
+    # duplicates decision finds
+    plant_copies: Callable[[list[str], int], tuple[np.ndarray, np.ndarray, list[str]]] | None = None
     # the user's own model's probabilities: path or sample_id, then one column per class
     pred_probs: pd.DataFrame | None = None
     # sample_ids -> (n, s, s, 3) uint8 images for a model trained on pixels (label_quality cnn)

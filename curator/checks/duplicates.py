@@ -209,16 +209,21 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     hashes = inputs.hashes.set_index("sample_id").loc[ids].reset_index()
     cand, indexes = candidate_pairs(hashes, vectors, params)
     cand = pair_evidence(cand, hashes, vectors)
-    pixel_of = files.drop_duplicates("sample_id").set_index("sample_id")["pixel_sha256"]
+    content = files.drop_duplicates("sample_id").set_index("sample_id").loc[ids]
     # exact copies (same pixels, different bytes) are one picture to the decision
-    _, picture = np.unique(pixel_of.loc[ids].to_numpy(), return_inverse=True)
+    _, picture = np.unique(content["pixel_sha256"].to_numpy(), return_inverse=True)
+    aspect = (content["width"] / content["height"]).to_numpy(float)
     i, j = cand["i"].to_numpy(), cand["j"].to_numpy()
     same_pixels = picture[i] == picture[j]
     involved = np.unique(np.r_[i, j])
     maps = inputs.load_edge_maps([ids[k] for k in involved]) if len(involved) else None
     cand["edge_correlation"] = (
         registered_correlation(
-            maps, np.searchsorted(involved, i), np.searchsorted(involved, j), REFINED_PER_IMAGE
+            maps,
+            np.searchsorted(involved, i),
+            np.searchsorted(involved, j),
+            REFINED_PER_IMAGE,
+            aspect[involved],
         )
         if maps is not None
         else np.zeros(0, np.float32)
@@ -230,7 +235,9 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     cand["score"] = np.where(same_pixels, 1.0, np.clip(1.0 - ratio, 0.0, 1.0))
     kept = cand[accepted].reset_index(drop=True)
     pairs = _path_pairs(kept, files, ids)
-    calibration = _calibrate(inputs.plant_copies, ids, picture, involved, maps, pictures, params)
+    calibration = _calibrate(
+        inputs.plant_copies, ids, picture, aspect, involved, maps, pictures, params
+    )
     return _result(pairs, files, kept, cand, indexes, calibration, params)
 
 
@@ -251,12 +258,12 @@ def _picture_pairs(
     return best, np.where(same_pixels, 0.0, np.where(scored, ratio, np.inf))
 
 
-def _calibrate(plant, ids, picture, involved, maps, scored, params) -> dict:
+def _calibrate(plant, ids, picture, aspect, involved, maps, scored, params) -> dict:
     """How many edited copies of the user's own images the decision finds, per edit, and at
     other ratios (with how many real pairs each would accept)."""
     if maps is None or params.calibration_copies == 0:
         return {"n_copies": 0}
-    ratio, edits = _planted_copy_ratios(plant, ids, picture, involved, maps, scored, params)
+    ratio, edits = _planted_copy_ratios(plant, ids, picture, aspect, involved, maps, scored, params)
     found = ratio <= params.max_distance_ratio
     names = pd.Series(edits)
     by_edit = {}
@@ -280,7 +287,7 @@ def _calibrate(plant, ids, picture, involved, maps, scored, params) -> dict:
     }
 
 
-def _planted_copy_ratios(plant, ids, picture, involved, maps, scored, params) -> tuple:
+def _planted_copy_ratios(plant, ids, picture, aspect, involved, maps, scored, params) -> tuple:
     """(ratio of each copy with its source, its edits): an edited copy of each of a seeded
     sample of pictures, scored against its source and the source's scored neighbours, then
     decided as a new image among all the real pairs."""
@@ -289,7 +296,7 @@ def _planted_copy_ratios(plant, ids, picture, involved, maps, scored, params) ->
     n_copies = min(params.calibration_copies, len(content_of))
     rng = np.random.default_rng(params.seed)
     sources = np.sort(rng.choice(content_of.to_numpy(), size=n_copies, replace=False))
-    copy_maps, edits = plant([ids[k] for k in sources], params.seed)
+    copy_maps, copy_aspects, edits = plant([ids[k] for k in sources], params.seed)
     both = pd.concat(
         [scored[["a", "b"]], scored[["b", "a"]].set_axis(["a", "b"], axis=1)], ignore_index=True
     )
@@ -299,7 +306,8 @@ def _planted_copy_ratios(plant, ids, picture, involved, maps, scored, params) ->
     other = np.r_[sources, content_of.loc[mine["b"]].to_numpy()]
     needed, where = np.unique(other, return_inverse=True)
     stack = np.concatenate([copy_maps, maps[np.searchsorted(involved, needed)]])
-    corr = registered_correlation(stack, copy_i, n_copies + where, REFINED_PER_IMAGE)
+    aspects = np.r_[copy_aspects, aspect[needed]]
+    corr = registered_correlation(stack, copy_i, n_copies + where, REFINED_PER_IMAGE, aspects)
     # the copies join the real pictures as new images, numbered after them
     i = np.r_[scored["a"].to_numpy(), picture.max() + 1 + copy_i]
     j = np.r_[scored["b"].to_numpy(), picture[other]]

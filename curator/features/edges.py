@@ -4,15 +4,18 @@ Hashes and global descriptors cannot tell two different but similar pictures (tw
 two photos of the same white car) from two copies of one. Copies share their edges once the
 geometric part of the edit (a shift, a crop, a resize, a small rotation) is undone; different
 pictures do not. Each image becomes the gradient magnitude of a SIZE x SIZE grey version
-smoothed at SIGMA px: coarse enough that what the search below leaves unaligned (half a step of
-zoom or rotation, a crop's other aspect ratio) stays inside the blur. A pair scores the best
+smoothed at SIGMA px: coarse enough that what the search below leaves unaligned (part of a
+step of zoom or rotation) stays inside the blur. A pair scores the best
 normalised correlation over the VARIANTS of one side (zooms x rotations about the centre) and
 shifts of up to an eighth of the side (a crop moves content by up to 12%).
 
 Two passes keep that affordable: every variant is tried on maps sampled at half the size
 (COARSE, a quarter of the cost), then each image's nearest few candidates are scored again at
 full size with the variant that won (FINE: two different '6's by one writer look alike at 32
-pixels, not at 64).
+pixels, not at 64). Where the two images' aspects differ (a crop keeps a different share of
+each side; squared, its sides are magnified by different factors) the full-size pass also
+stretches one side's width by the ratio of the aspects, at the winning zoom and half a step
+either way: on CIFAR-10 this took planted crops found from 79% to 85%.
 
 Smoothing and derivatives are SIZE x SIZE matrices applied on both sides of each image (borders
 repeated, not wrapped: a wrapped border is an edge that stays put when the picture zooms); a
@@ -33,12 +36,14 @@ from scipy import fft, ndimage, sparse
 
 SIZE = 64  # grey thumbnail side, and the fine map's
 SIGMA = 2.0  # Gaussian smoothing in thumbnail pixels
-ZOOMS = (1 / 1.1, 1.0, 1.1)  # crops magnify by 1/0.97 to 1/0.88
+ZOOM_STEP = 1.1  # crops magnify by 1/0.97 to 1/0.88
+ZOOMS = (1 / ZOOM_STEP, 1.0, ZOOM_STEP)
 ROTATIONS = (-3.0, 0.0, 3.0)  # degrees
 VARIANTS = tuple((z, a) for z in ZOOMS for a in ROTATIONS)
 CHUNK = 1024  # images turned into spectra at once
 FLAT = 1e-2  # largest gradient magnitude (grey levels per pixel) of a picture without edges
 PAIR_BLOCK = 4096  # pairs correlated at once
+ASPECT_STEP = 0.01  # aspect stretches are tried to within 1% (a third of a pixel at 64)
 
 
 @dataclass(frozen=True)
@@ -94,12 +99,13 @@ def edge_magnitude(img: Image.Image) -> np.ndarray:
 
 
 @cache
-def _warp(zoom: float, degrees: float, side: int) -> sparse.csr_matrix:
-    """side^2 x side^2 matrix: a map magnified by ``zoom`` and rotated by ``degrees`` about its
-    centre (bilinear, border pixels repeated)."""
+def _warp(zoom: float, degrees: float, side: int, stretch: float = 1.0) -> sparse.csr_matrix:
+    """side^2 x side^2 matrix: a map magnified by ``zoom`` (its width by ``stretch`` more) and
+    rotated by ``degrees`` about its centre (bilinear, border pixels repeated)."""
     c = (side - 1) / 2
     t = np.deg2rad(degrees)
-    inverse = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]]) / zoom
+    rotate = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
+    inverse = np.diag([1.0, 1.0 / stretch]) @ rotate / zoom
     out_r, out_c = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
     src = np.clip(inverse @ np.stack([out_r.ravel() - c, out_c.ravel() - c]) + c, 0, side - 1)
     r0 = np.minimum(np.floor(src[0]).astype(int), side - 2)
@@ -144,12 +150,17 @@ def _transposed(x: np.ndarray) -> np.ndarray:
 
 
 def spectra(
-    magnitudes: np.ndarray, zoom: float = 1.0, degrees: float = 0.0, scale: Scale = COARSE
+    magnitudes: np.ndarray,
+    zoom: float = 1.0,
+    degrees: float = 0.0,
+    scale: Scale = COARSE,
+    stretch: float = 1.0,
 ) -> np.ndarray:
     """Fourier transforms of the zero-mean, tapered, unit-norm maps of ``edge_magnitude``
-    outputs (n, SIZE, SIZE) at ``scale``, after the variant (zoom, degrees)."""
+    outputs (n, SIZE, SIZE) at ``scale``, after the variant (zoom, degrees) and ``stretch``."""
     side = scale.side
-    warp = None if (zoom, degrees) == (1.0, 0.0) else _warp(zoom, degrees, side)
+    plain = (zoom, degrees, stretch) == (1.0, 0.0, 1.0)
+    warp = None if plain else _warp(zoom, degrees, side, stretch)
     out = np.empty((len(magnitudes), side, side // 2 + 1), np.complex64)
     for block in _blocks(len(magnitudes), CHUNK):
         maps = magnitudes[block].astype(np.float32)
@@ -190,11 +201,11 @@ def best_correlation(
 
 
 def registered_correlation(
-    magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray, refine: int
+    magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray, refine: int, aspects: np.ndarray
 ) -> np.ndarray:
     """Each pair's correlation at full size, for each image's ``refine`` nearest candidates by
     the coarse pass (the rest are NaN: too far from every image to be anyone's twin or
-    yardstick)."""
+    yardstick). ``aspects`` are the images' width / height, before their maps were squared."""
     coarse, variant = best_variants(magnitudes, i, j)
     ends = pd.DataFrame({"me": np.r_[i, j], "pair": np.tile(np.arange(len(i)), 2)})
     ends["coarse"] = np.r_[coarse, coarse]
@@ -202,7 +213,8 @@ def registered_correlation(
     near = ends["pair"][ends.groupby("me").cumcount().to_numpy() < refine]
     refined = np.unique(near.to_numpy())
     out = np.full(len(i), np.nan, np.float32)
-    out[refined] = fine_correlation(magnitudes, i[refined], j[refined], variant[refined])
+    ri, rj = i[refined], j[refined]
+    out[refined] = fine_correlation(magnitudes, ri, rj, variant[refined], aspects[rj] / aspects[ri])
     return out
 
 
@@ -227,29 +239,46 @@ def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
 
 
 def fine_correlation(
-    magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray, variant: np.ndarray
+    magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray, variant: np.ndarray, stretch: np.ndarray
 ) -> np.ndarray:
-    """Full-size correlation of each pair with the j side under its ``variant`` or untouched,
-    whichever is higher (half-size maps barely tell a 3-degree turn from none); the pairs are
-    taken a block at a time (sorted by i), each block's maps transformed for it alone."""
+    """Full-size correlation of each pair with the j side untouched or under its ``variant``,
+    whichever is higher (half-size maps barely tell a 3-degree turn from none). A crop keeps a
+    different share of each side, so the square maps stretch its sides by different factors:
+    where the two images' aspects differ, the variant is also tried with the width magnified
+    by ``stretch`` (their ratio) and with the zoom half a step either way (a crop magnifies by
+    anything between the steps). The untouched try keeps a copy squashed to a new aspect.
+    The pairs are taken a block at a time, each block's maps transformed for it alone."""
     identity = VARIANTS.index((1.0, 0.0))
-    out = _fine(magnitudes, i, j, np.full(len(i), identity))
-    turned = variant != identity
-    out[turned] = np.maximum(out[turned], _fine(magnitudes, i[turned], j[turned], variant[turned]))
+    steps = np.round(np.log(stretch) / ASPECT_STEP).astype(np.int64)
+    out = _fine(magnitudes, i, j, np.full(len(i), identity), np.zeros_like(steps))
+    turned, cropped = variant != identity, steps != 0
+    tries = [(turned, 0 * steps, 1.0)]
+    tries += [(cropped, steps, f) for f in (1.0, ZOOM_STEP**0.5, ZOOM_STEP**-0.5)]
+    for tried, step, factor in tries:
+        score = _fine(magnitudes, i[tried], j[tried], variant[tried], step[tried], factor)
+        out[tried] = np.maximum(out[tried], score)
     return out
 
 
-def _fine(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray, variant: np.ndarray) -> np.ndarray:
+def _fine(
+    magnitudes: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    variant: np.ndarray,
+    steps: np.ndarray,
+    zoom_factor: float = 1.0,
+) -> np.ndarray:
     out = np.empty(len(i), np.float32)
     order = np.lexsort((j, i))
-    for v in np.unique(variant):
-        mine = order[variant[order] == v]
+    for v, step in np.unique(np.c_[variant, steps], axis=0):
+        mine = order[(variant[order] == v) & (steps[order] == step)]
+        zoom, degrees = VARIANTS[v]
+        stretch = float(np.exp(step * ASPECT_STEP))
         for block in _blocks(len(mine), PAIR_BLOCK):
             rows = mine[block]
             left, li = np.unique(i[rows], return_inverse=True)
             right, rj = np.unique(j[rows], return_inverse=True)
             base = spectra(magnitudes[left], scale=FINE)
-            zoom, degrees = VARIANTS[v]
-            other = spectra(magnitudes[right], zoom, degrees, FINE)
+            other = spectra(magnitudes[right], zoom * zoom_factor, degrees, FINE, stretch)
             out[rows] = best_correlation(base, other, li, rj, FINE)
     return out

@@ -31,15 +31,16 @@ def _edge_map_file(uri: str, max_image_pixels: int) -> np.ndarray:
     return edge_magnitude(img)
 
 
-def _planted_copy_map(job: tuple[str, int], max_image_pixels: int) -> tuple[np.ndarray, str]:
+def _planted_copy_map(job: tuple[str, int], max_image_pixels: int) -> tuple[np.ndarray, float, str]:
     uri, seed = job
     img, _, _ = open_rgb(read_uri(uri), max_image_pixels)
     copy, edits = plant_copy(img, np.random.default_rng(seed))
-    return edge_magnitude(copy), edits
+    return edge_magnitude(copy), copy.width / copy.height, edits
 
 
 def edge_map_loaders(manifest: pd.DataFrame, data_dir: Path, params: Params) -> tuple:
-    """(load, plant): edge maps of images by sample_id, and of edited copies of them."""
+    """(load, plant): edge maps of images by sample_id; and edge maps, aspects (width /
+    height) and edits of edited copies of them."""
     first_path = unique_contents(manifest).set_index("sample_id")["path"]
     limit = params.ingest.max_image_pixels
     workers = params.hash.workers
@@ -50,14 +51,15 @@ def edge_map_loaders(manifest: pd.DataFrame, data_dir: Path, params: Params) -> 
         shape = (SIZE, SIZE)
         return parallel_stack(work, paths, workers, "duplicates: edge maps", shape, np.uint8)
 
-    def plant(sample_ids: list[str], seed: int) -> tuple[np.ndarray, list[str]]:
+    def plant(sample_ids: list[str], seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
         seeds = np.random.SeedSequence(seed).generate_state(len(sample_ids)).tolist()
         jobs = [
             (join_uri(data_dir, first_path[s]), k) for s, k in zip(sample_ids, seeds, strict=True)
         ]
         work = partial(_planted_copy_map, max_image_pixels=limit)
         done = parallel_map(work, jobs, workers, "duplicates: planted copies")
-        return np.stack([m for m, _ in done]), [e for _, e in done]
+        maps, aspects, edits = zip(*done, strict=True)
+        return np.stack(maps), np.array(aspects), list(edits)
 
     return load, plant
 
