@@ -3,7 +3,7 @@
 Usage:
   d=$(mktemp -d) && tar -xzf ../shared/devdata/cifar10n-train/cifar10_train_jpg.tar.gz -C "$d"
   .venv/bin/python benchmarks/eval_duplicates_cifar.py --data "$d" [--n-copies 1000]
-      [--keep DIR] [--skip-features] [--imagededup]
+      [--keep DIR] [--skip-features] [--imagededup] [--mixed-aspects]
 
 Holds apart ``--n-copies`` random training photos and writes an edited copy of each into the data
 folder (``curator_bench_copies/``): two thirds with the common edits of features/edits.py
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -110,6 +111,11 @@ def main() -> None:
         help="reuse the manifest, hashes and embeddings in --keep",
     )
     ap.add_argument("--imagededup", action="store_true")
+    ap.add_argument(
+        "--mixed-aspects",
+        action="store_true",
+        help="also time the stage as if the images' aspects varied (0.75 to 1.5)",
+    )
     args = ap.parse_args()
 
     labels = pd.read_csv(args.labels)
@@ -199,6 +205,27 @@ def main() -> None:
         f", or errors: see {work / 'unplanted.png'})"
     )
     contact_sheet(args.data, originals, work / "unplanted.png")
+    if args.mixed_aspects:
+        time_mixed_aspects(params, args.data, audits, work / "audits-mixed-aspects", args.seed)
+
+
+def time_mixed_aspects(params, data: Path, audits: Path, out: Path, seed: int) -> None:
+    """The stage's wall time when the images' aspects vary, as in most photo collections: every
+    pair of different aspects gets the full-size pass's stretched tries (features/edges.py).
+    Only the manifest's widths change (the maps are squared from the same files), so this
+    times the work, not what is found."""
+    out.mkdir(parents=True, exist_ok=True)
+    for f in audits.iterdir():
+        if f.is_file() and f.name != artifacts.MANIFEST:
+            shutil.copy2(f, out / f.name)
+    shutil.copytree(audits / "embeddings", out / "embeddings", dirs_exist_ok=True)
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    factor = np.random.default_rng(seed).choice([0.75, 1.0, 1.33, 1.5], len(manifest))
+    manifest["width"] = (manifest["width"] * factor).round().astype("Int64")
+    manifest.to_parquet(out / artifacts.MANIFEST)
+    start = time.perf_counter()
+    duplicates.run(params, data, out)
+    print(f"\nduplicates stage with mixed aspects: {time.perf_counter() - start:.1f} s")
 
 
 if __name__ == "__main__":
