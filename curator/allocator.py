@@ -5,8 +5,8 @@ glibc returns a freed block above its mmap threshold (adjusted as blocks are fre
 mapped afresh and the kernel zeroes every page again on first touch. The duplicates stage's
 edge scoring (features/edges.py) allocates and frees arrays of tens of MB for every block of
 pairs, thousands of times: on 51,000 CIFAR images 18.7 s of its 75 s were spent in the kernel.
-With the thresholds raised such blocks stay in the heap (2.4 s in the kernel; peak memory about
-50 MB higher, the freed blocks kept for the next).
+With the thresholds raised such blocks stay in the heap: 2.1-2.4 s in the kernel, the same
+peak memory (930 MiB).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ import ctypes
 # mallopt parameters, from glibc's malloc.h
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-KEEP_BYTES = 256 * 2**20  # blocks up to this size come from and return to the heap
+# blocks up to this size come from and return to the heap: the edge scoring's per-block arrays
+# (35 MB at most) but not the arrays held for a whole pass (hundreds of MB on 51,000 images),
+# which go back to the kernel when freed
+KEEP_BYTES = 64 * 2**20
 
 
 def keep_freed_blocks() -> bool:

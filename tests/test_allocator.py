@@ -36,7 +36,7 @@ def _mapped_bytes() -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc only")
 def test_large_arrays_come_from_the_heap_once_freed_blocks_are_kept():
     # above glibc's own ceiling (32 MB), below the one set: mapped on its own by default
-    size = 64 * 2**20
+    size = 48 * 2**20
     assert size < KEEP_BYTES
     assert keep_freed_blocks()
     before = _mapped_bytes()

@@ -241,44 +241,36 @@ def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
 def fine_correlation(
     magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray, variant: np.ndarray, stretch: np.ndarray
 ) -> np.ndarray:
-    """Full-size correlation of each pair with the j side untouched or under its ``variant``,
-    whichever is higher (half-size maps barely tell a 3-degree turn from none). A crop keeps a
-    different share of each side, so the square maps stretch its sides by different factors:
-    where the two images' aspects differ, the variant is also tried with the width magnified
-    by ``stretch`` (their ratio) and with the zoom half a step either way (a crop magnifies by
-    anything between the steps). The untouched try keeps a copy squashed to a new aspect.
-    The pairs are taken a block at a time, each block's maps transformed for it alone."""
-    identity = VARIANTS.index((1.0, 0.0))
+    """Full-size correlation of each pair: the best over the j side untouched and under its
+    ``variant`` (half-size maps barely tell a 3-degree turn from none) and, where the two
+    images' aspects differ, under the variant with the width magnified by ``stretch`` (their
+    ratio) at its zoom and half a step either way. A crop keeps a different share of each side,
+    so the square maps stretch its sides by different factors, and it magnifies by anything
+    between the zoom steps; the untouched try keeps a copy squashed to a new aspect."""
     steps = np.round(np.log(stretch) / ASPECT_STEP).astype(np.int64)
-    out = _fine(magnitudes, i, j, np.full(len(i), identity), np.zeros_like(steps))
-    turned, cropped = variant != identity, steps != 0
-    tries = [(turned, 0 * steps, 1.0)]
-    tries += [(cropped, steps, f) for f in (1.0, ZOOM_STEP**0.5, ZOOM_STEP**-0.5)]
-    for tried, step, factor in tries:
-        score = _fine(magnitudes, i[tried], j[tried], variant[tried], step[tried], factor)
-        out[tried] = np.maximum(out[tried], score)
-    return out
-
-
-def _fine(
-    magnitudes: np.ndarray,
-    i: np.ndarray,
-    j: np.ndarray,
-    variant: np.ndarray,
-    steps: np.ndarray,
-    zoom_factor: float = 1.0,
-) -> np.ndarray:
-    out = np.empty(len(i), np.float32)
+    out = np.full(len(i), -1.0, np.float32)
     order = np.lexsort((j, i))
+    # pairs with the same tries a block at a time: each block's maps transformed for it alone
     for v, step in np.unique(np.c_[variant, steps], axis=0):
         mine = order[(variant[order] == v) & (steps[order] == step)]
-        zoom, degrees = VARIANTS[v]
-        stretch = float(np.exp(step * ASPECT_STEP))
-        for block in _blocks(len(mine), PAIR_BLOCK):
+        # as many maps as the coarse pass's blocks (a full-size spectrum is four times larger)
+        for block in _blocks(len(mine), PAIR_BLOCK // 2):
             rows = mine[block]
             left, li = np.unique(i[rows], return_inverse=True)
             right, rj = np.unique(j[rows], return_inverse=True)
             base = spectra(magnitudes[left], scale=FINE)
-            other = spectra(magnitudes[right], zoom * zoom_factor, degrees, FINE, stretch)
-            out[rows] = best_correlation(base, other, li, rj, FINE)
+            for zoom, degrees, widen in _tries(v, step):
+                other = spectra(magnitudes[right], zoom, degrees, FINE, widen)
+                score = best_correlation(base, other, li, rj, FINE)
+                out[rows] = np.maximum(out[rows], score)
     return out
+
+
+def _tries(variant: int, step: int) -> list[tuple[float, float, float]]:
+    """(zoom, degrees, stretch) of each transform of the j side tried at full size."""
+    zoom, degrees = VARIANTS[variant]
+    tries = {(1.0, 0.0, 1.0), (zoom, degrees, 1.0)}
+    if step:
+        stretch = float(np.exp(step * ASPECT_STEP))
+        tries |= {(zoom * f, degrees, stretch) for f in (1.0, ZOOM_STEP**0.5, ZOOM_STEP**-0.5)}
+    return sorted(tries)
