@@ -1,7 +1,7 @@
 """Precision / recall / F1 of duplicate pairs against a ground-truth list of path pairs.
 
 Usage:
-  .venv/bin/python benchmarks/eval_duplicates.py                 # the demo and its truth
+  .venv/bin/python benchmarks/eval_duplicates.py [--per-class N]  # the demo and its truth
   .venv/bin/python benchmarks/eval_duplicates.py --data DIR --truth pairs.csv   # your own
   add --imagededup to compare with imagededup's PHash/DHash/WHash on the same images; install
   it first in the benchmark's own folder (its torch needs are met by curator's venv):
@@ -78,9 +78,11 @@ def run_curator(root: Path, audits: Path) -> tuple[dict, pd.DataFrame, dict[str,
     return {"wall_s": wall, "summary": summary}, pairs, per_method
 
 
-def print_margin(root: Path, audits: Path, near_truth: set) -> None:
+def print_margin(root: Path, audits: Path, near_truth: set, calibration: dict) -> None:
     """Distance ratio of the planted near pairs against every other scored candidate pair: how
-    much room ``duplicates.max_distance_ratio`` has on this data."""
+    much room ``duplicates.max_distance_ratio`` has on this data; and, at each ratio of the
+    calibration table, the pairs a rule that loose accepts that are not planted, against the
+    null model's estimate of different pictures among them (duplicates.json)."""
     params = load_params(REPO / "params.yaml")
     accept_all = replace(params.duplicates, max_distance_ratio=0.5)
     duplicates.run(replace(params, duplicates=accept_all), root, audits)
@@ -94,6 +96,15 @@ def print_margin(root: Path, audits: Path, near_truth: set) -> None:
         f">= {ratio[~planted].min():.3f} ({(~planted).sum()} pairs); "
         f"threshold {params.duplicates.max_distance_ratio}"
     )
+    print("\n| max_distance_ratio | near pairs | not planted | expected different (null model) |")
+    print("| ---: | ---: | ---: | ---: |")
+    for step in calibration.get("at_ratio", []):
+        within = ratio <= step["max_distance_ratio"]
+        expected = step["expected_false_pairs"]
+        print(
+            f"| {step['max_distance_ratio']} | {within.sum()} | {(within & ~planted).sum()} | "
+            f"{'not estimated' if expected is None else format(expected, '.1f')} |"
+        )
 
 
 def run_imagededup(
@@ -130,11 +141,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path)
     parser.add_argument("--truth", type=Path)
     parser.add_argument("--imagededup", action="store_true")
+    parser.add_argument("--per-class", type=int, default=300, help="demo images per class")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data or Path(tmp) / "data"
         if args.data is None:
-            write_demo(root, seed=0)
+            write_demo(root, seed=0, per_class=args.per_class)
             exact_truth, near_truth = demo_truth(root)
         else:
             with args.truth.open() as fh:
@@ -168,7 +180,7 @@ def main() -> None:
             f"| curator | fused + edge verification (near) | {p:.3f} | {r:.3f} | {f:.3f} | "
             f"{len(near_found)} | {facts['wall_s']:.1f} |"
         )
-        print_margin(root, Path(tmp) / "audits", near_truth)
+        print_margin(root, Path(tmp) / "audits", near_truth, facts["summary"]["calibration"])
         if args.imagededup:
             radius = load_params(REPO / "params.yaml").duplicates.max_phash_distance
             for name, (found, wall) in run_imagededup(root, radius).items():

@@ -187,6 +187,18 @@ def main() -> None:
         f"\nprecision among accepted pairs involving a copy: {right}/{len(with_copy)} = "
         f"{right / max(len(with_copy), 1):.3f}"
     )
+    calibration = summary["calibration"]
+    print(
+        f"\nduplicates.json: copies found {calibration['recall']:.3f}, precision "
+        f"{_num(calibration['precision'])} (null model {calibration['null_model']})"
+    )
+    print("\n| max_distance_ratio | copies found | near pairs | expected different | precision |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for step in calibration["at_ratio"]:
+        print(
+            f"| {step['max_distance_ratio']} | {step['recall']:.3f} | {step['n_pairs']} | "
+            f"{_num(step['expected_false_pairs'], '.1f')} | {_num(step['precision'])} |"
+        )
     if args.imagededup:
         radius = params.duplicates.max_phash_distance
         print("\n| tool | recall (planted) | precision (pairs with a copy) | pairs | wall s |")
@@ -207,6 +219,10 @@ def main() -> None:
     contact_sheet(args.data, originals, work / "unplanted.png")
     if args.mixed_aspects:
         time_mixed_aspects(params, args.data, audits, work / "audits-mixed-aspects", args.seed)
+
+
+def _num(value: float | None, spec: str = ".3f") -> str:
+    return "not estimated" if value is None else format(value, spec)
 
 
 def time_mixed_aspects(params, data: Path, audits: Path, out: Path, seed: int) -> None:

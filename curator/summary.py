@@ -44,6 +44,8 @@ def describe_duplicates(d: dict[str, Any]) -> str:
         if calibration.get("n_copies")
         else ""
     )
+    if calibration.get("precision") is not None:
+        found += f", and an estimated {100 * calibration['precision']:.0f}% of its pairs are right"
     return (
         f"{d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
         f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"

@@ -12,7 +12,9 @@ Three kinds of twins, each pair with its evidence:
   its distance is at most ``max_distance_ratio`` of the distance to either image's nearest
   other image (checks/same_photo.py).
 Edited copies of ``calibration_copies`` of the user's own images, scored the same way against
-their source's neighbours, measure how many copies that decision finds (by edit).
+their source's neighbours, measure how many copies that decision finds (by edit); a power law
+of the images' nearest/second-nearest ratios (checks/same_photo.py, NullModel) estimates how
+many accepted pairs are different pictures.
 Twins are grouped into clusters (connected components) with a suggested keeper. Clusters whose
 members carry different labels or different values of a metadata column named in
 ``conflict_attributes``, and val/test images with a twin in train (or test images with a twin
@@ -29,7 +31,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
-from curator.checks.same_photo import pair_ratios
+from curator.checks.same_photo import (
+    MIN_FIT,
+    NullModel,
+    fit_null,
+    nearest_ratios,
+    pair_ratios,
+    twin_groups,
+)
 from curator.errors import MissingArtifactError
 from curator.features.edges import registered_correlation
 from curator.features.edits import CALIBRATION_EDITS
@@ -260,9 +269,15 @@ def _picture_pairs(
 
 def _calibrate(plant, ids, picture, aspect, involved, maps, scored, params) -> dict:
     """How many edited copies of the user's own images the decision finds, per edit, and at
-    other ratios (with how many real pairs each would accept)."""
+    other ratios (with how many real pairs each would accept, and how many of those are
+    different pictures by the null model fitted to the same images)."""
     if maps is None or params.calibration_copies == 0:
         return {"n_copies": 0}
+    a, b = scored["a"].to_numpy(), scored["b"].to_numpy()
+    twins = twin_groups(
+        picture.max() + 1, a, b, scored["ratio"].to_numpy() <= params.max_distance_ratio
+    )
+    null = fit_null(nearest_ratios(a, b, scored["corr"].to_numpy(), twins))
     ratio, edits = _planted_copy_ratios(plant, ids, picture, aspect, involved, maps, scored, params)
     found = ratio <= params.max_distance_ratio
     names = pd.Series(edits)
@@ -271,19 +286,40 @@ def _calibrate(plant, ids, picture, aspect, involved, maps, scored, params) -> d
         has = names.str.split("+").apply(lambda e, x=edit: x in e).to_numpy()
         if has.any():
             by_edit[edit] = {"n": int(has.sum()), "recall": float(found[has].mean())}
+    steps = [
+        {
+            "max_distance_ratio": r,
+            "recall": float((ratio <= r).mean()),
+            **_precision(null, r, int((scored["ratio"] <= r).sum())),
+        }
+        for r in sorted({*RATIO_STEPS, params.max_distance_ratio})
+    ]
+    here = next(x for x in steps if x["max_distance_ratio"] == params.max_distance_ratio)
     return {
         "n_copies": len(ratio),
         "edits": list(CALIBRATION_EDITS),
         "recall": float(found.mean()),
         "recall_by_edit": by_edit,
-        "at_ratio": [
-            {
-                "max_distance_ratio": r,
-                "recall": float((ratio <= r).mean()),
-                "n_pairs": int((scored["ratio"] <= r).sum()),
-            }
-            for r in sorted({*RATIO_STEPS, params.max_distance_ratio})
-        ],
+        "precision": here["precision"],
+        "null_model": (
+            {"dimension": null.dimension, "n_images": null.n_images, "n_fit": null.n_fit}
+            if null
+            else {"not_estimated": f"fewer than {MIN_FIT} images to fit it to"}
+        ),
+        "at_ratio": steps,
+    }
+
+
+def _precision(null: NullModel | None, max_ratio: float, n_pairs: int) -> dict:
+    """Near pairs accepted at ``max_ratio``, how many the null model expects to be different
+    pictures, and the share correct that leaves (None without a model or a pair)."""
+    if null is None:
+        return {"n_pairs": n_pairs, "expected_false_pairs": None, "precision": None}
+    false = min(null.false_pairs(max_ratio), n_pairs)
+    return {
+        "n_pairs": n_pairs,
+        "expected_false_pairs": false,
+        "precision": 1.0 - false / n_pairs if n_pairs else None,
     }
 
 

@@ -194,5 +194,11 @@ def test_edited_copies_of_the_users_images_measure_the_rule(demo_data, tmp_path)
     at_threshold = next(s for s in steps if s["max_distance_ratio"] == 0.2)
     assert at_threshold["recall"] == cal["recall"] and 0.6 < cal["recall"] < 1
     assert at_threshold["n_pairs"] == (pairs["kind"] == "near").sum()
+    # the null model: fewer different pictures expected at a stricter ratio, the share right
+    # at the setting is the summary's (every planted near pair of the demo is a real copy)
+    expected = [s["expected_false_pairs"] for s in steps]
+    assert expected == sorted(expected) and expected[0] < expected[-1]
+    assert cal["null_model"]["dimension"] > 1
+    assert cal["precision"] == at_threshold["precision"] > 0.95
     none = audit(root, tmp_path / "none", calibration_copies=0)[0]
     assert none["calibration"] == {"n_copies": 0}

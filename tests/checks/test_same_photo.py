@@ -1,8 +1,16 @@
-"""The distance-ratio decision on hand-made correlations."""
+"""The distance-ratio decision on hand-made correlations, and the null model on point clouds."""
 
 import numpy as np
+import pytest
+from scipy.spatial import cKDTree
 
-from curator.checks.same_photo import pair_ratios
+from curator.checks.same_photo import (
+    MIN_FIT,
+    fit_null,
+    nearest_ratios,
+    pair_ratios,
+    twin_groups,
+)
 
 
 def _ratios(entries):
@@ -47,3 +55,51 @@ def test_a_photo_saved_three_times_is_found_whole():
 def test_a_pair_alone_has_no_yardstick():
     """Two images with no other neighbour: nothing to compare their distance with."""
     assert np.isinf(_ratios([(0, 1, 0.999)])).all()
+
+
+def _cloud(dim: int, n: int, copies: int = 0) -> tuple[np.ndarray, ...]:
+    """Each point's 4 nearest among ``n`` random points on a ``dim``-dimensional torus (no
+    borders), plus a near copy of the first ``copies`` points; correlation falls with distance."""
+    rng = np.random.default_rng(dim)
+    x = rng.random((n, dim))
+    x = np.r_[x, (x[:copies] + rng.normal(0, 1e-4, (copies, dim))) % 1.0]
+    dist, idx = cKDTree(x, boxsize=1.0).query(x, k=5)
+    i, j = np.repeat(np.arange(len(x)), 4), idx[:, 1:].ravel()
+    key, first = np.unique(np.minimum(i, j) * len(x) + np.maximum(i, j), return_index=True)
+    corr = 1 - dist[:, 1:].ravel()[first]
+    return key // len(x), key % len(x), corr
+
+
+def _null(i: np.ndarray, j: np.ndarray, corr: np.ndarray) -> tuple:
+    """(the null model, each pair's ratio), twins accepted at 0.2 as the check does."""
+    ratio = pair_ratios(i, j, corr)
+    group = twin_groups(max(i.max(), j.max()) + 1, i, j, ratio <= 0.2)
+    return fit_null(nearest_ratios(i, j, corr, group)), ratio
+
+
+@pytest.mark.parametrize("dim", [3, 5, 8])
+def test_the_null_model_fits_the_dimension_and_counts_alike_pairs(dim):
+    """Points spread evenly in D dimensions have no copies: the ratio test's pairs among them are
+    all different pictures, and the model fitted to their ratios recovers D and expects as many
+    such pairs as the decision accepts, or somewhat more (it errs towards lower precision)."""
+    i, j, corr = _cloud(dim, 4000)
+    null, ratio = _null(i, j, corr)
+    assert null is not None and abs(null.dimension - dim) < 0.3
+    for t in (0.5, 0.6):
+        accepted = (ratio <= t).sum()
+        assert accepted <= null.false_pairs(t) <= 2 * accepted + 1
+
+
+def test_copies_do_not_move_the_null_model():
+    """200 near copies among 4000 points: their ratios lie far below where the model is fitted,
+    so it still expects almost no different pictures among the pairs accepted at 0.2."""
+    i, j, corr = _cloud(5, 4000, copies=200)
+    null, ratio = _null(i, j, corr)
+    assert null is not None and abs(null.dimension - 5) < 0.3
+    accepted = (ratio <= 0.2).sum()
+    assert accepted >= 200 and null.false_pairs(0.2) < 1
+
+
+def test_too_few_images_give_no_null_model():
+    assert fit_null(np.linspace(0.5, 1, MIN_FIT - 1)) is None
+    assert fit_null(np.linspace(0.5, 1, MIN_FIT)) is not None
