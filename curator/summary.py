@@ -45,7 +45,7 @@ def describe_duplicates(d: dict[str, Any]) -> str:
         else ""
     )
     if calibration.get("precision") is not None:
-        found += f", and an estimated {100 * calibration['precision']:.0f}% of its pairs are right"
+        found += f", and an estimated {100 * calibration['precision']:.1f}% of its pairs are right"
     return (
         f"{d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
         f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"
