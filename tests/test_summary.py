@@ -1,7 +1,7 @@
 import json
 
 from curator import artifacts
-from curator.summary import describe_agreement, render_summary
+from curator.summary import describe_agreement, describe_duplicates, render_summary
 
 
 def test_agreement_sentence_without_bootstrap_interval():
@@ -33,3 +33,19 @@ def test_summary_says_whether_the_splits_are_drawn_alike_and_what_the_galleries_
     assert f"val vs train domain AUC {shift['embedding']['val']['auc']:.3f}" in text
     errors = json.loads((audits / artifacts.ERRORS_SUMMARY).read_text())
     assert f"Errors: {errors['n_errors']} test images misclassified" in text
+
+
+def test_duplicates_sentence_gives_the_copies_found_and_the_estimated_precision():
+    d = {
+        "n_pairs": 3,
+        "n_clusters": 2,
+        "n_removable": 2,
+        "leakage": {"train": {"leaked": 0, "n": 10, "leaked_pct": 0.0}},
+        "calibration": {"n_copies": 500, "recall": 0.852, "precision": 0.9958},
+    }
+    assert describe_duplicates(d).endswith(
+        "finds 85% of edited copies of 500 of your images, and an estimated 99.6% of its pairs "
+        "are right"
+    )
+    d["calibration"]["precision"] = None  # too few images to fit the null model
+    assert describe_duplicates(d).endswith("of 500 of your images")
