@@ -202,3 +202,13 @@ def test_edited_copies_of_the_users_images_measure_the_rule(demo_data, tmp_path)
     assert cal["precision"] == at_threshold["precision"] > 0.95
     none = audit(root, tmp_path / "none", calibration_copies=0)[0]
     assert none["calibration"] == {"n_copies": 0}
+
+
+def test_too_few_images_to_estimate_precision_say_so(twins, tmp_path):
+    """28 files: too few images to fit the null model to, so no share of right pairs is given,
+    with the reason, while the copies found are still measured."""
+    cal = audit(twins, tmp_path, calibration_copies=20)[0]["calibration"]
+    assert cal["n_copies"] == 20 and 0 <= cal["recall"] <= 1
+    assert cal["precision"] is None
+    assert "fewer than 100 images" in cal["null_model"]["not_estimated"]
+    assert all(s["precision"] is None for s in cal["at_ratio"])
