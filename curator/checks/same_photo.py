@@ -67,7 +67,7 @@ class NullModel:
     a different picture as close as a copy, and each such pair counts two images. Measured
     (benchmarks/RESULTS.md): on points spread evenly in 3 to 8 dimensions it recovers D and
     expects 1-1.7x the pairs the decision accepts; on the digit demo within 1.2 pairs of the
-    wrong pairs accepted at every ratio up to 0.4 (3.6 at 0.5); on CIFAR-10 it expects more
+    wrong pairs accepted at every ratio up to 0.4 (2.6 at 0.5); on CIFAR-10 it expects more
     than a look at the pairs finds at loose ratios, so the precision it gives errs low there."""
 
     dimension: float

@@ -253,7 +253,7 @@ def fine_correlation(
     # pairs with the same tries a block at a time: each block's maps transformed for it alone
     for v, step in np.unique(np.c_[variant, steps], axis=0):
         mine = order[(variant[order] == v) & (steps[order] == step)]
-        # as many maps as the coarse pass's blocks (a full-size spectrum is four times larger)
+        # a quarter of the coarse pass's blocks: a full-size spectrum is four times larger
         for block in _blocks(len(mine), PAIR_BLOCK // 2):
             rows = mine[block]
             left, li = np.unique(i[rows], return_inverse=True)
