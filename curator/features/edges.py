@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from scipy import fft, ndimage, sparse
+from tqdm import tqdm
 
 SIZE = 64  # grey thumbnail side, and the fine map's
 SIGMA = 2.0  # Gaussian smoothing in thumbnail pixels
@@ -224,6 +225,7 @@ def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
     best = np.full(len(i), -1.0, np.float32)
     winner = np.zeros(len(i), np.int64)
     order = np.argsort(j, kind="stable")
+    progress = _progress(len(i) * len(VARIANTS), "half size, every zoom and turn")
     for v, (zoom, degrees) in enumerate(VARIANTS):
         score = np.empty(len(i), np.float32)
         identity = (zoom, degrees) == (1.0, 0.0)
@@ -233,9 +235,16 @@ def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
             needed, local = np.unique(j[rows], return_inverse=True)
             other = base[needed] if identity else spectra(magnitudes[needed], zoom, degrees)
             score[rows] = best_correlation(base, other, i[rows], local)
+            progress.update(len(rows))
         better = score > best
         best[better], winner[better] = score[better], v
+    progress.close()
     return best, winner
+
+
+def _progress(pairs: int, what: str) -> tqdm:
+    desc = f"duplicates: edge correlation, {what}"
+    return tqdm(total=pairs, desc=desc, unit="pair", unit_scale=True, disable=None, leave=False)
 
 
 def fine_correlation(
@@ -250,6 +259,7 @@ def fine_correlation(
     steps = np.round(np.log(stretch) / ASPECT_STEP).astype(np.int64)
     out = np.full(len(i), -1.0, np.float32)
     order = np.lexsort((j, i))
+    progress = _progress(len(i), "full size, each image's nearest")
     # pairs with the same tries a block at a time: each block's maps transformed for it alone
     for v, step in np.unique(np.c_[variant, steps], axis=0):
         mine = order[(variant[order] == v) & (steps[order] == step)]
@@ -263,6 +273,8 @@ def fine_correlation(
                 other = spectra(magnitudes[right], zoom, degrees, FINE, widen)
                 score = best_correlation(base, other, li, rj, FINE)
                 out[rows] = np.maximum(out[rows], score)
+            progress.update(len(rows))
+    progress.close()
     return out
 
 
