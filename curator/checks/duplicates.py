@@ -27,8 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.checks.same_photo import (
@@ -274,9 +272,8 @@ def _calibrate(plant, ids, picture, aspect, involved, maps, scored, params) -> d
     if maps is None or params.calibration_copies == 0:
         return {"n_copies": 0}
     a, b = scored["a"].to_numpy(), scored["b"].to_numpy()
-    twins = twin_groups(
-        picture.max() + 1, a, b, scored["ratio"].to_numpy() <= params.max_distance_ratio
-    )
+    accepted = scored["ratio"].to_numpy() <= params.max_distance_ratio
+    twins = twin_groups(picture.max() + 1, a[accepted], b[accepted])
     null = fit_null(nearest_ratios(a, b, scored["corr"].to_numpy(), twins))
     ratio, edits = _planted_copy_ratios(plant, ids, picture, aspect, involved, maps, scored, params)
     found = ratio <= params.max_distance_ratio
@@ -360,10 +357,7 @@ def _clusters(pairs: pd.DataFrame) -> pd.Series:
     pos = {p: k for k, p in enumerate(paths)}
     a = pairs["path_a"].map(pos).to_numpy()
     b = pairs["path_b"].map(pos).to_numpy()
-    graph = coo_matrix((np.ones(len(a)), (a, b)), shape=(len(paths), len(paths)))
-    _, labels = connected_components(graph, directed=False)
-    first_seen = {lab: k for k, lab in enumerate(dict.fromkeys(labels))}
-    return pd.Series([first_seen[x] for x in labels], index=paths, name="cluster_id")
+    return pd.Series(twin_groups(len(paths), a, b), index=paths, name="cluster_id")
 
 
 def _values(members: pd.DataFrame, column: str) -> pd.Series:

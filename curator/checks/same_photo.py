@@ -79,10 +79,15 @@ class NullModel:
         return self.n_images * max_ratio**self.dimension / 2
 
 
-def twin_groups(n: int, i: np.ndarray, j: np.ndarray, accepted: np.ndarray) -> np.ndarray:
-    """A group number for each of ``n`` images: the accepted pairs' connected components."""
-    graph = coo_matrix((np.ones(int(accepted.sum())), (i[accepted], j[accepted])), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+def twin_groups(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """A group number for each of ``n`` images: the connected components of the pairs (i, j),
+    numbered in the order of their first image."""
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse]
 
 
 def nearest_ratios(

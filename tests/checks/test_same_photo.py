@@ -73,7 +73,8 @@ def _cloud(dim: int, n: int, copies: int = 0) -> tuple[np.ndarray, ...]:
 def _null(i: np.ndarray, j: np.ndarray, corr: np.ndarray) -> tuple:
     """(the null model, each pair's ratio), twins accepted at 0.2 as the check does."""
     ratio = pair_ratios(i, j, corr)
-    group = twin_groups(max(i.max(), j.max()) + 1, i, j, ratio <= 0.2)
+    twins = ratio <= 0.2
+    group = twin_groups(max(i.max(), j.max()) + 1, i[twins], j[twins])
     return fit_null(nearest_ratios(i, j, corr, group)), ratio
 
 
