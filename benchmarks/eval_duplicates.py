@@ -78,6 +78,11 @@ def run_curator(root: Path, audits: Path) -> tuple[dict, pd.DataFrame, dict[str,
     return {"wall_s": wall, "summary": summary}, pairs, per_method
 
 
+def estimate(value: float | None, spec: str = ".3f") -> str:
+    """A number from duplicates.json that may not have been estimated (None)."""
+    return "not estimated" if value is None else format(value, spec)
+
+
 def print_margin(root: Path, audits: Path, near_truth: set, calibration: dict) -> None:
     """Distance ratio of the planted near pairs against every other scored candidate pair: how
     much room ``duplicates.max_distance_ratio`` has on this data; and, at each ratio of the
@@ -103,7 +108,7 @@ def print_margin(root: Path, audits: Path, near_truth: set, calibration: dict) -
         expected = step["expected_false_pairs"]
         print(
             f"| {step['max_distance_ratio']} | {within.sum()} | {(within & ~planted).sum()} | "
-            f"{'not estimated' if expected is None else format(expected, '.1f')} |"
+            f"{estimate(expected, '.1f')} |"
         )
 
 

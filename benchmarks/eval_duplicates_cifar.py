@@ -43,7 +43,7 @@ from curator.stages import duplicates, embed, hash, ingest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from benchmarks.eval_duplicates import run_imagededup  # noqa: E402
+from benchmarks.eval_duplicates import estimate, run_imagededup  # noqa: E402
 
 DEFAULT_LABELS = REPO.parent / "shared/devdata/cifar10n-train/labels.csv.gz"
 COPIES = "curator_bench_copies"
@@ -190,14 +190,14 @@ def main() -> None:
     calibration = summary["calibration"]
     print(
         f"\nduplicates.json: copies found {calibration['recall']:.3f}, precision "
-        f"{_num(calibration['precision'])} (null model {calibration['null_model']})"
+        f"{estimate(calibration['precision'])} (null model {calibration['null_model']})"
     )
     print("\n| max_distance_ratio | copies found | near pairs | expected different | precision |")
     print("| ---: | ---: | ---: | ---: | ---: |")
     for step in calibration["at_ratio"]:
         print(
             f"| {step['max_distance_ratio']} | {step['recall']:.3f} | {step['n_pairs']} | "
-            f"{_num(step['expected_false_pairs'], '.1f')} | {_num(step['precision'])} |"
+            f"{estimate(step['expected_false_pairs'], '.1f')} | {estimate(step['precision'])} |"
         )
     if args.imagededup:
         radius = params.duplicates.max_phash_distance
@@ -219,10 +219,6 @@ def main() -> None:
     contact_sheet(args.data, originals, work / "unplanted.png")
     if args.mixed_aspects:
         time_mixed_aspects(params, args.data, audits, work / "audits-mixed-aspects", args.seed)
-
-
-def _num(value: float | None, spec: str = ".3f") -> str:
-    return "not estimated" if value is None else format(value, spec)
 
 
 def time_mixed_aspects(params, data: Path, audits: Path, out: Path, seed: int) -> None:
