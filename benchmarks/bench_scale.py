@@ -30,7 +30,7 @@ def peak_rss_mib() -> float:
 
 
 def hash_case(n: int, n_pairs: int, seed: int) -> dict:
-    from curator.neighbors import hamming_pairs
+    from curator.features.neighbors import hamming_pairs
 
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, 2**64, size=n, dtype=np.uint64, endpoint=False)
@@ -54,7 +54,7 @@ def hash_case(n: int, n_pairs: int, seed: int) -> dict:
 
 
 def embedding_case(n: int, n_pairs: int, seed: int) -> dict:
-    from curator.neighbors import cosine_pairs
+    from curator.features.neighbors import cosine_pairs
 
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((2000, DIM), dtype=np.float32)
@@ -93,7 +93,7 @@ def ivf_recall(vectors: np.ndarray, seed: int) -> float:
     """Recall@10 of the same IVF index's neighbours against exact inner-product search."""
     import faiss
 
-    from curator import neighbors
+    from curator.features import neighbors
 
     rng = np.random.default_rng(seed + 1)
     queries = np.ascontiguousarray(

@@ -13,8 +13,8 @@ import time
 
 import numpy as np
 
+from curator.evaluation.shift import domain_classifier
 from curator.params import ShiftParams
-from curator.shift import domain_classifier
 
 
 def main() -> None:

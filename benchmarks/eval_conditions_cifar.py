@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from eval_properties_cifar import degrade
 
 from curator import artifacts
+from curator.evaluation.shift import shifted_properties
 from curator.pipeline import STAGES
-from curator.shift import shifted_properties
 
 KINDS = {  # planted kind -> the finding that should flag it, the property bin that holds it
     "darkened": ("dark", "image brightness"),

@@ -27,7 +27,7 @@ import pandas as pd
 
 from curator.checks import agreement
 from curator.checks.base import CheckInputs
-from curator.metrics import Scored, calibration_table, expected_calibration_error
+from curator.evaluation.metrics import Scored, calibration_table, expected_calibration_error
 from curator.params import AgreementParams
 
 REPO = Path(__file__).resolve().parents[1]

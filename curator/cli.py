@@ -197,8 +197,10 @@ def check(data_dir: Path, params_path: Path | None) -> None:
     Validates every params value, lists the files (nothing is decoded) and checks that every
     key naming a metadata column (balance.subgroups, agreement.subgroups,
     label_quality.subgroups, duplicates.conflict_attributes, evaluate.sensitive_features)
-    names one that exists. Example: curator check --data data
+    names one that exists, then lists the checks the pipeline runs. Example: curator check
+    --data data
     """
+    from curator.checks import REGISTRY
     from curator.stages.ingest import check_params_against_data
 
     s = check_params_against_data(data_dir, _load(params_path))
@@ -208,6 +210,10 @@ def check(data_dir: Path, params_path: Path | None) -> None:
         f"metadata columns: {', '.join(s['metadata_columns']) or 'none'}; "
         f"{len(s['keys_checked'])} keys naming them are fine."
     )
+    click.echo("The checks `dvc repro` runs:")
+    width = max(map(len, REGISTRY))
+    for c in REGISTRY.values():
+        click.echo(f"  {c.name:<{width}}  {c.description}")
 
 
 @cli.command()
@@ -239,8 +245,8 @@ def balance(audits_dir: Path, params_path: Path) -> None:
 
     Example: curator balance --audits audits
     """
+    from curator.reporting.summary import describe_balance
     from curator.stages import balance as stage
-    from curator.summary import describe_balance
 
     click.echo(f"balance: {describe_balance(stage.run(_load(params_path), audits_dir))}")
 
@@ -293,8 +299,8 @@ def shift(audits_dir: Path, params_path: Path) -> None:
     held-out images least like train.
     Example: curator shift --audits audits
     """
+    from curator.reporting.summary import describe_shift
     from curator.stages import shift as stage
-    from curator.summary import describe_shift
 
     click.echo(
         f"shift: {describe_shift(stage.run(_load(params_path), audits_dir))} -> {audits_dir}/"
@@ -371,8 +377,8 @@ def duplicates(data_dir: Path, audits_dir: Path, params_path: Path | None) -> No
 
     Example: curator duplicates --data data --audits audits
     """
+    from curator.reporting.summary import describe_duplicates
     from curator.stages import duplicates as stage
-    from curator.summary import describe_duplicates
 
     s = stage.run(_load(params_path), data_dir, audits_dir)
     click.echo(f"duplicates: {describe_duplicates(s)}")
@@ -394,8 +400,8 @@ def agreement(audits_dir: Path, params_path: Path | None, image_probs: Path | No
     Uses the votes ingest read from ingest.annotations; with none, records that and flags nothing.
     Example: curator agreement --audits audits --image-probs audits/pred_probs.parquet
     """
+    from curator.reporting.summary import describe_agreement
     from curator.stages import agreement as stage
-    from curator.summary import describe_agreement
 
     s = stage.run(_load(params_path), audits_dir, image_probs)
     click.echo(f"agreement: {describe_agreement(s)}")
@@ -420,8 +426,8 @@ def label_quality(
 
     Example: curator label-quality --audits audits [--pred-probs my_model_probs.parquet]
     """
+    from curator.reporting.summary import describe_label_quality
     from curator.stages import label_quality as stage
-    from curator.summary import describe_label_quality
 
     s = stage.run(_load(params_path), data_dir, audits_dir, pred_probs)
     click.echo(f"label-quality: {describe_label_quality(s)}")
@@ -462,8 +468,8 @@ def evaluate(audits_dir: Path, params_path: Path | None) -> None:
 
     Example: curator evaluate --audits audits
     """
+    from curator.reporting.summary import describe_evaluation
     from curator.stages import evaluate as stage
-    from curator.summary import describe_evaluation
 
     click.echo(f"evaluate: {describe_evaluation(stage.run(_load(params_path), audits_dir))}")
 
@@ -477,8 +483,8 @@ def errors(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
 
     Example: curator errors --data data --audits audits
     """
+    from curator.reporting.summary import describe_errors
     from curator.stages import errors as stage
-    from curator.summary import describe_errors
 
     s = stage.run(_load(params_path), data_dir, audits_dir)
     click.echo(f"errors: {describe_errors(s)} -> {audits_dir}/")
@@ -526,7 +532,7 @@ def app(
 
     Example: curator app --port 5151   (then open the printed URL; Ctrl-C stops the app)
     """
-    from curator import app as fo_app
+    from curator.app import session as fo_app
 
     params = _load(params_path)
     r = fo_app.build(params, data_dir, audits_dir)
@@ -568,7 +574,7 @@ def export(data_dir: Path, params_path: Path | None, view_name: str, fmt: str, o
 
     Example: curator export --view "review queue" --format csv --out exports/queue
     """
-    from curator import app as fo_app
+    from curator.app import session as fo_app
 
     params = _load(params_path)
     name = fo_app.dataset_name(params, data_dir)
@@ -610,7 +616,7 @@ def summary(audits_dir: Path) -> None:
 
     Example: curator summary --audits audits
     """
-    from curator.summary import render_summary
+    from curator.reporting.summary import render_summary
 
     click.echo(render_summary(audits_dir))
 

@@ -147,7 +147,7 @@ class PropertiesParams:
 
 @dataclass(frozen=True)
 class ShiftParams:
-    """Split shift (curator/shift.py): KS tests per image property, and a domain classifier on
+    """Split shift (evaluation/shift.py): KS tests per image property, and a domain classifier on
     the embeddings that tries to tell each held-out split from train."""
 
     alpha: float = 0.01  # family-wise level of the property tests (Bonferroni over all)

@@ -167,7 +167,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         "shift",
         "curator shift --audits audits",
         (_a(artifacts.MANIFEST), _a(artifacts.PROPERTIES), _a(artifacts.EMBEDDINGS_DIR)),
-        ("curator/stages/shift.py", "curator/shift.py"),
+        ("curator/stages/shift.py", "curator/evaluation/shift.py"),
         _own("shift"),
         (
             Out(_a(artifacts.SHIFT)),
@@ -190,7 +190,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             "curator/checks/same_photo.py",
             "curator/features/edges.py",
             "curator/features/edits.py",
-            "curator/neighbors.py",
+            "curator/features/neighbors.py",
         ),
         (*_own("duplicates"), "ingest.max_image_pixels"),
         _check_outs("duplicates", Out(_a(artifacts.DUPLICATES)), Out(_a(artifacts.LEAKAGE))),
@@ -202,7 +202,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         (
             "curator/stages/label_quality.py",
             "curator/checks/label_quality.py",
-            "curator/image_cnn.py",
+            "curator/learn/image_cnn.py",
         ),
         (*_own("label_quality"), "ingest.max_image_pixels"),
         _check_outs(
@@ -242,8 +242,8 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         ),
         (
             "curator/stages/train.py",
-            "curator/model.py",
-            "curator/finetune.py",
+            "curator/learn/model.py",
+            "curator/learn/finetune.py",
             "curator/io/versions.py",
         ),
         (
@@ -260,7 +260,7 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         + " ".join(_FINDINGS)
         + f" --out {_a(artifacts.ISSUES)} --review-queue {_a(artifacts.REVIEW_QUEUE)}",
         _FINDINGS,
-        ("curator/review_queue.py", "curator/stages/issues.py"),
+        ("curator/checks/review_queue.py", "curator/stages/issues.py"),
         (),
         (Out(_a(artifacts.ISSUES)), Out(_a(artifacts.REVIEW_QUEUE))),
     ),
@@ -280,9 +280,9 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         ),
         (
             "curator/stages/evaluate.py",
-            "curator/subgroups.py",
-            "curator/fairness.py",
-            "curator/metrics.py",
+            "curator/evaluation/subgroups.py",
+            "curator/evaluation/fairness.py",
+            "curator/evaluation/metrics.py",
         ),
         _own("evaluate"),
         (
@@ -307,8 +307,8 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         ),
         (
             "curator/stages/errors.py",
-            "curator/saliency.py",
-            "curator/model.py",
+            "curator/evaluation/saliency.py",
+            "curator/learn/model.py",
             "curator/features/embeddings.py",
         ),
         (
@@ -342,13 +342,19 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
             _a(artifacts.ERRORS_SUMMARY),
         ),
         (
-            "curator/report.py",
-            "curator/saliency.py",
-            "curator/fairness.py",
-            "curator/plots.py",
+            "curator/reporting/caveats.py",
+            "curator/reporting/context.py",
+            "curator/reporting/model_card.py",
+            "curator/reporting/numbers.py",
+            "curator/reporting/plots.py",
+            "curator/reporting/render.py",
+            "curator/reporting/thumbnails.py",
+            "curator/reporting/templates",
+            "curator/reporting/schemas",
+            "curator/evaluation/saliency.py",
+            "curator/evaluation/fairness.py",
+            "curator/checks/__init__.py",  # the checks' descriptions
             "curator/stages/report.py",
-            "curator/templates",
-            "curator/schemas",
         ),
         (
             *_own("report"),
@@ -410,7 +416,7 @@ def render_params_yaml(columns: Mapping[str, Sequence[str]] | None = None) -> st
     """The commented params.yaml curator ships, with the keys that name metadata columns
     (dotted key -> column names, e.g. {"balance.subgroups": ["site"]}) filled in."""
     columns = dict(columns or {})
-    text = (resources.files("curator") / "templates" / "params.yaml").read_text()
+    text = (resources.files("curator") / "params.yaml").read_text()
     section, lines = "", []
     for line in text.splitlines(keepends=True):
         if header := re.match(r"(\w+):\s*$", line):

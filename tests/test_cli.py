@@ -78,6 +78,9 @@ def test_check_reads_no_image_and_accepts_good_params(tmp_path, image_folder):
     assert result.exit_code == 0, result.output
     assert "12 files (test 6, train 6), 2 classes" in result.output
     assert "metadata columns: site, scanner; 5 keys naming them are fine" in result.output
+    # every registered check is listed with what it looks for
+    assert "  duplicates     exact and near duplicates, leakage across splits" in result.output
+    assert result.output.count("\n  ") == 6
 
 
 def test_a_misspelt_metadata_column_stops_check_and_ingest_before_any_decoding(

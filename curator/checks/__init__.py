@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from curator.artifacts import CONDITION_ISSUES, ISSUE_COLUMNS
 from curator.checks import agreement, balance, duplicates, integrity, label_quality, properties
 from curator.checks.base import Check, CheckInputs, CheckResult
 from curator.errors import ConfigError
@@ -16,25 +17,83 @@ REGISTRY = MappingProxyType(
     {
         c.name: c
         for c in (
-            Check("integrity", integrity.run, None, "files that cannot be decoded as images"),
-            Check("balance", balance.run, "balance", "class imbalance and subgroup representation"),
-            Check("properties", properties.run, "properties", "dark, blurry, blank, odd-sized"),
-            Check("duplicates", duplicates.run, "duplicates", "exact/near duplicates and leakage"),
-            Check("agreement", agreement.run, "agreement", "annotator agreement and consensus"),
-            Check("label_quality", label_quality.run, "label_quality", "likely label errors"),
+            Check(
+                "integrity",
+                integrity.run,
+                None,
+                "files that cannot be decoded as images",
+                requires=("manifest",),
+                issues=("corrupt",),
+            ),
+            Check(
+                "balance",
+                balance.run,
+                "balance",
+                "class imbalance, classes missing from train, under-represented subgroups",
+                requires=("manifest",),
+                issues=("minority_class", "class_absent_from_train", "underrepresented_group"),
+            ),
+            Check(
+                "properties",
+                properties.run,
+                "properties",
+                "dark, overexposed, blurry, low-information and odd-sized images",
+                requires=("manifest", "properties"),
+                issues=CONDITION_ISSUES,
+            ),
+            Check(
+                "duplicates",
+                duplicates.run,
+                "duplicates",
+                "exact and near duplicates, leakage across splits, copies that disagree",
+                requires=("manifest", "hashes", "embeddings", "load_edge_maps", "plant_copies"),
+                issues=(
+                    "duplicate",
+                    "leak",
+                    "duplicate_label_conflict",
+                    "duplicate_attribute_conflict",
+                ),
+            ),
+            Check(
+                "agreement",
+                agreement.run,
+                "agreement",
+                "annotator agreement, annotator reliability and consensus labels",
+                requires=("manifest",),  # without annotations it records that and flags nothing
+                issues=("low_agreement", "label_differs_from_consensus"),
+            ),
+            Check(
+                "label_quality",
+                label_quality.run,
+                "label_quality",
+                "labels that out-of-sample probabilities contradict (confident learning)",
+                requires=("manifest", ("pred_probs", "embeddings", "load_images")),
+                issues=("label_issue",),
+            ),
         )
     }
 )
 
 
 def run_check(name: str, inputs: CheckInputs, params: object) -> CheckResult:
-    """Run a registered check with its params section taken from the full ``Params``."""
+    """Run a registered check with its params section taken from the full ``Params``: refused
+    without an input it needs; its result held to the contract (its name, the issue schema,
+    only the issues it declares)."""
     if name not in REGISTRY:
         raise ConfigError(f"unknown check {name!r}; known: {', '.join(REGISTRY)}")
     check = REGISTRY[name]
+    check.require_inputs(inputs)
     if check.params_section is None:
-        return check.run(inputs)
-    return check.run(inputs, getattr(params, check.params_section))
+        result = check.run(inputs)
+    else:
+        result = check.run(inputs, getattr(params, check.params_section))
+    undeclared = set(result.flags["issue"]) - set(check.issues)
+    if result.name != name or tuple(result.flags.columns) != ISSUE_COLUMNS or undeclared:
+        raise ValueError(
+            f"check {name!r} broke its contract: result named {result.name!r}, columns "
+            f"{list(result.flags.columns)}, undeclared issues {sorted(undeclared)}"
+        )
+    return result
 
 
 __all__ = ["REGISTRY", "Check", "CheckInputs", "CheckResult", "run_check"]

@@ -21,20 +21,10 @@ import pandas as pd
 
 from curator.checks import consensus as cs
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
+from curator.evaluation.intervals import interval_or_none, jeffreys_interval, resample_counts
 from curator.params import AgreementParams
-from curator.stats import jeffreys_interval
 
 BOOTSTRAP_CHUNK = 64  # resamples per weight matrix: bounded memory at any number of items
-
-
-def _weights(n_items: int, reps: int, rng: np.random.Generator | None) -> np.ndarray:
-    """Row 0: every item once (the estimate); rows 1..reps: bootstrap resample counts."""
-    rows: list[np.ndarray] = [np.ones(n_items)]
-    if rng is not None:
-        rows += [
-            np.bincount(rng.integers(0, n_items, n_items), minlength=n_items) for _ in range(reps)
-        ]
-    return np.array(rows, dtype=float)
 
 
 def _pairable(counts: np.ndarray, weights: np.ndarray | None) -> tuple:
@@ -95,23 +85,21 @@ def cohen_kappa(x: np.ndarray, y: np.ndarray, k: int, weights: np.ndarray | None
 
 def with_ci(stat, n_items: int, params: AgreementParams, rng) -> dict[str, Any]:
     """``stat(weights)`` on all items plus a percentile bootstrap interval over items."""
-    values = np.concatenate(
-        [stat(_weights(n_items, 0, None))]
+    boot = np.concatenate(
+        [np.empty(0)]
         + [
-            stat(_weights(n_items, min(BOOTSTRAP_CHUNK, params.n_bootstrap - done), rng)[1:])
+            stat(resample_counts(rng, n_items, min(BOOTSTRAP_CHUNK, params.n_bootstrap - done)))
             for done in range(0, params.n_bootstrap, BOOTSTRAP_CHUNK)
         ]
     )
-    value, boot = values[0], values[1:][~np.isnan(values[1:])]
+    value = stat(np.ones((1, n_items)))[0]
     if np.isnan(value):
         return {"value": None, "ci": [None, None], "n_items": n_items}
-    tail = (1 - params.ci_level) / 2
-    ci = (
-        [float(np.quantile(boot, tail)), float(np.quantile(boot, 1 - tail))]
-        if len(boot)
-        else [None, None]
-    )
-    return {"value": float(value), "ci": ci, "n_items": n_items}
+    return {
+        "value": float(value),
+        "ci": interval_or_none(boot, params.ci_level),
+        "n_items": n_items,
+    }
 
 
 # the tables' columns, also when there are no annotations (later stages read them by name)

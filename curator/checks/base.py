@@ -8,14 +8,14 @@ flag tables of all checks concatenate into ``audits/issues.parquet`` without any
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from curator.artifacts import ISSUE_COLUMNS, ISSUE_NAMES
-from curator.errors import ConfigError
+from curator.errors import ConfigError, MissingArtifactError
 
 # score: severity in [0, 1], higher = more severe (sort descending to triage).
 # every params key whose values name metadata columns: checked together right after the files
@@ -74,12 +74,20 @@ def empty_flags() -> pd.DataFrame:
 
 
 def make_flags(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Build a flag table in the issue schema, sorted most severe first, stable on ties."""
+    """Build a flag table in the issue schema, sorted most severe first, stable on ties.
+    Every flag table is made here, so here the issue names and the scores are checked: a name
+    outside artifacts.ISSUE_NAMES or a score outside [0, 1] (NaN included) is a bug."""
     if not rows:
         return empty_flags()
     unknown = {r["issue"] for r in rows} - ISSUE_NAMES
     if unknown:
         raise ValueError(f"issue name(s) {sorted(unknown)} are not in artifacts.ISSUE_NAMES")
+    bad = next((r for r in rows if not 0.0 <= float(r["score"]) <= 1.0), None)
+    if bad is not None:
+        raise ValueError(
+            f"{bad['issue']} score {bad['score']!r} for {bad['path']} is not in [0, 1] "
+            "(scores are severities: higher is more severe)"
+        )
     df = pd.DataFrame(rows, columns=list(ISSUE_COLUMNS)).astype(empty_flags().dtypes.to_dict())
     return df.sort_values(
         ["score", "issue", "path"], ascending=[False, True, True], ignore_index=True
@@ -88,7 +96,8 @@ def make_flags(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class CheckInputs:
-    """Everything a check may read; each check declares which fields it needs."""
+    """Everything a check may read; each check declares which fields it needs (Check.requires)
+    and ``run_check`` refuses to run it without them."""
 
     manifest: pd.DataFrame
     annotations: pd.DataFrame | None = None
@@ -121,11 +130,49 @@ class CheckResult:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # extra outputs, e.g. pairs
 
 
+# what supplies each input, for the message that says one is missing
+INPUT_SOURCES = {
+    "manifest": "the manifest (`curator ingest`)",
+    "annotations": "the annotations (`curator ingest` with an annotations table)",
+    "hashes": "the perceptual hashes (`curator hash`)",
+    "properties": "the image properties (`curator properties`)",
+    "embeddings": "the embeddings (`curator embed`)",
+    "load_edge_maps": "the images' edge maps (the duplicates stage reads them from --data)",
+    "plant_copies": "edited copies of the images (the duplicates stage makes them from --data)",
+    "pred_probs": "a model's probabilities (`--pred-probs FILE` or label_quality.pred_probs)",
+    "load_images": "the images (the label_quality stage reads them from --data)",
+}
+INPUT_NAMES = frozenset(f.name for f in fields(CheckInputs))
+
+
 @dataclass(frozen=True)
 class Check:
-    """A registered check: its entry point and the params section it reads (if any)."""
+    """A registered check: its entry point, the params section it reads (if any), what it looks
+    for (shown by `curator check` and the dataset audit), the CheckInputs fields it needs (an
+    entry that is a tuple needs one of its fields) and the issue names it may flag."""
 
     name: str
     run: Callable[..., CheckResult]
     params_section: str | None
     description: str
+    requires: tuple[str | tuple[str, ...], ...]
+    issues: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        named = {n for r in self.requires for n in ((r,) if isinstance(r, str) else r)}
+        if named - INPUT_NAMES or set(self.issues) - ISSUE_NAMES:
+            raise ValueError(
+                f"check {self.name!r} declares unknown inputs {sorted(named - INPUT_NAMES)} "
+                f"or issues {sorted(set(self.issues) - ISSUE_NAMES)}"
+            )
+
+    def require_inputs(self, inputs: CheckInputs) -> None:
+        """Refuse inputs that lack a field this check needs, naming it and what supplies it."""
+        for need in self.requires:
+            options = (need,) if isinstance(need, str) else need
+            if all(getattr(inputs, name) is None for name in options):
+                what = " or ".join(INPUT_SOURCES[name] for name in options)
+                raise MissingArtifactError(
+                    f"the {self.name} check needs {what}, which was not given: run that "
+                    "first (or `dvc repro`)."
+                )

@@ -23,6 +23,7 @@ in val), are flagged; twins within one split are found too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -37,11 +38,10 @@ from curator.checks.same_photo import (
     pair_ratios,
     twin_groups,
 )
-from curator.errors import MissingArtifactError
 from curator.features.edges import registered_correlation
 from curator.features.edits import CALIBRATION_EDITS
 from curator.features.hashes import HASH_KINDS, hamming
-from curator.neighbors import cosine_pairs, hamming_pairs
+from curator.features.neighbors import cosine_pairs, hamming_pairs
 from curator.params import DuplicatesParams
 
 NEAR_METHODS = (*HASH_KINDS, "embedding", "background")
@@ -53,6 +53,32 @@ REFINED_PER_IMAGE = 4
 # the planted copies' recall is also reported at these ratios, to show what a threshold buys
 RATIO_STEPS = (0.1, 0.2, 0.3, 0.4, 0.5)
 COSINE_BLOCK = 16_384  # candidate pairs whose vectors are gathered at once
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """The contents as the near-duplicate decision sees them. Row k of every array is content
+    ``ids[k]``; exact copies (same pixels) share a ``picture``; ``involved`` lists the
+    candidates' contents (sorted) whose edge ``maps`` were loaded, in that order; ``scored``
+    holds one row per pair of pictures with a full-size score (a, b, corr, ratio)."""
+
+    ids: list[str]
+    picture: np.ndarray
+    aspect: np.ndarray  # width / height
+    involved: np.ndarray
+    maps: np.ndarray
+    scored: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Twins:
+    """The accepted file pairs and what follows from them."""
+
+    pairs: pd.DataFrame  # one row per file pair, surest first
+    members: pd.DataFrame  # every file with a twin, with its cluster_id
+    keepers: pd.Series  # cluster_id -> the path suggested to keep
+    conflicts: dict[str, set]  # column (label or a conflict attribute) -> clusters that disagree
+    leaks: pd.DataFrame  # held-out files with a twin in an earlier split
 
 
 def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesParams) -> tuple:
@@ -200,16 +226,8 @@ def _describe(r: Any, other: str) -> str:
 
 
 def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
-    if (
-        inputs.hashes is None
-        or inputs.embeddings is None
-        or inputs.load_edge_maps is None
-        or inputs.plant_copies is None
-    ):
-        raise MissingArtifactError(
-            "duplicates needs hashes and embeddings: run `curator hash` "
-            "and `curator embed` first (or `dvc repro`)."
-        )
+    assert inputs.hashes is not None and inputs.embeddings is not None  # run_check saw to it
+    assert inputs.load_edge_maps is not None and inputs.plant_copies is not None
     require_subgroups(inputs.manifest, params.conflict_attributes, "duplicates.conflict_attributes")
     files = _contents(inputs.manifest)
     ids, vectors = inputs.embeddings
@@ -235,17 +253,42 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
         if maps is not None
         else np.zeros(0, np.float32)
     )
-    pictures, ratio = _picture_pairs(cand, picture, same_pixels)
+    scored, ratio = _picture_pairs(cand, picture, same_pixels)
     cand["distance_ratio"] = ratio
     accepted = same_pixels | (ratio <= params.max_distance_ratio)
     cand["kind"] = np.where(same_pixels, "exact_pixels", "near")
     cand["score"] = np.where(same_pixels, 1.0, np.clip(1.0 - ratio, 0.0, 1.0))
     kept = cand[accepted].reset_index(drop=True)
-    pairs = _path_pairs(kept, files, ids)
-    calibration = _calibrate(
-        inputs.plant_copies, ids, picture, aspect, involved, maps, pictures, params
+    twins = _twins(_path_pairs(kept, files, ids), files, params.conflict_attributes)
+    calibration = (
+        _calibrate(
+            inputs.plant_copies, Pictures(ids, picture, aspect, involved, maps, scored), params
+        )
+        if maps is not None
+        else {"n_copies": 0}
     )
-    return _result(pairs, files, kept, cand, indexes, calibration, params)
+    summary = _summary(files, kept, cand, indexes, twins) | {
+        "knn_k": {
+            "hashes": params.hash_knn_k,
+            "embedding": params.knn_k,
+            "background": params.background_k,
+        },
+        # the bound: every image proposes at most this many (it may be proposed by more)
+        "max_proposals_per_image": 3 * params.hash_knn_k + max(params.knn_k, params.background_k),
+        "max_distance_ratio": params.max_distance_ratio,
+        "calibration": calibration,
+    }
+    return CheckResult(
+        "duplicates",
+        _flags(twins),
+        summary,
+        _metrics(summary),
+        vars(params),
+        tables={
+            "pairs": twins.pairs.rename(columns={"sid_a": "sample_id_a", "sid_b": "sample_id_b"}),
+            "leakage": twins.leaks,
+        },
+    )
 
 
 def _picture_pairs(
@@ -265,17 +308,18 @@ def _picture_pairs(
     return best, np.where(same_pixels, 0.0, np.where(scored, ratio, np.inf))
 
 
-def _calibrate(plant, ids, picture, aspect, involved, maps, scored, params) -> dict:
+def _calibrate(plant, pics: Pictures, params: DuplicatesParams) -> dict:
     """How many edited copies of the user's own images the decision finds, per edit, and at
     other ratios (with how many real pairs each would accept, and how many of those are
     different pictures by the null model fitted to the same images)."""
-    if maps is None or params.calibration_copies == 0:
+    if params.calibration_copies == 0:
         return {"n_copies": 0}
+    scored = pics.scored
     a, b = scored["a"].to_numpy(), scored["b"].to_numpy()
     accepted = scored["ratio"].to_numpy() <= params.max_distance_ratio
-    twins = twin_groups(picture.max() + 1, a[accepted], b[accepted])
+    twins = twin_groups(pics.picture.max() + 1, a[accepted], b[accepted])
     null = fit_null(nearest_ratios(a, b, scored["corr"].to_numpy(), twins))
-    ratio, edits = _planted_copy_ratios(plant, ids, picture, aspect, involved, maps, scored, params)
+    ratio, edits = _planted_copy_ratios(plant, pics, params)
     found = ratio <= params.max_distance_ratio
     names = pd.Series(edits)
     by_edit = {}
@@ -320,16 +364,17 @@ def _precision(null: NullModel | None, max_ratio: float, n_pairs: int) -> dict:
     }
 
 
-def _planted_copy_ratios(plant, ids, picture, aspect, involved, maps, scored, params) -> tuple:
+def _planted_copy_ratios(plant, pics: Pictures, params: DuplicatesParams) -> tuple:
     """(ratio of each copy with its source, its edits): an edited copy of each of a seeded
     sample of pictures, scored against its source and the source's scored neighbours, then
     decided as a new image among all the real pairs."""
+    picture, involved, scored = pics.picture, pics.involved, pics.scored
     # one loaded content per picture (exact copies are one picture)
     content_of = pd.Series(involved, index=picture[involved]).groupby(level=0).first()
     n_copies = min(params.calibration_copies, len(content_of))
     rng = np.random.default_rng(params.seed)
     sources = np.sort(rng.choice(content_of.to_numpy(), size=n_copies, replace=False))
-    copy_maps, copy_aspects, edits = plant([ids[k] for k in sources], params.seed)
+    copy_maps, copy_aspects, edits = plant([pics.ids[k] for k in sources], params.seed)
     both = pd.concat(
         [scored[["a", "b"]], scored[["b", "a"]].set_axis(["a", "b"], axis=1)], ignore_index=True
     )
@@ -338,8 +383,8 @@ def _planted_copy_ratios(plant, ids, picture, aspect, involved, maps, scored, pa
     copy_i = np.r_[np.arange(n_copies), mine["a"].map(copy_of).to_numpy()]
     other = np.r_[sources, content_of.loc[mine["b"]].to_numpy()]
     needed, where = np.unique(other, return_inverse=True)
-    stack = np.concatenate([copy_maps, maps[np.searchsorted(involved, needed)]])
-    aspects = np.r_[copy_aspects, aspect[needed]]
+    stack = np.concatenate([copy_maps, pics.maps[np.searchsorted(involved, needed)]])
+    aspects = np.r_[copy_aspects, pics.aspect[needed]]
     corr = registered_correlation(stack, copy_i, n_copies + where, REFINED_PER_IMAGE, aspects)
     # the copies join the real pictures as new images, numbered after them
     i = np.r_[scored["a"].to_numpy(), picture.max() + 1 + copy_i]
@@ -375,7 +420,8 @@ def _conflicts(members: pd.DataFrame, attributes: tuple[str, ...]) -> dict[str, 
     return out
 
 
-def _result(pairs, files, kept, cand, indexes, calibration, params) -> CheckResult:
+def _twins(pairs: pd.DataFrame, files: pd.DataFrame, attributes: tuple[str, ...]) -> Twins:
+    """Clusters, keepers, conflicts on the label and ``attributes``, and leaks, of file pairs."""
     info = files.set_index("path")
     if pairs.empty:
         pairs = pd.DataFrame(columns=["path_a", "path_b", "kind", "score", "sid_a", "sid_b"])
@@ -387,37 +433,16 @@ def _result(pairs, files, kept, cand, indexes, calibration, params) -> CheckResu
     pairs["cross_split"] = pairs["split_a"] != pairs["split_b"]
     members = info.loc[cluster.index].assign(cluster_id=cluster.values).reset_index()
     keepers = members.groupby("cluster_id").apply(_keeper, include_groups=False)
-    conflicts = _conflicts(members, params.conflict_attributes)
+    conflicts = _conflicts(members, attributes)
     pairs["label_conflict"] = pairs["cluster_id"].isin(conflicts["label"])
     pairs = pairs.sort_values(
         ["score", "path_a", "path_b"], ascending=[False, True, True], ignore_index=True
     )
-    leaks = _leaks(pairs)
-    flags = _flags(pairs, members, keepers, conflicts, leaks)
-    summary = _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes)
-    summary["knn_k"] = {
-        "hashes": params.hash_knn_k,
-        "embedding": params.knn_k,
-        "background": params.background_k,
-    }
-    # the bound: every image proposes at most this many (it may be proposed by more)
-    summary["max_proposals_per_image"] = 3 * params.hash_knn_k + max(
-        params.knn_k, params.background_k
-    )
-    summary["max_distance_ratio"] = params.max_distance_ratio
-    summary["calibration"] = calibration
-    pairs = pairs.rename(columns={"sid_a": "sample_id_a", "sid_b": "sample_id_b"})
-    return CheckResult(
-        "duplicates",
-        flags,
-        summary,
-        _metrics(summary),
-        vars(params),
-        tables={"pairs": pairs, "leakage": leaks},
-    )
+    return Twins(pairs, members, keepers, conflicts, _leaks(pairs))
 
 
-def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
+def _flags(twins: Twins) -> pd.DataFrame:
+    pairs, members, keepers = twins.pairs, twins.members, twins.keepers
     rows = []
     best: dict[str, tuple] = {}  # path -> (score, ...) of its surest twin
     for r in pairs.itertuples():
@@ -432,7 +457,8 @@ def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
         {"sample_id": sid[p], "path": p, "issue": "duplicate", "score": s, "detail": d}
         for p, (s, d) in best.items()
     ]
-    for r in leaks.sort_values("score", ascending=False).drop_duplicates("path").itertuples():
+    surest = twins.leaks.sort_values("score", ascending=False).drop_duplicates("path")
+    for r in surest.itertuples():
         rows.append(
             {
                 "sample_id": r.sample_id,
@@ -443,7 +469,7 @@ def _flags(pairs, members, keepers, conflicts, leaks) -> pd.DataFrame:
                 f"({r.kind.replace('_', ' ')})",
             }
         )
-    rows += _conflict_flags(members, conflicts)
+    rows += _conflict_flags(members, twins.conflicts)
     return make_flags(rows)
 
 
@@ -472,7 +498,10 @@ def _conflict_flags(members: pd.DataFrame, conflicts: dict[str, set]) -> list[di
     return rows
 
 
-def _summary(files, pairs, kept, cand, leaks, members, conflicts, indexes) -> dict:
+def _summary(
+    files: pd.DataFrame, kept: pd.DataFrame, cand: pd.DataFrame, indexes: dict, twins: Twins
+) -> dict:
+    pairs, leaks, members, conflicts = twins.pairs, twins.leaks, twins.members, twins.conflicts
     per_split = {}
     for split, n in files.groupby("split").size().items():
         mine = leaks[leaks["split"] == split]

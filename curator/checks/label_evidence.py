@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from curator.metrics import interval
+from curator.evaluation.intervals import interval_or_none, resamples
 
 PLANTED_QUANTILES = (0.1, 0.25, 0.5)  # thresholds (planted-score quantiles) for the bound
 
@@ -95,11 +95,6 @@ def wrong_label_probability(
     return out
 
 
-def _interval(values: list[float], level: float) -> list[float]:
-    low, high = interval(np.asarray(values), level)
-    return [float(low), float(high)]
-
-
 def judge(
     y: np.ndarray,
     probs: np.ndarray,
@@ -127,16 +122,13 @@ def judge(
     bound = noise_upper_bound(scores, planted_scores)
 
     boot_noise, boot_bound = [], []
-    for _ in range(reps):
-        take = rng.integers(0, n, n)
+    for take, planted_take in resamples(rng, (n, len(idx)), reps):
         boot_noise.append(noise_fn(y[take], probs[take]))
-        boot_bound.append(
-            noise_upper_bound(scores[take], planted_scores[rng.integers(0, len(idx), len(idx))])
-        )
+        boot_bound.append(noise_upper_bound(scores[take], planted_scores[planted_take]))
     raw_auc = auc(-planted_scores, -scores[others])
     eta = min(noise, bound)
     clean_auc = float(min(1.0, (raw_auc - eta / 2) / (1 - eta))) if eta < 1 else 0.0
-    bound_ci = _interval(boot_bound, level) if reps else [None, None]
+    bound_ci = interval_or_none(np.asarray(boot_bound), level)
     reasons = []
     if clean_auc < settings["min_planted_auc"]:
         reasons.append(
@@ -167,7 +159,7 @@ def judge(
         },
         "noise_rate": {
             "value": noise,
-            "ci": _interval(boot_noise, level) if reps else [None, None],
+            "ci": interval_or_none(np.asarray(boot_noise), level),
         },
         "noise_rate_upper_bound": {"value": bound, "ci": bound_ci},
         "min_planted_auc": settings["min_planted_auc"],

@@ -19,9 +19,9 @@ import pandas as pd
 from curator.checks import label_evidence
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.errors import DataError, MissingArtifactError
-from curator.metrics import Scored, calibration_table, expected_calibration_error
+from curator.evaluation.intervals import jeffreys_interval
+from curator.evaluation.metrics import Scored, calibration_table, expected_calibration_error
 from curator.params import LabelQualityParams
-from curator.stats import jeffreys_interval
 
 
 def folds(y: np.ndarray, groups: np.ndarray, params: LabelQualityParams) -> list[tuple]:
@@ -66,7 +66,7 @@ def out_of_fold_cnn_probs(
     images: np.ndarray, y: np.ndarray, groups: np.ndarray, params: LabelQualityParams, device: str
 ) -> np.ndarray:
     """K-fold probabilities of the small CNN trained on the images (image_cnn.py)."""
-    from curator.image_cnn import out_of_fold_cnn_probs as cnn_probs
+    from curator.learn.image_cnn import out_of_fold_cnn_probs as cnn_probs
 
     settings = {
         "width": params.cnn_width,
@@ -153,7 +153,8 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         source = f"{params.n_folds}-fold {params.classifier} on the embeddings"
     else:
         raise MissingArtifactError(
-            "label_quality needs embeddings (run `curator embed`) or label_quality.pred_probs."
+            f"label_quality.classifier {params.classifier!r} needs the embeddings: run "
+            "`curator embed` first (or `dvc repro`)."
         )
     evidence = label_evidence.judge(
         y,

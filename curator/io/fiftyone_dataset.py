@@ -1,10 +1,10 @@
 """The audit as a persistent FiftyOne dataset: one sample per file, every finding a tag.
 
-``sample_table`` joins the manifest with every audit output (pure pandas, no database).
-``sync`` writes it into a FiftyOne dataset idempotently: samples are keyed by file path, only
-values that differ are written, curator's own tags are replaced (a finding that disappeared
-loses its tag) while tags a person added in the app are kept, and the embedding visualization is
-recomputed only when the vectors change. So a second run with the same audit writes nothing.
+``sync`` writes the app's table (curator/app/table.py) into a FiftyOne dataset idempotently:
+samples are keyed by file path, only values that differ are written, curator's own tags are
+replaced (a finding that disappeared loses its tag) while tags a person added in the app are
+kept, and the embedding visualization is recomputed only when the vectors change. So a second
+run with the same audit writes nothing.
 FiftyOne is imported only here; the database is FiftyOne's own (bundled mongod, or the
 ``database_uri`` of its config for a shared MongoDB).
 """
@@ -14,14 +14,12 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from curator import artifacts
-from curator.io.tables import cluster_of_path, read_json, read_parquet
 
 BRAIN_KEY = "curator_embeddings"
 VIEW_PREFIX = "curator:"  # saved-view descriptions start with this, so stale ones can be found
@@ -32,111 +30,6 @@ CLASSIFICATIONS = {
 }
 # columns that feed a Classification field rather than a field of their own
 CLASSIFICATION_SOURCES = {c for columns in CLASSIFICATIONS.values() for c in columns if c}
-
-
-def _optional(path: Path, produced_by: str) -> pd.DataFrame | None:
-    return read_parquet(path, produced_by) if path.exists() else None
-
-
-def sample_table(audits: Path, data_dir: Path) -> pd.DataFrame:
-    """One row per file of the manifest with every field the app shows, and its tags."""
-    audits = Path(audits)
-    manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
-    reserved = {"sample_id", "path", "split", "label", "readable", "error"}
-    meta = [
-        c
-        for c in read_json(audits / artifacts.INGEST_SUMMARY, "curator ingest").get(
-            "metadata_columns", []
-        )
-        if c in manifest.columns and c not in reserved
-    ]
-    t = manifest[["path", "sample_id", "split", "label", "readable", *meta]].copy()
-    t = t.rename(columns={"label": "ground_truth"})
-    t.insert(0, "filepath", [str((Path(data_dir) / p).resolve()) for p in t["path"]])
-
-    hashes = _optional(audits / artifacts.HASHES, "curator hash")
-    if hashes is not None:
-        hexed = hashes.assign(
-            **{h: hashes[h].map(lambda v: f"{int(v):016x}") for h in ("phash", "dhash", "whash")}
-        )
-        t = t.merge(hexed, on="sample_id", how="left")
-    preds = _optional(audits / artifacts.PREDICTIONS, "curator train")
-    if preds is not None:
-        t = t.merge(preds[["path", "predicted", "confidence"]], on="path", how="left")
-    labels = _optional(audits / artifacts.LABEL_ISSUES, "curator label-quality")
-    if labels is not None:  # the estimated probability that the label is wrong, every image
-        labels = labels.assign(label_issue_score=labels["p_label_wrong"])
-        t = t.merge(
-            labels[["path", "label_quality", "label_issue_score", "suggested_label"]],
-            on="path",
-            how="left",
-        )
-    consensus = _optional(audits / artifacts.CONSENSUS, "curator agreement")
-    if consensus is not None and len(consensus):
-        t = t.merge(
-            consensus[["path", "consensus_label", "consensus_confidence", "vote_agreement"]],
-            on="path",
-            how="left",
-        )
-        votes = read_parquet(audits / artifacts.ANNOTATIONS, "curator ingest")
-        votes = votes.groupby("path").apply(
-            lambda v: sorted(
-                f"{a}: {lab}" for a, lab in zip(v["annotator"], v["label"], strict=True)
-            ),
-            include_groups=False,
-        )
-        t["annotator_votes"] = t["path"].map(votes)
-    leakage = _optional(audits / artifacts.LEAKAGE, "curator duplicates")
-    if leakage is not None:
-        best = leakage.sort_values("score", ascending=False).drop_duplicates("path")
-        t = t.merge(
-            best[["path", "score", "twin_path"]].rename(
-                columns={"score": "leak_similarity", "twin_path": "leak_twin"}
-            ),
-            on="path",
-            how="left",
-        )
-    pairs = _optional(audits / artifacts.DUPLICATES, "curator duplicates")
-    if pairs is not None:
-        cluster = cluster_of_path(pairs).rename("cluster_id").reset_index()
-        # a cluster is as sure as its surest pair; rank 0 is the surest (ties by cluster id),
-        # what the flat cluster view is sorted by
-        best = pairs.groupby("cluster_id")["score"].max()
-        rank = best.rank(method="first", ascending=False).astype(int) - 1
-        cluster["duplicate_cluster_score"] = cluster["cluster_id"].map(best)
-        cluster["duplicate_cluster_rank"] = cluster["cluster_id"].map(rank)
-        t = t.merge(
-            cluster.rename(columns={"cluster_id": "duplicate_cluster"}), on="path", how="left"
-        )
-    queue = _optional(audits / artifacts.REVIEW_QUEUE, "curator issues")
-    if queue is not None:
-        t = t.merge(
-            queue[["path", "rank", "priority"]].rename(
-                columns={"rank": "review_rank", "priority": "review_priority"}
-            ),
-            on="path",
-            how="left",
-        )
-    errors = _optional(audits / artifacts.ERRORS, "curator errors")
-    if errors is not None and len(errors):
-        maps = {
-            row.path: np.asarray(row.saliency, np.float32).reshape(row.saliency_shape)
-            for row in errors.itertuples()
-        }
-        t["saliency"] = t["path"].map(maps)
-        t["error_galleries"] = t["path"].map(errors.set_index("path")["galleries"].map(list))
-    # merges with gaps made them floats
-    for column in ("review_rank", "duplicate_cluster", "duplicate_cluster_rank"):
-        if column in t:
-            t[column] = t[column].astype("Int64")
-    issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
-    tags = issues.groupby("path")["issue"].agg(lambda s: sorted(set(s)))
-    t["tags"] = [tags.get(p, []) for p in t["path"]]
-    scores = issues.pivot_table(index="path", columns="issue", values="score", aggfunc="max")
-    for issue in scores.columns:  # <issue>_score: what each issue view is sorted by
-        if f"{issue}_score" not in t:
-            t[f"{issue}_score"] = t["path"].map(scores[issue])
-    return t.drop(columns=["path"]).reset_index(drop=True)
 
 
 @dataclass

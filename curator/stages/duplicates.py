@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from curator import artifacts
-from curator.allocator import keep_freed_blocks
 from curator.checks import CheckInputs, run_check
 from curator.features.edges import SIZE, edge_magnitude
 from curator.features.edits import plant_copy
+from curator.io.allocator import keep_freed_blocks
 from curator.io.images import open_rgb
 from curator.io.parallel import parallel_map, parallel_stack
 from curator.io.tables import outputs_committed_together, read_parquet, write_parquet

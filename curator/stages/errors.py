@@ -4,7 +4,7 @@ Galleries of misclassified images of the evaluated split: one per worst group (t
 worst first, the worst embedding slice second, then each grouping's worst, surely-worse groups
 before the rest) and one per most frequent confusion (true class -> predicted class), each
 holding the most confident mistakes first. Every image in a gallery gets a saliency map
-(curator/saliency.py) made by the same model that predicted it: Grad-CAM where the CLIP tower
+(evaluation/saliency.py) made by the same model that predicted it: Grad-CAM where the CLIP tower
 (frozen or fine-tuned) is a vision transformer, occlusion sensitivity otherwise (the probe on
 the fallback descriptor, CNN towers); the probability the map's model gives is recorded beside
 the stage's prediction, so a reader can check the two agree.
@@ -21,6 +21,8 @@ import pandas as pd
 from PIL import Image
 
 from curator import __version__, artifacts
+from curator.evaluation.saliency import grad_cam, occlusion_map
+from curator.evaluation.subgroups import SLICE_GROUPING
 from curator.io.images import open_rgb
 from curator.io.tables import (
     outputs_committed_together,
@@ -30,10 +32,8 @@ from curator.io.tables import (
     write_parquet,
 )
 from curator.io.uris import join_uri, read_uri
-from curator.model import load_head
+from curator.learn.model import load_head
 from curator.params import Params
-from curator.saliency import grad_cam, occlusion_map
-from curator.subgroups import SLICE_GROUPING
 
 
 @outputs_committed_together()

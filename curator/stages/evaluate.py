@@ -3,7 +3,7 @@
 Scores the trained head's predictions on one split (``evaluate.split``): overall metrics with
 bootstrap intervals, per-class scores, confusion matrix and calibration; every metric per
 sensitive feature, per intersection and per k-means slice of the embedding space
-(curator/subgroups.py); the same metrics without the images that leak from train and without
+(evaluation/subgroups.py); the same metrics without the images that leak from train and without
 flagged label issues, beside the raw ones; and, next to each group's error rate, how noisy its
 labels are and how much its annotators disagree.
 """
@@ -20,6 +20,23 @@ import pandas as pd
 from curator import __version__, artifacts
 from curator.checks.base import require_subgroups
 from curator.errors import DataError
+from curator.evaluation.intervals import percentile_interval
+from curator.evaluation.metrics import (
+    HEADLINE,
+    Scored,
+    calibration_table,
+    group_sums,
+    metrics_from_sums,
+    rounded,
+)
+from curator.evaluation.subgroups import (
+    SLICE_GROUPING,
+    Grouping,
+    condition_groupings,
+    evaluate_grouping,
+    feature_groupings,
+    reported_metrics,
+)
 from curator.io.tables import (
     outputs_committed_together,
     read_json,
@@ -28,25 +45,8 @@ from curator.io.tables import (
     write_json,
     write_parquet,
 )
-from curator.metrics import (
-    HEADLINE,
-    Scored,
-    calibration_table,
-    group_sums,
-    interval,
-    metrics_from_sums,
-    rounded,
-)
 from curator.params import EvaluateParams, Params
 from curator.stages import embeddings_of
-from curator.subgroups import (
-    SLICE_GROUPING,
-    Grouping,
-    condition_groupings,
-    evaluate_grouping,
-    feature_groupings,
-    reported_metrics,
-)
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ def _overall(s: Scored, classes: list[str], p: EvaluateParams) -> dict[str, Any]
     for metric in shown:
         out[metric] = rounded(m[metric])
         if mb is not None:
-            out[f"{metric}_ci"] = [rounded(v) for v in interval(mb[metric], p.ci_level)]
+            out[f"{metric}_ci"] = [rounded(v) for v in percentile_interval(mb[metric], p.ci_level)]
     out["top_k"] = s.top_k if "top_k_accuracy" in shown else None
     out["per_class"] = {
         cls: {
@@ -273,9 +273,11 @@ def _corrected(s: Scored, flags: dict[str, pd.Series], p: EvaluateParams) -> dic
             entry[f"inflation_{metric}"] = rounded(total[metric] - m[metric][0])
             if p.n_bootstrap:
                 clean = mb[metric][:, 0]
-                entry[f"clean_{metric}_ci"] = [rounded(v) for v in interval(clean, p.ci_level)]
+                entry[f"clean_{metric}_ci"] = [
+                    rounded(v) for v in percentile_interval(clean, p.ci_level)
+                ]
                 entry[f"inflation_{metric}_ci"] = [
-                    rounded(v) for v in interval(tb[metric] - clean, p.ci_level)
+                    rounded(v) for v in percentile_interval(tb[metric] - clean, p.ci_level)
                 ]
         out[f"without_{name}"] = entry
     return out

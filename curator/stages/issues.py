@@ -1,7 +1,7 @@
 """Issues stage: union every stage's findings into one table (audits/issues.parquet).
 
 That one table feeds the reports, FiftyOne tags and the summary printed after an audit; the
-relabel review queue (curator/review_queue.py) is built from it here too.
+relabel review queue (curator/checks/review_queue.py) is built from it here too.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pandas as pd
 
 from curator.artifacts import ISSUE_COLUMNS
 from curator.checks.base import empty_flags
+from curator.checks.review_queue import build_review_queue
 from curator.errors import DataError
 from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
-from curator.review_queue import build_review_queue
 
 
 @outputs_committed_together()

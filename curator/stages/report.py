@@ -5,20 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curator import artifacts, plots
+from curator import artifacts
+from curator.checks import REGISTRY
 from curator.io.tables import atomic_path, outputs_committed_together, write_json
 from curator.params import Params
-from curator.report import (
-    Numbers,
-    caveats,
-    dataset_context,
-    error_galleries,
-    load_docs,
-    model_card_context,
-    model_card_json,
-    provenance,
-    render,
-)
+from curator.reporting import plots
+from curator.reporting.caveats import caveats
+from curator.reporting.context import dataset_context, model_card_context, provenance
+from curator.reporting.model_card import model_card_json
+from curator.reporting.numbers import Numbers, load_docs
+from curator.reporting.render import render
+from curator.reporting.thumbnails import error_galleries
 
 DATASET_AUDIT = "dataset_audit.html"
 MODEL_CARD = "model_card.html"
@@ -35,7 +32,11 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
     # data_dir may be a path or a URL: thumbnails are read through join_uri
     prov = provenance(data_dir, docs[artifacts.INGEST_SUMMARY])
     considerations = caveats(card_numbers, params)
-    audit = dataset_context(audit_numbers, audits, data_dir, params, prov)
+    checks = [
+        {"name": c.name, "description": c.description, "issues": c.issues}
+        for c in REGISTRY.values()
+    ]
+    audit = dataset_context(audit_numbers, audits, data_dir, params, prov, checks)
     size, max_pixels = params.report.thumbnail_size, params.ingest.max_image_pixels
     galleries = error_galleries(docs[artifacts.ERRORS_SUMMARY], audits, data_dir, size, max_pixels)
     model_card = model_card_context(card_numbers, params, prov, considerations, galleries)

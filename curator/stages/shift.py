@@ -1,4 +1,4 @@
-"""Shift stage: is each held-out split drawn like train (curator/shift.py)? Per image property
+"""Shift stage: is each held-out split drawn like train (evaluation/shift.py)? Per image property
 (KS) and on the embeddings (an out-of-fold domain classifier), with each held-out image's
 score of how unlike train it looks."""
 
@@ -10,9 +10,9 @@ from typing import Any
 import pandas as pd
 
 from curator import __version__, artifacts
+from curator.evaluation.shift import domain_classifier, property_shift
 from curator.io.tables import outputs_committed_together, read_parquet, write_json, write_parquet
 from curator.params import Params
-from curator.shift import domain_classifier, property_shift
 from curator.stages import embeddings_of
 
 MOST_SHIFTED = 24  # held-out images listed per split in shift.json, least like train first

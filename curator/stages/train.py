@@ -27,7 +27,7 @@ from curator.io.tables import (
     write_parquet,
 )
 from curator.io.versions import data_version
-from curator.model import fit_head, save_head, save_tensors
+from curator.learn.model import fit_head, save_head, save_tensors
 from curator.params import Params, TrainParams
 from curator.stages import embeddings_of
 
@@ -88,9 +88,9 @@ def warn_if_weak_label_evidence(audits: Path) -> None:
 
 
 def _finetune(params: Params, embed: dict, head, paths, y, train, val):
-    """LP-FT of the CLIP image tower that made the embeddings (curator/finetune.py)."""
+    """LP-FT of the CLIP image tower that made the embeddings (curator/learn/finetune.py)."""
     from curator.features.embeddings import OpenClipEncoder, resolve_embedder
-    from curator.finetune import finetune
+    from curator.learn.finetune import finetune
 
     if embed.get("backend") != "open_clip":
         raise ConfigError(

@@ -145,3 +145,16 @@ def test_wrong_label_probability_never_drops_for_a_more_suspect_image():
     assert len(np.unique(flagged)) == 100
     # where planted errors sit 1-in-2 against everyone, the share is eta * F_p / F_all
     assert p[order[-1]] == pytest.approx(0.1)
+
+
+def test_noise_upper_bound_is_the_smallest_ratio_worked_by_hand():
+    """Planted scores 0.00..0.99 put the thresholds (their 10/25/50% quantiles) at 0.099,
+    0.2475 and 0.495, below which lie 10%, 25% and 50% of them. Of all images 3%, 5% and 20%
+    lie below those thresholds: ratios 0.3, 0.2 and 0.4, so the bound is the smallest, 0.2."""
+    from curator.checks.label_evidence import noise_upper_bound
+
+    planted = np.arange(100) / 100
+    every = np.r_[np.full(3, 0.05), np.full(2, 0.2), np.full(15, 0.3), np.full(80, 0.9)]
+    assert noise_upper_bound(every, planted) == pytest.approx(0.2)
+    # every image as suspect as the most suspect planted error: ratios 10, 4, 2, capped at 1
+    assert noise_upper_bound(np.zeros(100), planted) == 1.0

@@ -1,6 +1,8 @@
 """Contract: every registered check returns the one result shape."""
 
+import dataclasses
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -8,7 +10,8 @@ import pytest
 from curator import artifacts
 from curator.artifacts import ISSUE_COLUMNS
 from curator.checks import REGISTRY, CheckInputs, run_check
-from curator.errors import ConfigError
+from curator.checks.base import Check, make_flags
+from curator.errors import ConfigError, MissingArtifactError
 from curator.params import BalanceParams, EmbedParams, Params
 from curator.stages import duplicates, embed, hash, ingest, load_embeddings, properties
 
@@ -42,6 +45,7 @@ def test_check_contract(name, inputs):
     result = run_check(name, inputs, params)
     assert result.name == name
     assert tuple(result.flags.columns) == ISSUE_COLUMNS
+    assert set(result.flags["issue"]) <= set(REGISTRY[name].issues)
     if name not in NOT_PLANTED_IN_DEMO:
         assert not result.flags.empty, f"{name} finds the demo's planted problems"
     assert result.flags["score"].between(0, 1).all()
@@ -60,3 +64,71 @@ def test_registry_is_read_only():
 def test_unknown_check():
     with pytest.raises(ConfigError, match="unknown check 'nope'"):
         run_check("nope", CheckInputs(manifest=pd.DataFrame()), Params())
+
+
+def test_every_issue_name_belongs_to_exactly_one_check():
+    declared = [issue for check in REGISTRY.values() for issue in check.issues]
+    assert sorted(declared) == sorted(artifacts.ISSUE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("name", "missing", "message"),
+    [
+        (
+            "duplicates",
+            "hashes",
+            "the duplicates check needs the perceptual hashes (`curator hash`)",
+        ),
+        ("duplicates", "embeddings", "the duplicates check needs the embeddings (`curator embed`)"),
+        ("properties", "properties", "needs the image properties (`curator properties`)"),
+        (
+            "label_quality",
+            "embeddings",
+            "needs a model's probabilities (`--pred-probs FILE` or label_quality.pred_probs) or "
+            "the embeddings (`curator embed`) or the images",
+        ),
+    ],
+)
+def test_run_check_refuses_a_missing_input_by_name(name, missing, message, inputs):
+    without = dataclasses.replace(inputs, **{missing: None})
+    with pytest.raises(MissingArtifactError, match=re.escape(message)):
+        run_check(name, without, Params())
+
+
+def test_a_check_that_flags_an_issue_it_did_not_declare_is_refused(inputs, monkeypatch):
+    from curator import checks
+
+    def sloppy(inputs, params):
+        row = inputs.manifest.iloc[0]
+        flags = make_flags(
+            [
+                {
+                    "sample_id": row.sample_id,
+                    "path": row.path,
+                    "issue": "leak",
+                    "score": 1.0,
+                    "detail": "x",
+                }
+            ]
+        )
+        return checks.CheckResult("balance", flags, {}, {"n": 1})
+
+    registry = dict(REGISTRY)
+    registry["balance"] = dataclasses.replace(REGISTRY["balance"], run=sloppy)
+    monkeypatch.setattr(checks, "REGISTRY", registry)
+    with pytest.raises(ValueError, match=r"undeclared issues \['leak'\]"):
+        run_check("balance", inputs, Params())
+
+
+def test_a_declaration_naming_no_input_or_issue_is_refused():
+    with pytest.raises(ValueError, match=r"unknown inputs \['hashses'\]"):
+        Check("x", lambda i: None, None, "x", requires=("hashses",), issues=())  # type: ignore
+    with pytest.raises(ValueError, match=r"issues \['leek'\]"):
+        Check("x", lambda i: None, None, "x", requires=(), issues=("leek",))  # type: ignore
+
+
+@pytest.mark.parametrize("score", [1.5, -0.1, float("nan")])
+def test_scores_outside_zero_one_are_refused_where_flags_are_made(score):
+    row = {"sample_id": "a" * 64, "path": "x.png", "issue": "leak", "score": score, "detail": "d"}
+    with pytest.raises(ValueError, match=r"leak score .* for x.png is not in \[0, 1\]"):
+        make_flags([row])

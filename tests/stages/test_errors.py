@@ -9,7 +9,7 @@ import pytest
 
 from curator import artifacts
 from curator.io.images import open_rgb
-from curator.model import load_head
+from curator.learn.model import load_head
 from curator.params import ErrorsParams, IngestParams, Params, TrainParams
 from curator.stages import embed, errors, ingest, train
 from tests.conftest import tiny_clip_embed, write_two_class_tree

@@ -10,9 +10,9 @@ import pytest
 
 from curator import artifacts
 from curator.errors import ConfigError, DataError
+from curator.evaluation.subgroups import condition_groupings
 from curator.params import EvaluateParams
 from curator.stages import evaluate
-from curator.subgroups import condition_groupings
 
 
 def test_overall_and_per_group_numbers_trace_to_predictions(audited_demo):
@@ -124,7 +124,7 @@ def test_demo_audit_scores_every_image_property_as_groups(audited_demo):
 def test_top_k_accuracy_only_where_it_can_miss(n_classes, shown):
     """Top-3 (top-k capped at the class count) of a 2-class task is 1 whatever the model:
     it is not reported; with 3 classes top-2 is."""
-    from curator.metrics import Scored
+    from curator.evaluation.metrics import Scored
     from curator.stages.evaluate import _overall
 
     rng = np.random.default_rng(0)

@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from curator import artifacts
 from curator.errors import ConfigError
 from curator.features.embeddings import OpenClipEncoder, resolve_embedder
-from curator.model import load_head
+from curator.learn.model import load_head
 from curator.params import EmbedParams, IngestParams, Params, TrainParams
 from curator.stages import embed, ingest, train
 from tests.conftest import tiny_clip_embed, write_image, write_two_class_tree

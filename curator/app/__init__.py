@@ -1,0 +1,1 @@
+"""`curator app`: the audit in the FiftyOne app."""

@@ -1,0 +1,191 @@
+"""Plain-text digests of an audit: one sentence per stage, and the whole terminal summary.
+
+The stage commands print the same sentence their stage contributes to ``curator summary``, so
+a number is worded one way wherever it appears.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from curator import artifacts
+from curator.evaluation.shift import shifted_properties
+from curator.io.tables import read_json, read_parquet
+
+
+def _interval(stat: dict[str, Any]) -> str:
+    lo, hi = stat["ci"]
+    return "no interval" if lo is None else f"95% CI {lo:.3f} to {hi:.3f}"
+
+
+def describe_balance(b: dict[str, Any]) -> str:
+    homog = b.get("split_label_homogeneity") or {}
+    p_value = f"{homog['p_value']:.3g}" if homog else "n/a"
+    return (
+        f"imbalance ratio {b['overall']['imbalance_ratio']:.2f}, normalised entropy "
+        f"{b['overall']['normalized_entropy']:.3f}, minority classes "
+        f"{', '.join(b['minority_classes']) or 'none'}; "
+        f"label distribution same across splits: {homog.get('same_distribution', 'n/a')} "
+        f"(chi-square p={p_value}); {b['n_flagged_samples']} images flagged"
+    )
+
+
+def describe_duplicates(d: dict[str, Any]) -> str:
+    leaked = ", ".join(
+        f"{split} {v['leaked']}/{v['n']} ({v['leaked_pct']:.1f}%)"
+        for split, v in d["leakage"].items()
+        if split != "train"
+    )
+    calibration = d.get("calibration", {})
+    found = (
+        f"; the near-duplicate rule finds {100 * calibration['recall']:.0f}% of edited copies "
+        f"of {calibration['n_copies']} of your images"
+        if calibration.get("n_copies")
+        else ""
+    )
+    if calibration.get("precision") is not None:
+        found += f", and an estimated {100 * calibration['precision']:.1f}% of its pairs are right"
+    return (
+        f"{d['n_pairs']} twin pairs in {d['n_clusters']} clusters "
+        f"({d['n_removable']} removable copies); leaked from earlier splits: {leaked or 'none'}"
+        f"{found}"
+    )
+
+
+def describe_agreement(a: dict[str, Any]) -> str:
+    if not a["n_votes"]:
+        return "no annotations, nothing measured"
+    alpha = a["krippendorff_alpha"]
+    value = "n/a" if alpha["value"] is None else f"{alpha['value']:.3f}"
+    return (
+        f"Krippendorff alpha {value} ({_interval(alpha)}) over {a['n_items']} items from "
+        f"{a['n_annotators']} annotators; unreliable: "
+        f"{', '.join(a['unreliable_annotators']) or 'none'}; consensus by "
+        f"{describe_aggregation(a['aggregation'])}; "
+        f"{a['n_given_label_differs_from_consensus']} labels differ from the consensus"
+    )
+
+
+def describe_aggregation(g: dict[str, Any]) -> str:
+    image = f", image evidence weight {g['image_weight']:g}" if g["image_weight"] else ""
+    return f"{g['chosen'].replace('_', ' ')} (temperature {g['temperature']:g}{image})"
+
+
+def describe_label_quality(q: dict[str, Any]) -> str:
+    accuracy = q["accuracy_vs_given_labels"]["value"]
+    kind = "out-of-fold accuracy" if q["out_of_fold"] else "accuracy against the given labels"
+    source = f"{q['pred_probs_source']}, {kind} {accuracy:.1%}"
+    evidence = q["evidence"]
+    if not evidence["supported"]:
+        return (
+            f"not enough evidence for a count of label errors ({'; '.join(evidence['reasons'])}"
+            f"); {q['n_flagged']} of {q['n_images']} images ranked for review ({source}). "
+            f"To fix: {evidence['to_fix']}"
+        )
+    low, high = q["estimated_noise_rate_ci"]
+    return (
+        f"{q['n_label_issues']} likely label errors of {q['n_images']} images, estimated noise "
+        f"rate {q['estimated_noise_rate']:.1%} ({low:.1%} to {high:.1%}) ({source})"
+    )
+
+
+def describe_embeddings(e: dict[str, Any]) -> str:
+    if e["backend"] == "open_clip":
+        return f"{e['model']} ({e['weights']})"
+    return f"{e['backend']} - {e['fallback_reason']}"
+
+
+def describe_shift(s: dict[str, Any]) -> str:
+    """Per held-out split, the domain classifier's AUC and verdict; the shifted properties."""
+    parts = []
+    for split, e in s["embedding"].items():
+        if "auc" not in e:
+            parts.append(f"{split}: {e['skipped']}")
+            continue
+        verdict = "shifted" if e["shifted"] else "drawn like train"
+        ci = f" ({e['auc_ci'][0]:.3f} to {e['auc_ci'][1]:.3f})" if "auc_ci" in e else ""
+        parts.append(f"{split} vs train domain AUC {e['auc']:.3f}{ci}, {verdict}")
+    by_split = shifted_properties(s["properties"]).items()
+    shifted = sorted(f"{n} ({split})" for split, names in by_split for n in names)
+    parts.append(f"properties shifted: {', '.join(shifted) or 'none'}")
+    return "; ".join(parts)
+
+
+def describe_errors(s: dict[str, Any]) -> str:
+    shown = len({x for g in s["galleries"] for x in g["paths"]})
+    return (
+        f"{s['n_errors']} {s['split']} images misclassified; {len(s['galleries'])} galleries, "
+        f"{shown} images with {s['saliency']['method']} maps"
+    )
+
+
+def describe_evaluation(e: dict[str, Any]) -> str:
+    o = e["overall"]
+    text = f"{e['split']} accuracy {o['accuracy']:.3f}"
+    if "accuracy_ci" in o:
+        text += f" ({_interval({'ci': o['accuracy_ci']})})"
+    text += f", macro-F1 {o['macro_f1']:.3f}, ECE {o['ece']:.3f} on {e['n']} images"
+    leaks = e["data_quality_corrected"]["without_leaks"]
+    if leaks["n_excluded"]:
+        text += (
+            f"; without the {leaks['n_excluded']} leaked from train {leaks['clean_accuracy']:.3f}"
+        )
+    worst = e.get("worst_group")
+    if worst:
+        where = f"{worst['grouping']}={worst['group']}"
+        text += f"; worst group {where} {worst['accuracy']:.3f} (n={worst['n']}"
+        if "gap_ci" in worst:
+            lo, hi = worst["gap_ci"]
+            verdict = "a real gap" if worst["significant"] else "not clearly worse"
+            text += f", {worst['accuracy_gap_vs_rest']:.3f} below the rest, CI {lo:.3f} to "
+            text += f"{hi:.3f}: {verdict}"
+        text += ")"
+    return text
+
+
+# (heading, summary file, command that writes it, sentence)
+DIGEST = (
+    ("Balance", artifacts.BALANCE_SUMMARY, "curator balance", describe_balance),
+    ("Duplicates", artifacts.DUPLICATES_SUMMARY, "curator duplicates", describe_duplicates),
+    ("Agreement", artifacts.AGREEMENT_SUMMARY, "curator agreement", describe_agreement),
+    ("Labels", artifacts.LABEL_QUALITY_SUMMARY, "curator label-quality", describe_label_quality),
+    ("Embeddings", artifacts.EMBED_SUMMARY, "curator embed", describe_embeddings),
+    ("Shift", artifacts.SHIFT_SUMMARY, "curator shift", describe_shift),
+    ("Model", artifacts.EVALUATION, "curator evaluate", describe_evaluation),
+    ("Errors", artifacts.ERRORS_SUMMARY, "curator errors", describe_errors),
+)
+
+
+def render_summary(audits_dir: Path) -> str:
+    audits = Path(audits_dir)
+    ingest = read_json(audits / artifacts.INGEST_SUMMARY, "curator ingest")
+    issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
+    lines = [
+        f"Dataset {ingest['data_dir']}: {ingest['n_files']} files, "
+        f"{ingest['n_readable']} readable, {ingest['n_classes']} classes, "
+        f"splits {ingest['by_split']}",
+    ]
+    for heading, name, command, describe in DIGEST:
+        if (audits / name).exists():
+            lines.append(f"{heading}: {describe(read_json(audits / name, command))}")
+    if (audits / artifacts.REVIEW_QUEUE).exists():
+        lines.append(f"Review queue: {audits / artifacts.REVIEW_QUEUE}")
+    pages = sorted((audits.parent / "reports").glob("*.html"))
+    if pages:
+        lines.append(f"Reports (open in a browser): {', '.join(map(str, pages))}")
+    lines.append("")
+    lines.append("Findings (audits/issues.parquet):")
+    if issues.empty:
+        lines.append("  none")
+    for issue, group in issues.groupby("issue", sort=True):
+        example = group.iloc[0]
+        lines.append(
+            f"  {issue:<30} {group['path'].nunique():>6} files   e.g. {example['path']}: "
+            f"{example['detail']}"
+        )
+    lines.append("")
+    lines.append("Outputs:")
+    for path in sorted(p for p in audits.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        lines.append(f"  {path}")
+    return "\n".join(lines)

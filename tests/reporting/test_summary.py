@@ -1,0 +1,51 @@
+import json
+
+from curator import artifacts
+from curator.reporting.summary import describe_agreement, describe_duplicates, render_summary
+
+
+def test_agreement_sentence_without_bootstrap_interval():
+    # n_bootstrap: 0 leaves the interval empty; the sentence must still be written, not crash
+    a = {
+        "n_votes": 30,
+        "n_items": 10,
+        "n_annotators": 3,
+        "unreliable_annotators": [],
+        "n_given_label_differs_from_consensus": 1,
+        "krippendorff_alpha": {"value": 0.5, "ci": [None, None], "n_items": 10},
+        "aggregation": {"chosen": "class_confusion", "temperature": 0.9, "image_weight": 0.5},
+    }
+    assert describe_agreement(a) == (
+        "Krippendorff alpha 0.500 (no interval) over 10 items from 3 annotators; unreliable: "
+        "none; consensus by class confusion (temperature 0.9, image evidence weight 0.5); "
+        "1 labels differ from the consensus"
+    )
+    assert describe_agreement({"n_votes": 0}) == "no annotations, nothing measured"
+
+
+def test_summary_says_whether_the_splits_are_drawn_alike_and_what_the_galleries_hold(audited_demo):
+    _, audits, _ = audited_demo
+    text = render_summary(audits)
+    shift = json.loads((audits / artifacts.SHIFT_SUMMARY).read_text())
+    test = shift["embedding"]["test"]
+    verdict = "shifted" if test["shifted"] else "drawn like train"
+    assert f"Shift: test vs train domain AUC {test['auc']:.3f}" in text and verdict in text
+    assert f"val vs train domain AUC {shift['embedding']['val']['auc']:.3f}" in text
+    errors = json.loads((audits / artifacts.ERRORS_SUMMARY).read_text())
+    assert f"Errors: {errors['n_errors']} test images misclassified" in text
+
+
+def test_duplicates_sentence_gives_the_copies_found_and_the_estimated_precision():
+    d = {
+        "n_pairs": 3,
+        "n_clusters": 2,
+        "n_removable": 2,
+        "leakage": {"train": {"leaked": 0, "n": 10, "leaked_pct": 0.0}},
+        "calibration": {"n_copies": 500, "recall": 0.852, "precision": 0.9958},
+    }
+    assert describe_duplicates(d).endswith(
+        "finds 85% of edited copies of 500 of your images, and an estimated 99.6% of its pairs "
+        "are right"
+    )
+    d["calibration"]["precision"] = None  # too few images to fit the null model
+    assert describe_duplicates(d).endswith("of 500 of your images")
