@@ -336,16 +336,21 @@ def _calibrate(plant, pics: Pictures, params: DuplicatesParams) -> dict:
         for r in sorted({*RATIO_STEPS, params.max_distance_ratio})
     ]
     here = next(x for x in steps if x["max_distance_ratio"] == params.max_distance_ratio)
+    no_model = f"fewer than {MIN_FIT} images to fit the model of how close different pictures come"
     return {
         "n_copies": len(ratio),
         "edits": list(CALIBRATION_EDITS),
         "recall": float(found.mean()),
         "recall_by_edit": by_edit,
         "precision": here["precision"],
+        # why there is no precision estimate (None when there is one)
+        "precision_not_estimated": None
+        if here["precision"] is not None
+        else (no_model if null is None else "no near pair was accepted, so none can be wrong"),
         "null_model": (
             {"dimension": null.dimension, "n_images": null.n_images, "n_fit": null.n_fit}
             if null
-            else {"not_estimated": f"fewer than {MIN_FIT} images to fit it to"}
+            else {"not_estimated": no_model}
         ),
         "at_ratio": steps,
     }

@@ -24,20 +24,43 @@ from curator.evaluation.metrics import Scored, calibration_table, expected_calib
 from curator.params import LabelQualityParams
 
 
+def n_folds(y: np.ndarray, groups: np.ndarray, params: LabelQualityParams) -> int:
+    """label_quality.n_folds, or fewer where a class has fewer distinct contents: every fold's
+    training part must hold every class, and a content never straddles two folds."""
+    distinct = pd.DataFrame({"y": y, "g": groups}).groupby("y")["g"].nunique()
+    return int(min(params.n_folds, distinct.min()))
+
+
 def folds(y: np.ndarray, groups: np.ndarray, params: LabelQualityParams) -> list[tuple]:
     """Stratified K-fold (train, held-out) index pairs; one content never straddles two folds."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    smallest = np.bincount(y).min()
-    if smallest < 2:
-        raise DataError(
-            "label_quality: a class has a single image; out-of-fold probabilities "
-            "need at least 2 per class (or supply label_quality.pred_probs)."
-        )
     splitter = StratifiedGroupKFold(
-        n_splits=min(params.n_folds, smallest), shuffle=True, random_state=params.seed
+        n_splits=n_folds(y, groups, params), shuffle=True, random_state=params.seed
     )
     return list(splitter.split(np.zeros(len(y)), y, groups))
+
+
+def why_not_measurable(
+    y: np.ndarray, groups: np.ndarray, classes: list[str], params: LabelQualityParams, own: bool
+) -> str | None:
+    """Why no label can be judged on this data (None when one can): a single class has no other
+    label to tell it from; out-of-fold probabilities (not ``own``: the user's) need two distinct
+    contents in every class."""
+    if len(classes) < 2:
+        label = f"label {classes[0]!r}" if classes else "no readable image, so no label"
+        return f"every image has the same {label}: there is no other label to tell it from"
+    if own:
+        return None
+    distinct = pd.DataFrame({"y": y, "g": groups}).groupby("y")["g"].nunique()
+    if distinct.min() < 2:
+        cls = classes[int(distinct.idxmin())]
+        return (
+            f"class {cls!r} has a single distinct image (exact copies count once): out-of-fold "
+            "probabilities need at least two per class; give your model's probabilities "
+            "(--pred-probs) to judge its labels"
+        )
+    return None
 
 
 def out_of_fold_probs(
@@ -83,15 +106,16 @@ def user_probs(table: pd.DataFrame, items: pd.DataFrame, classes: list[str]) -> 
 
     Class columns are named by the class (``cat``) or as curator writes them (``p_cat``, so an
     ``audits/pred_probs.parquet`` of another run is accepted as it is)."""
+    where = table.attrs.get("source", "label_quality.pred_probs")
     key = "path" if "path" in table.columns else "sample_id"
     if key not in table.columns:
-        raise DataError("label_quality.pred_probs needs a 'path' or 'sample_id' column.")
+        raise DataError(f"{where} needs a 'path' or 'sample_id' column.")
     prefixed = [f"p_{c}" for c in classes]
     columns = prefixed if all(c in table.columns for c in prefixed) else list(classes)
     missing = [c for c in columns if c not in table.columns]
     if missing:
         raise DataError(
-            f"label_quality.pred_probs has no column for class(es) {missing}; "
+            f"{where} has no column for class(es) {missing}; "
             "name one column per class label (or p_<label>)."
         )
     aligned = table.drop_duplicates(key).set_index(key).reindex(items[key])
@@ -99,15 +123,20 @@ def user_probs(table: pd.DataFrame, items: pd.DataFrame, classes: list[str]) -> 
     absent = aligned.index[values.isna().any(axis=1)]
     if len(absent):
         raise DataError(
-            f"label_quality.pred_probs has no row (or a non-numeric value) for {len(absent)} "
+            f"{where} has no row (or a non-numeric value) for {len(absent)} "
             f"image(s), e.g. {absent[0]}; give every readable image a row of numbers."
         )
     probs = values.to_numpy(dtype=float)
+    infinite = ~np.isfinite(probs).all(axis=1)
+    if infinite.any():
+        row = aligned.index[infinite][0]
+        raise DataError(
+            f"{where} row {row}: a probability is infinite; give finite numbers >= 0 "
+            "(probabilities, or a softmax of the logits)."
+        )
     if (probs < 0).any() or (probs.sum(axis=1) <= 0).any():
         bad = aligned.index[(probs < 0).any(axis=1) | (probs.sum(axis=1) <= 0)][0]
-        raise DataError(
-            f"label_quality.pred_probs row {bad}: probabilities must be >= 0 and not all 0."
-        )
+        raise DataError(f"{where} row {bad}: probabilities must be >= 0 and not all 0.")
     return probs / probs.sum(axis=1, keepdims=True)
 
 
@@ -135,22 +164,25 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
     items = inputs.manifest[inputs.manifest["readable"]].reset_index(drop=True)
     classes = sorted(items["label"].unique())
     y = items["label"].map({c: k for k, c in enumerate(classes)}).to_numpy()
+    groups = items["sample_id"].to_numpy()
+    reason = why_not_measurable(y, groups, classes, params, inputs.pred_probs is not None)
+    if reason:
+        return _not_measured(items, classes, reason, inputs, params)
     if inputs.pred_probs is not None:
         probs, source = user_probs(inputs.pred_probs, items, classes), "user-supplied"
     elif params.classifier == "cnn":
         if inputs.load_images is None:
             raise MissingArtifactError("label_quality.classifier 'cnn' needs the images (--data).")
         images = inputs.load_images(items["sample_id"].tolist())
-        probs = out_of_fold_cnn_probs(
-            images, y, items["sample_id"].to_numpy(), params, inputs.device
-        )
-        source = f"{params.n_folds}-fold CNN trained on the images ({params.cnn_image_size} px)"
+        probs = out_of_fold_cnn_probs(images, y, groups, params, inputs.device)
+        k = n_folds(y, groups, params)
+        source = f"{k}-fold CNN trained on the images ({params.cnn_image_size} px)"
     elif inputs.embeddings is not None:
         ids, vectors = inputs.embeddings
         row = {sid: k for k, sid in enumerate(ids)}
         x = vectors[items["sample_id"].map(row).to_numpy()]
-        probs = out_of_fold_probs(x, y, items["sample_id"].to_numpy(), params)
-        source = f"{params.n_folds}-fold {params.classifier} on the embeddings"
+        probs = out_of_fold_probs(x, y, groups, params)
+        source = f"{n_folds(y, groups, params)}-fold {params.classifier} on the embeddings"
     else:
         raise MissingArtifactError(
             f"label_quality.classifier {params.classifier!r} needs the embeddings: run "
@@ -183,7 +215,6 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         is_label_issue=flagged,
     )
     supported = evidence["supported"]
-    caveat = "" if supported else " (weak evidence: a review candidate, not a finding)"
     flags = make_flags(
         [
             {
@@ -193,7 +224,12 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
                 "score": float(r.p_label_wrong),
                 "detail": f"labelled {r.given_label!r}; out-of-sample probabilities say "
                 f"{r.suggested_label!r} ({r.p_suggested:.2f}; {r.p_given:.2f} for the given "
-                f"label); estimated probability the label is wrong {r.p_label_wrong:.2f}{caveat}",
+                "label); "
+                + (
+                    f"estimated probability the label is wrong {r.p_label_wrong:.2f}"
+                    if supported
+                    else "weak evidence: a review candidate, no probability stated"
+                ),
             }
             for r in table[table["is_label_issue"]].itertuples()
         ]
@@ -211,6 +247,66 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         flags,
         summary,
         metrics,
+        vars(params),
+        tables={"label_issues": table, "pred_probs": probs_table},
+    )
+
+
+def _not_measured(
+    items: pd.DataFrame,
+    classes: list[str],
+    reason: str,
+    inputs: CheckInputs,
+    params: LabelQualityParams,
+) -> CheckResult:
+    """The result when no label can be judged: no flags, no probabilities, every number None,
+    and the reason in the evidence record the reports read."""
+    table = items[["sample_id", "path", "split"]].assign(
+        given_label=items["label"],
+        suggested_label=items["label"],
+        p_given=np.nan,
+        p_suggested=np.nan,
+        label_quality=np.nan,
+        p_label_wrong=np.nan,
+        is_label_issue=False,
+    )
+    none_ci = {"value": None, "ci": [None, None]}
+    evidence = {
+        "supported": False,
+        "measured": False,
+        "reasons": [reason],
+        "to_fix": "nothing to fix in the labels' favour: no label could be judged",
+        "planted": {"n": 0, "recall": None, "auc": None, "auc_corrected": None},
+        "noise_rate": none_ci,
+        "noise_rate_upper_bound": none_ci,
+        "min_planted_auc": params.min_planted_auc,
+    }
+    summary = {
+        "pred_probs_source": "none: " + reason,
+        "out_of_fold": inputs.pred_probs is None,
+        "accuracy_vs_given_labels": {"value": None, "ci": [None, None], "n": len(items)},
+        "calibration_error": None,
+        "n_images": len(items),
+        "n_flagged": 0,
+        "evidence": evidence,
+        "n_label_issues": None,
+        "estimated_noise_rate": None,
+        "estimated_noise_rate_ci": None,
+        "noise_rate_per_class": None,
+        "confident_joint": None,
+        "flagged_share_per_split": {},
+        "flagged_share_per_subgroup": {},
+    }
+    probs_table = (
+        items[["sample_id", "path"]]
+        .iloc[:0]
+        .assign(**{f"p_{c}": pd.Series(dtype=float) for c in classes})
+    )
+    return CheckResult(
+        "label_quality",
+        make_flags([]),
+        summary,
+        {"n_label_issues": None, "evidence_supported": False},
         vars(params),
         tables={"label_issues": table, "pred_probs": probs_table},
     )

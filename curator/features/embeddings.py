@@ -74,6 +74,11 @@ def resolve_embedder(params: EmbedParams) -> Embedder:
     register_model_config(params)
     if params.checkpoint:
         path = Path(params.checkpoint)
+        if path.is_dir():
+            raise ConfigError(
+                f"params: embed.checkpoint {path} is a folder; point it at the weights file "
+                "inside (a .pt, .bin or .safetensors state dict)."
+            )
         if not path.is_file():
             raise ConfigError(f"params: embed.checkpoint {path} does not exist; fix the path.")
         return Embedder(
@@ -200,12 +205,17 @@ class OpenClipEncoder:
             amp = torch.bfloat16 if params.precision == "bf16" else torch.float16
         torch.manual_seed(params.seed)  # random-init weights are drawn here
         pretrained = None if embedder.weights == "random-init" else embedder.weights
-        model, _, preprocess = import_open_clip().create_model_and_transforms(
-            embedder.model,
-            pretrained=pretrained,
-            device=device,
-            force_image_size=params.image_size,
-        )
+        try:
+            model, _, preprocess = import_open_clip().create_model_and_transforms(
+                embedder.model,
+                pretrained=pretrained,
+                device=device,
+                force_image_size=params.image_size,
+            )
+        except Exception as exc:  # torch, safetensors and pickle each raise their own kind
+            if pretrained is None:
+                raise
+            raise ConfigError(unloadable_weights(embedder, exc)) from exc
         return cls(model.eval(), preprocess, device, amp)
 
     @property
@@ -246,6 +256,30 @@ class OpenClipEncoder:
         with torch.inference_mode(), amp:
             feats = self.model.encode_image(batch.to(self.device, non_blocking=True))
             return torch.nn.functional.normalize(feats.float(), dim=-1).cpu().numpy()
+
+
+def unloadable_weights(embedder: Embedder, exc: Exception) -> str:
+    """One line for weights open_clip could not load: what the file is not, and the fix."""
+    text = str(exc)
+    if type(exc).__name__ == "SafetensorError":
+        why = f"it is not a complete safetensors file ({text.splitlines()[0]})"
+    elif "Missing key" in text:
+        first = text.split("Missing key(s) in state_dict: ")[1].split(",")[0]
+        why = f"its tensors are not {embedder.model}'s (keys it needs are missing, e.g. {first})"
+    elif "Unexpected key" in text:
+        why = f"its tensors are not {embedder.model}'s (it holds keys the model does not have)"
+    elif "size mismatch" in text:
+        why = f"its tensors have other shapes than {embedder.model}'s (another size of model?)"
+    else:
+        why = "torch cannot read it as a state dict (a truncated, corrupt or non-torch file)"
+    if embedder.weights_source == "embed.checkpoint":
+        fix = (
+            f"point embed.checkpoint at a state dict saved from open_clip model {embedder.model!r} "
+            "(or set embed.model to the architecture it was saved from)"
+        )
+    else:
+        fix = "delete that file and run `curator weights pull` again"
+    return f"the weights {embedder.weights} cannot be loaded into {embedder.model}: {why}; {fix}."
 
 
 def embed_open_clip(

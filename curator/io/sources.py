@@ -97,12 +97,15 @@ def read_table(path: Location, what: str) -> pd.DataFrame:
     try:
         source = io.BytesIO(read_uri(str(path))) if is_url(path) else path
         if str(path).lower().endswith((".parquet", ".pq")):
-            return pd.read_parquet(source).astype("string").fillna("")
-        return pd.read_csv(source, dtype=str, keep_default_na=False)
+            table = pd.read_parquet(source).astype("string").fillna("")
+        else:
+            table = pd.read_csv(source, dtype=str, keep_default_na=False)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise DataError(
             f"{path}: cannot be read as a table ({exc}); save it as UTF-8 CSV."
         ) from exc
+    table.attrs["source"] = str(path)  # for messages about its rows, wherever they are checked
+    return table
 
 
 def _require_columns(df: pd.DataFrame, columns: tuple[str, ...], path: Location) -> None:

@@ -47,7 +47,7 @@ class FineTuned:
 
     network: Any
     encoder: OpenClipEncoder
-    history: list[dict[str, float]]
+    history: list[dict[str, float | None]]
     best_epoch: int
 
     def predict_proba(self, paths: list[Path], batch_size: int, max_pixels: int) -> np.ndarray:

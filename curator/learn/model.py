@@ -33,7 +33,7 @@ def build_head(dim: int, n_classes: int, hidden: int):
 class TrainedHead:
     model: Any
     classes: list[str]
-    history: list[dict[str, float]]
+    history: list[dict[str, float | None]]
     best_epoch: int
     device: str
 
@@ -53,7 +53,7 @@ class EarlyStopping:
         self.model, self.patience = model, patience
         self.best, self.best_epoch, self.waited = float("inf"), 0, 0
         self.state: dict[str, Any] | None = None
-        self.history: list[dict[str, float]] = []
+        self.history: list[dict[str, float | None]] = []
 
     def step(self, epoch: int, val_loss: float, val_accuracy: float) -> bool:
         """Record an epoch; True when training should stop."""
@@ -64,6 +64,12 @@ class EarlyStopping:
             return False
         self.waited += 1
         return self.waited >= self.patience
+
+    def keep(self, epoch: int) -> None:
+        """Record an epoch with nothing to validate on: the latest weights are the ones kept."""
+        self.history.append({"epoch": epoch, "val_loss": None, "val_accuracy": None})
+        self.best_epoch = epoch
+        self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def restore(self) -> None:
         self.model.load_state_dict(self.state)
@@ -80,7 +86,8 @@ def fit_head(
     params: TrainParams,
     device: str,
 ) -> TrainedHead:
-    """Mini-batch Adam with early stopping on validation loss; returns the best epoch's head."""
+    """Mini-batch Adam with early stopping on validation loss; returns the best epoch's head.
+    With no validation images every epoch runs and the last is kept."""
     import torch
 
     torch.manual_seed(params.seed)
@@ -108,6 +115,9 @@ def fit_head(
             loss_fn(model(xt[batch]), yt[batch]).backward()
             optimiser.step()
         model.eval()
+        if not len(xv):
+            stopper.keep(epoch)
+            continue
         with torch.inference_mode():
             val_loss = float(torch.nn.functional.cross_entropy(model(xv), yv))
             val_acc = float((model(xv).argmax(1) == yv).float().mean())

@@ -30,6 +30,12 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
             "Provide the CLIP weights (`curator weights pull`, or embed.checkpoint) and re-run; "
             "expect different, likely better, numbers.",
         )
+    if ev.get("split_note"):
+        add(
+            "high",
+            ev["split_note"][0].upper() + ev["split_note"][1:] + ".",
+            "Add a held-out test split to the data and re-run the audit.",
+        )
     worst = ev.get("worst_group")
     if worst and worst.get("significant"):
         add(
@@ -43,7 +49,15 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
     for grouping, summary in ev["subgroups"].items():  # only recorded groupings have them
         _parity(grouping, summary, ev["params"]["fairness_ratio_floor"], add)
     leaks = ev["data_quality_corrected"]["without_leaks"]
-    if leaks["n_excluded"]:
+    if leaks["n_excluded"] and not leaks["n_kept"]:
+        add(
+            "high",
+            f"Every {ev['split']} image ({leaks['n_excluded']}) has a twin in train: the model "
+            "has not been measured on a single image it did not train on.",
+            "Hold out images with no twin in train (audits/leakage.parquet lists the leaks) "
+            "before quoting any number from this card.",
+        )
+    elif leaks["n_excluded"]:
         share = leaks["n_excluded"] / ev["n"]
         inflation_low = (leaks.get("inflation_accuracy_ci") or [None])[0]
         add(

@@ -73,6 +73,8 @@ def describe_aggregation(g: dict[str, Any]) -> str:
 
 
 def describe_label_quality(q: dict[str, Any]) -> str:
+    if q["evidence"].get("measured") is False:
+        return f"not measured: {q['evidence']['reasons'][0]}"
     accuracy = q["accuracy_vs_given_labels"]["value"]
     kind = "out-of-fold accuracy" if q["out_of_fold"] else "accuracy against the given labels"
     source = f"{q['pred_probs_source']}, {kind} {accuracy:.1%}"
@@ -127,7 +129,9 @@ def describe_evaluation(e: dict[str, Any]) -> str:
         text += f" ({_interval({'ci': o['accuracy_ci']})})"
     text += f", macro-F1 {o['macro_f1']:.3f}, ECE {o['ece']:.3f} on {e['n']} images"
     leaks = e["data_quality_corrected"]["without_leaks"]
-    if leaks["n_excluded"]:
+    if leaks["n_excluded"] and leaks["clean_accuracy"] is None:
+        text += "; every one of them leaked from train: nothing measured on unseen images"
+    elif leaks["n_excluded"]:
         text += (
             f"; without the {leaks['n_excluded']} leaked from train {leaks['clean_accuracy']:.3f}"
         )

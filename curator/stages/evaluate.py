@@ -65,10 +65,11 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     items = manifest[manifest["readable"]].reset_index(drop=True)
     if p.slices:
         items[SLICE_GROUPING] = _slices(audits, items, p)
-    scored_rows = predictions[predictions["split"] == p.split]
+    split, split_note = _evaluated_split(p.split, manifest, predictions)
+    scored_rows = predictions[predictions["split"] == split]
     if scored_rows.empty:
         raise DataError(
-            f"no predictions for split {p.split!r} in {audits / artifacts.PREDICTIONS}; set "
+            f"no predictions for split {split!r} in {audits / artifacts.PREDICTIONS}; set "
             f"evaluate.split to one of {sorted(predictions['split'].unique())}."
         )
     evaluated = scored_rows.merge(items.drop(columns=["split", "label"]), on=["path", "sample_id"])
@@ -112,7 +113,8 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
         by_grouping[SLICE_GROUPING]["descriptions"] = _describe_slices(items, p)
 
     result = {
-        "split": p.split,
+        "split": split,
+        "split_note": split_note,
         "n": len(evaluated),
         "classes": classes,
         "overall": _overall(scored, classes, p),
@@ -130,6 +132,20 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     write_json(_headline(result), audits / artifacts.metrics("evaluate"))
     _write_plots(audits, evaluated, scored, classes, rows)
     return result
+
+
+def _evaluated_split(
+    wanted: str, manifest: pd.DataFrame, predictions: pd.DataFrame
+) -> tuple[str, str | None]:
+    """evaluate.split; or val, with a note saying what that costs, when the data has no such
+    split at all (only a train split: train carved val from it)."""
+    if wanted in set(manifest["split"]) or "val" not in set(predictions["split"]):
+        return wanted, None
+    return "val", (
+        f"the data has no {wanted!r} split, so the model is evaluated on val, which chose its "
+        "training epoch (early stopping): every number here is optimistic. Hold out a "
+        f"{wanted!r} split (or set evaluate.split) for numbers to trust"
+    )
 
 
 def _headline(result: dict[str, Any]) -> dict[str, Any]:

@@ -59,16 +59,18 @@ def carve_val(
 ) -> np.ndarray:
     """When the data has no val split (CIFAR-10's train/test layout): a seeded share
     (train.val_fraction) of the train images, stratified by label and whole duplicate clusters
-    at a time, so no twin straddles train and val."""
+    at a time, so no twin straddles train and val. A larger share where train has fewer groups
+    than 1 / val_fraction; none where it has a single one."""
     from sklearn.model_selection import StratifiedGroupKFold
 
     rows = np.flatnonzero(train)
-    folds = StratifiedGroupKFold(
-        n_splits=round(1 / p.val_fraction), shuffle=True, random_state=p.seed
-    )
     groups = duplicate_groups(items, audits)[rows]
-    _, picked = next(folds.split(rows, y[rows], groups))
     val = np.zeros(len(items), dtype=bool)
+    n_splits = min(round(1 / p.val_fraction), len(np.unique(groups)))
+    if n_splits < 2:
+        return val
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=p.seed)
+    _, picked = next(folds.split(rows, y[rows], groups))
     val[rows[picked]] = True
     return val
 
@@ -134,10 +136,17 @@ def run(
             "grouped_by": "duplicate cluster",
             "paths": sorted(items.loc[val, "path"]),
         }
-    if not train.any() or not val.any():
+        if not val.any():
+            val_split = {
+                "source": "none: the data has no val split and train has a single distinct "
+                "image (or duplicate cluster) to carve one from; trained for train.max_epochs "
+                "with no early stopping"
+            }
+            log.warning("train: %s", val_split["source"])
+    if not train.any():
         raise DataError(
-            "train needs images in the 'train' split, and enough of them to carve a val split "
-            "from when the data has none (val drives early stopping)."
+            "train needs readable images in the 'train' split (after train.exclude); add some, "
+            "or exclude fewer."
         )
     weights = None
     if p.class_weights == "balanced":

@@ -158,3 +158,47 @@ def test_noise_upper_bound_is_the_smallest_ratio_worked_by_hand():
     assert noise_upper_bound(every, planted) == pytest.approx(0.2)
     # every image as suspect as the most suspect planted error: ratios 10, 4, 2, capped at 1
     assert noise_upper_bound(np.zeros(100), planted) == 1.0
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf"])
+def test_an_infinite_probability_is_one_line_naming_the_file_and_row(value, tmp_path):
+    from curator.io.sources import read_table
+
+    manifest, _, y = blobs()
+    probs = np.eye(3)[y] * 0.9 + 0.1 / 3
+    table = pd.DataFrame(probs, columns=["c0", "c1", "c2"]).assign(path=manifest["path"])
+    table.loc[7, "c1"] = float(value)
+    path = tmp_path / "probs.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(DataError) as caught:
+        label_quality.run(
+            CheckInputs(manifest=manifest, pred_probs=read_table(path, "probs")),
+            LabelQualityParams(),
+        )
+    assert str(caught.value) == (
+        f"{path} row {manifest['path'][7]}: a probability is infinite; give finite numbers >= 0 "
+        "(probabilities, or a softmax of the logits)."
+    )
+
+
+def test_one_class_or_one_distinct_image_per_class_is_not_judged_and_says_why():
+    manifest, embeddings, _ = blobs()
+    result = label_quality.run(
+        CheckInputs(manifest=manifest.assign(label="c0"), embeddings=embeddings),
+        LabelQualityParams(),
+    )
+    assert result.flags.empty and result.summary["evidence"]["measured"] is False
+    assert result.summary["evidence"]["reasons"] == [
+        "every image has the same label 'c0': there is no other label to tell it from"
+    ]
+    # class c2's images all share one content: no fold can hold it out and still train on it
+    same = manifest.assign(
+        sample_id=np.where(manifest["label"] == "c2", "f" * 64, manifest["sample_id"])
+    )
+    result = label_quality.run(
+        CheckInputs(manifest=same, embeddings=embeddings), LabelQualityParams()
+    )
+    assert result.summary["n_label_issues"] is None
+    assert result.summary["evidence"]["reasons"][0].startswith(
+        "class 'c2' has a single distinct image (exact copies count once)"
+    )

@@ -89,3 +89,66 @@ def test_thumbnail_ignores_brightness_but_not_content():
     a, b = thumbnail_descriptor(img, 16), thumbnail_descriptor(brighter, 16)
     c = thumbnail_descriptor(smooth_image(5, 64), 16)
     assert a @ b > 0.99 and a @ c < 0.8
+
+
+def bad_checkpoint(kind: str, folder, config) -> str:
+    """A file that is not a curator-tiny state dict, of each kind users hand in by mistake."""
+    import os
+
+    import torch
+    from safetensors.torch import save_file
+
+    path = folder / {"random": "w.pt", "half": "w.safetensors", "other": "w.pt"}.get(kind, "w")
+    if kind == "random":
+        path.write_bytes(os.urandom(5000))
+    elif kind == "half":
+        open_clip = import_open_clip()
+        open_clip.add_model_config(config)
+        state = open_clip.create_model("curator-tiny").state_dict()
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif kind == "other":
+        torch.save({"encoder.weight": torch.zeros(3)}, path)
+    else:
+        path.mkdir()
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("random", "torch cannot read it as a state dict (a truncated, corrupt or non-torch file)"),
+        ("half", "it is not a complete safetensors file (Error while deserializing header"),
+        ("other", "its tensors are not curator-tiny's (keys it needs are missing, e.g. \""),
+        ("folder", "is a folder; point it at the weights file inside"),
+    ],
+)
+def test_a_bad_checkpoint_is_one_line_with_the_file_and_the_fix(
+    kind, why, tiny_clip_config, images, tmp_path
+):
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+
+    path = bad_checkpoint(kind, tmp_path, tiny_clip_config)
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        f"embed:\n  model: curator-tiny\n  model_config: {tiny_clip_config}\n"
+        f"  checkpoint: {path}\n  num_workers: 0\n  device: cpu\n"
+    )
+    data = images[0].parent
+    (data / "images" / "train" / "a").mkdir(parents=True)
+    for image in images:
+        image.rename(data / "images" / "train" / "a" / image.name)
+    audits = tmp_path / "audits"
+    args = ["--data", str(data), "--audits", str(audits), "--params", str(params)]
+    assert CliRunner().invoke(cli, ["ingest", *args]).exit_code == 0
+    result = CliRunner().invoke(cli, ["embed", *args])
+    assert result.exit_code == 4, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: ") and path in line and why in line
+    if kind != "folder":
+        assert line.endswith(
+            "point embed.checkpoint at a state dict saved from open_clip model 'curator-tiny' "
+            "(or set embed.model to the architecture it was saved from)."
+        )
