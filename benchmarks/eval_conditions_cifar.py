@@ -188,8 +188,8 @@ def main() -> None:
     e = shift["embedding"]["test"]
     moved = shifted_properties(shift["properties"]).get("test", [])
     print(
-        f"shift, test vs train: domain AUC {e['auc']:.3f} ({e['auc_ci'][0]:.3f} to "
-        f"{e['auc_ci'][1]:.3f}), shifted={e['shifted']}; properties shifted: {moved}"
+        f"shift, test vs train: domain AUC {e['auc']:.3f} (p={e['p_value']:.3g} against random "
+        f"splits), shifted={e['shifted']}; properties shifted: {moved}"
     )
     top = pd.DataFrame(e["most_shifted"]).merge(truth, on="path")
     print(f"the {len(top)} test images least like train: {top['kind'].value_counts().to_dict()}")

@@ -150,19 +150,22 @@ class ShiftParams:
     """Split shift (evaluation/shift.py): KS tests per image property, and a domain classifier on
     the embeddings that tries to tell each held-out split from train."""
 
-    alpha: float = 0.01  # family-wise level of the property tests (Bonferroni over all)
+    alpha: float = 0.01  # level of each split's domain test; family-wise for the property tests
     folds: int = 5  # out-of-fold domain scores: every image scored by a model that did not see it
-    regularization: float = 1.0  # inverse L2 strength of the logistic regression (sklearn's C)
-    n_bootstrap: int = 200  # resamples of the out-of-fold scores for the AUC interval
-    ci_level: float = 0.95
+    penalty: float = 1.0  # ridge penalty per image on standardised features (larger: smoother)
+    n_permutations: int = 499  # random relabellings refitted for the domain test's null
     seed: int = 0
 
     def __post_init__(self) -> None:
         _require(0 < self.alpha < 1, "shift.alpha", "must be in (0, 1)")
         _require(self.folds >= 2, "shift.folds", "must be >= 2")
-        _require(self.regularization > 0, "shift.regularization", "must be > 0")
-        _require(self.n_bootstrap >= 0, "shift.n_bootstrap", "must be >= 0 (0 = no interval)")
-        _require(0 < self.ci_level < 1, "shift.ci_level", "must be in (0, 1)")
+        _require(self.penalty > 0, "shift.penalty", "must be > 0")
+        _require(self.n_permutations >= 0, "shift.n_permutations", "must be >= 0 (0 = no verdict)")
+        _require(
+            self.n_permutations == 0 or 1 / (1 + self.n_permutations) <= self.alpha,
+            "shift.n_permutations",
+            "must be large enough that a p-value can reach shift.alpha: at least 1/alpha - 1",
+        )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from curator.evaluation.subgroups import MISSING
 from curator.io.fiftyone_dataset import import_fiftyone
 
 REVIEW_QUEUE_VIEW = "review queue"
@@ -62,7 +61,7 @@ def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple
                     view = ds.match((F("split") == split) & F("prediction").exists())
                     view = view.match(F("prediction.label") != F("ground_truth.label"))
                     for feature, value in zip(features, values, strict=True):
-                        view = view.match(F(feature) == (None if value == MISSING else value))
+                        view = view.match(F(feature) == value)
                     return view.sort_by("prediction.confidence", reverse=True)
 
                 views[f"errors: {grouping}={group}"] = (

@@ -22,6 +22,7 @@ import pandas as pd
 from curator.checks import consensus as cs
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.evaluation.intervals import interval_or_none, jeffreys_interval, resample_counts
+from curator.io.sources import known_values
 from curator.params import AgreementParams
 
 BOOTSTRAP_CHUNK = 64  # resamples per weight matrix: bounded memory at any number of items
@@ -304,16 +305,13 @@ def _cohen_pairs(matrix, names, k: int, params, rng) -> list[dict[str, Any]]:
 def _per_subgroup(counts, info, params, rng) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attribute in params.subgroups:
-        groups = info[attribute].astype("string").fillna("(missing)").to_numpy()
-        out[attribute] = {
-            str(g): with_ci(
-                lambda w, sub=counts[groups == g]: nominal_alpha(sub, w),
-                int((groups == g).sum()),
-                params,
-                rng,
-            )
-            for g in sorted(set(groups))
-        }
+        groups = known_values(info[attribute])  # an unknown value is in no subgroup
+        out[attribute] = {}
+        for g in sorted(groups.dropna().unique()):
+            inside = (groups == g).fillna(False).to_numpy()
+            sub = counts[inside]
+            stat = with_ci(lambda w, sub=sub: nominal_alpha(sub, w), int(inside.sum()), params, rng)
+            out[attribute][str(g)] = stat
     return out
 
 

@@ -21,9 +21,8 @@ from scipy.stats import chi2_contingency
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.errors import DataError
+from curator.io.sources import known_values
 from curator.params import BalanceParams
-
-MISSING = "(missing)"
 
 
 def normalized_entropy(counts: np.ndarray) -> float:
@@ -116,7 +115,7 @@ def _subgroup_report(
     """Counts, shares and flags for one subgroup attribute; adds per-sample flags to ``flags``."""
     values = _values(df, attribute)
     counts = values.value_counts().sort_index()
-    uniform = 1.0 / len(counts)
+    uniform = 1.0 / max(len(counts), 1)
     rare = [
         v for v, share in _shares(counts).items() if share < params.minority_class_ratio * uniform
     ]
@@ -126,7 +125,7 @@ def _subgroup_report(
             f"{attribute}={value} is {share:.1%} of images "
             f"(uniform share {uniform:.1%}): under-represented group"
         )
-        for idx in df.index[values == value]:
+        for idx in df.index[(values == value).fillna(False)]:
             flags.setdefault((idx, "underrepresented_group"), []).append(
                 (1.0 - share / uniform, detail)
             )
@@ -136,6 +135,7 @@ def _subgroup_report(
     by_split = pd.crosstab(values, df["split"])
     split_cells = representation_cells(by_split, params)
     return {
+        "n_unknown": int(values.isna().sum()),  # no value: in no group, and not in the shares
         "counts": counts.to_dict(),
         "shares": _shares(counts).to_dict(),
         "underrepresented_values": rare,
@@ -156,7 +156,7 @@ def _subgroup_report(
 
 
 def _values(df: pd.DataFrame, attribute: str) -> pd.Series:
-    return df[attribute].astype("string").fillna(MISSING).replace("", MISSING)
+    return known_values(df[attribute])
 
 
 def _flag_cells(df, cells: pd.DataFrame, rows: tuple, columns: tuple, params, flags) -> None:
@@ -168,7 +168,8 @@ def _flag_cells(df, cells: pd.DataFrame, rows: tuple, columns: tuple, params, fl
             f"{row_name}={cell.row} x {col_name}={cell.column}: {cell.count} images "
             f"(expected {cell.expected:.1f} if independent; ratio {cell.ratio:.2f})"
         )
-        for idx in df.index[(row_values == cell.row) & (col_values == cell.column)]:
+        inside = ((row_values == cell.row) & (col_values == cell.column)).fillna(False)
+        for idx in df.index[inside]:
             flags.setdefault((idx, "underrepresented_group"), []).append((score, detail))
 
 

@@ -42,6 +42,7 @@ from curator.features.edges import registered_correlation
 from curator.features.edits import CALIBRATION_EDITS
 from curator.features.hashes import HASH_KINDS, hamming
 from curator.features.neighbors import cosine_pairs, hamming_pairs
+from curator.io.sources import UNKNOWN, known_values
 from curator.params import DuplicatesParams
 
 NEAR_METHODS = (*HASH_KINDS, "embedding", "background")
@@ -411,16 +412,18 @@ def _clusters(pairs: pd.DataFrame) -> pd.Series:
 
 
 def _values(members: pd.DataFrame, column: str) -> pd.Series:
-    """A column as compared between copies: text, a missing value as '(missing)'."""
-    return members[column].astype("string").fillna("(missing)")
+    """A column as compared between copies: text, a missing value <NA> (unknown, so it agrees
+    and disagrees with nothing)."""
+    return known_values(members[column])
 
 
 def _conflicts(members: pd.DataFrame, attributes: tuple[str, ...]) -> dict[str, set]:
-    """column -> ids of the clusters whose members disagree on it (the label first)."""
+    """column -> ids of the clusters whose members carry two or more known values of it (the
+    label first); a copy whose value is unknown is no conflict."""
     out = {}
     for column in ("label", *attributes):
         values = _values(members, column)
-        n = values.groupby(members["cluster_id"]).nunique()
+        n = values.groupby(members["cluster_id"]).nunique()  # <NA> is not counted
         out[column] = set(n[n > 1].index)
     return out
 
@@ -488,14 +491,19 @@ def _conflict_flags(members: pd.DataFrame, conflicts: dict[str, set]) -> list[di
         for cid in sorted(clusters):
             group = members[members["cluster_id"] == cid]
             values = _values(group, column)
-            shown = "; ".join(f"{p}: {v}" for p, v in zip(group["path"], values, strict=True))
+            shown = "; ".join(
+                f"{p}: {UNKNOWN if pd.isna(v) else v}"
+                for p, v in zip(group["path"], values, strict=True)
+            )
             for m, value in zip(group.itertuples(), values, strict=True):
+                if pd.isna(value):
+                    continue  # nothing to be wrong about
                 rows.append(
                     {
                         "sample_id": m.sample_id,
                         "path": m.path,
                         "issue": issue,
-                        "score": float((values != value).mean()),
+                        "score": float((values.dropna() != value).mean()),
                         "detail": f"{column} {value!r}, but copies of this image disagree on "
                         f"{column} (cluster {cid}: {shown})",
                     }

@@ -21,6 +21,7 @@ from curator.checks.base import CheckInputs, CheckResult, make_flags, require_su
 from curator.errors import DataError, MissingArtifactError
 from curator.evaluation.intervals import jeffreys_interval
 from curator.evaluation.metrics import Scored, calibration_table, expected_calibration_error
+from curator.io.sources import known_values
 from curator.params import LabelQualityParams
 
 
@@ -340,7 +341,7 @@ def _summary(table, items, y, probs, classes, source, evidence, inputs, params) 
         # per split and subgroup: the share of images flagged for review there
         "flagged_share_per_split": share(table["split"]).to_dict(),
         "flagged_share_per_subgroup": {
-            a: share(items[a].astype("string").fillna("(missing)")).to_dict()
+            a: share(known_values(items[a])).to_dict()  # an unknown value is in no subgroup
             for a in params.subgroups
         },
     }

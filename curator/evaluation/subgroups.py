@@ -32,11 +32,11 @@ from curator.evaluation.metrics import (
     metrics_from_sums,
     rounded,
 )
+from curator.io.sources import known_values
 from curator.params import EvaluateParams
 
 SLICE_GROUPING = "slice"  # the grouping of k-means slices of the embedding space
 
-MISSING = "(missing)"
 GROUP_METRICS = (*HEADLINE, "top_k_accuracy", "ece")
 
 
@@ -58,13 +58,14 @@ class Grouping:
 
 
 def feature_groupings(frame: pd.DataFrame, features: tuple[str, ...], max_order: int) -> list:
-    """One grouping per feature and per combination of up to ``max_order`` features."""
+    """One grouping per feature and per combination of up to ``max_order`` features; an image
+    with an unknown value of one of them is in no group of the grouping (<NA>)."""
     out = []
     for order in range(1, min(max_order, len(features)) + 1):
         for combo in combinations(features, order):
-            parts = [frame[c].astype("string").fillna(MISSING) for c in combo]
+            parts = [known_values(frame[c]) for c in combo]
             labels = parts[0].str.cat(parts[1:], sep=" | ") if order > 1 else parts[0]
-            out.append(Grouping(" x ".join(combo), labels.astype(str).reset_index(drop=True)))
+            out.append(Grouping(" x ".join(combo), labels.reset_index(drop=True)))
     return out
 
 
@@ -131,7 +132,13 @@ def _fairlearn_frame(s: Scored, labels: pd.Series, keep: np.ndarray):
 def evaluate_grouping(
     s: Scored, grouping: Grouping, classes: list[str], p: EvaluateParams
 ) -> tuple[list[dict], dict[str, Any]]:
-    """Rows for subgroups.parquet and the grouping's summary (for evaluation.json)."""
+    """Rows for subgroups.parquet and the grouping's summary (for evaluation.json). Images in
+    no group (an unknown value) are left out, counted in ``n_unknown``: every share, gap and
+    fairness ratio compares known groups only."""
+    known = grouping.labels.notna().to_numpy()
+    if not known.all():
+        s = Scored(s.y[known], s.probs[known], s.top_k, s.bins)
+        grouping = Grouping(grouping.name, grouping.labels[known].reset_index(drop=True))
     codes, names = pd.factorize(grouping.labels, sort=True)
     point, boots = group_sums(s, codes, len(names), p.n_bootstrap, p.seed)
     m = metrics_from_sums(point, s.n_classes, s.bins)
@@ -141,6 +148,7 @@ def evaluate_grouping(
     rows: list[dict] = []
     summary: dict[str, Any] = {
         "recorded": grouping.recorded,
+        "n_unknown": int((~known).sum()),
         "groups": {},
         "too_few_samples": [str(x) for x in names[~ok]],
     }

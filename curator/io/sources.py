@@ -31,6 +31,17 @@ from curator.params import IngestParams
 
 log = logging.getLogger(__name__)
 
+# How a missing metadata value is shown. An image whose value is unknown belongs to no group of
+# that column: it never competes in representation, shares or fairness, and is counted apart.
+UNKNOWN = "(unknown)"
+
+
+def known_values(column: pd.Series) -> pd.Series:
+    """A metadata column as text, with missing and blank cells as <NA> (no group)."""
+    values = column.astype("string")
+    return values.mask(values.str.strip() == "")
+
+
 # Columns the manifest owns; metadata may not reuse these names.
 RESERVED_COLUMNS = (
     "sample_id",

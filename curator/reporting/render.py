@@ -9,6 +9,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from curator.io.sources import UNKNOWN
 from curator.reporting import plots
 
 
@@ -32,6 +33,7 @@ def environment():
     env.tests["startingwith"] = str.startswith
     env.globals["cell_keys"] = cell_keys
     env.globals["escape"] = escape
+    env.globals["unknown"] = UNKNOWN
     return env
 
 

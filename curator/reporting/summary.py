@@ -105,9 +105,9 @@ def describe_shift(s: dict[str, Any]) -> str:
         if "auc" not in e:
             parts.append(f"{split}: {e['skipped']}")
             continue
-        verdict = "shifted" if e["shifted"] else "drawn like train"
-        ci = f" ({e['auc_ci'][0]:.3f} to {e['auc_ci'][1]:.3f})" if "auc_ci" in e else ""
-        parts.append(f"{split} vs train domain AUC {e['auc']:.3f}{ci}, {verdict}")
+        verdict = {True: "shifted", False: "drawn like train", None: "no verdict"}[e["shifted"]]
+        p = f" (p={e['p_value']:.3g} against random splits)" if "p_value" in e else ""
+        parts.append(f"{split} vs train domain AUC {e['auc']:.3f}{p}, {verdict}")
     by_split = shifted_properties(s["properties"]).items()
     shifted = sorted(f"{n} ({split})" for split, names in by_split for n in names)
     parts.append(f"properties shifted: {', '.join(shifted) or 'none'}")

@@ -37,6 +37,7 @@ from curator.evaluation.subgroups import (
     feature_groupings,
     reported_metrics,
 )
+from curator.io.sources import UNKNOWN
 from curator.io.tables import (
     outputs_committed_together,
     read_json,
@@ -103,7 +104,7 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
     for grouping in groupings:
         labels = grouping.labels[in_eval].reset_index(drop=True).iloc[align].reset_index(drop=True)
         aligned = Grouping(grouping.name, labels, grouping.recorded)
-        membership[grouping.name] = labels.astype(str).to_numpy()
+        membership[grouping.name] = labels.astype("string").to_numpy()  # <NA>: in no group
         group_rows, summary = evaluate_grouping(scored, aligned, classes, p)
         quality_rows = _quality_rows(grouping, quality, leaked, labels)
         rows += group_rows + quality_rows
@@ -180,7 +181,7 @@ def _describe_slices(items: pd.DataFrame, p: EvaluateParams) -> dict[str, str]:
     for name, part in items.groupby(SLICE_GROUPING):
         bits = []
         for column in ("label", *p.sensitive_features):
-            share = part[column].astype("string").fillna("(missing)").value_counts(normalize=True)
+            share = part[column].astype("string").fillna(UNKNOWN).value_counts(normalize=True)
             bits.append(f"{column} {share.index[0]} {share.iloc[0]:.0%}")
         out[str(name)] = f"{len(part)} images; " + ", ".join(bits)
     return out
@@ -190,14 +191,15 @@ def _quality_rows(grouping: Grouping, quality: dict, leaked: pd.Series, eval_lab
     """Per group, over all its images: the share flagged as label issues, and among those the
     annotators voted on, the share where they disagree; over its evaluated images: the share
     leaking from train."""
-    labels = grouping.labels.to_numpy()
+    labels = grouping.labels
     rows = []
     for metric, (flagged, scope) in quality.items():
-        for group in np.unique(labels):
-            inside = (labels == group) & scope
+        for group in sorted(labels.dropna().unique()):
+            inside = (labels == group).fillna(False).to_numpy() & scope
             rows.append(_rate_row(grouping.name, group, metric, flagged[inside]))
-    for group in np.unique(eval_labels):
-        rows.append(_rate_row(grouping.name, group, "leak_rate", leaked[eval_labels == group]))
+    for group in sorted(eval_labels.dropna().unique()):
+        inside = (eval_labels == group).fillna(False).to_numpy()
+        rows.append(_rate_row(grouping.name, group, "leak_rate", leaked[inside]))
     return rows
 
 

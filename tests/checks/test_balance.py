@@ -140,3 +140,17 @@ def test_intersections_flag_a_combination_rarer_than_its_attributes_predict():
     assert list(flagged["path"]) == ["img59.png"]
     assert "site=y x device=phone: 1 images (expected 7.0" in flagged["detail"].iloc[0]
     assert cross["dependence"]["p_value"] < 0.01
+
+
+def test_unknown_values_are_counted_once_and_never_compete_as_a_group():
+    """Three of eighteen images have no site (missing or blank): x and y are the only groups,
+    the uniform share is 1/2, and nothing is flagged for the unknown ones."""
+    df = small_manifest()
+    df.loc[[0, 5, 9], "site"] = [None, "", "  "]
+    s = balance.run(CheckInputs(manifest=df), PARAMS).summary["subgroups"]["site"]
+    assert s["n_unknown"] == 3
+    assert s["counts"] == {"x": 13, "y": 2} and set(s["by_class"]) == {"x", "y"}
+    assert s["shares"]["y"] == pytest.approx(2 / 15)  # of the known ones
+    flags = balance.run(CheckInputs(manifest=df), PARAMS).flags
+    groups = flags[flags["issue"] == "underrepresented_group"]
+    assert not set(groups["path"]) & {"img0.png", "img5.png", "img9.png"}

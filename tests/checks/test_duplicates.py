@@ -212,3 +212,23 @@ def test_too_few_images_to_estimate_precision_say_so(twins, tmp_path):
     assert cal["precision"] is None
     assert "fewer than 100 images" in cal["null_model"]["not_estimated"]
     assert all(s["precision"] is None for s in cal["at_ratio"])
+
+
+def test_a_copy_with_an_unknown_value_is_no_conflict():
+    from curator.checks.duplicates import _conflict_flags, _conflicts
+
+    members = pd.DataFrame(
+        {
+            "path": ["a.png", "b.png", "c.png", "d.png", "e.png"],
+            "sample_id": ["1" * 64, "2" * 64, "3" * 64, "4" * 64, "5" * 64],
+            "cluster_id": [0, 0, 1, 1, 1],
+            "label": ["cat"] * 5,
+            "site": ["A", None, "A", "B", ""],
+        }
+    )
+    conflicts = _conflicts(members, ("site",))
+    assert conflicts == {"label": set(), "site": {1}}  # cluster 0: A and unknown agree
+    rows = _conflict_flags(members, conflicts)
+    assert [r["path"] for r in rows] == ["c.png", "d.png"]  # e.png has nothing to be wrong about
+    assert [r["score"] for r in rows] == [0.5, 0.5]
+    assert "e.png: (unknown)" in rows[0]["detail"]

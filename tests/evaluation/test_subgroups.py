@@ -70,10 +70,29 @@ def test_equal_groups_are_rarely_called_significantly_worse():
     assert false_alarms / runs <= 0.06
 
 
-def test_feature_groupings_cross_features_and_keep_missing_values():
-    frame = pd.DataFrame({"site": ["A", "A", "B", None], "device": ["p", "s", "p", "s"]})
-    made = {g.name: list(g.labels) for g in feature_groupings(frame, ("site", "device"), 2)}
-    assert made["site"] == ["A", "A", "B", "(missing)"]
-    assert made["site x device"] == ["A | p", "A | s", "B | p", "(missing) | s"]
+def test_feature_groupings_cross_features_and_leave_unknown_values_out():
+    frame = pd.DataFrame({"site": ["A", "A", "B", None, ""], "device": ["p", "s", "p", "s", "p"]})
+    made = {g.name: g.labels for g in feature_groupings(frame, ("site", "device"), 2)}
+    assert made["site"].tolist()[:3] == ["A", "A", "B"] and made["site"][3:].isna().all()
+    assert made["site x device"].tolist()[:3] == ["A | p", "A | s", "B | p"]
+    assert made["site x device"][3:].isna().all()  # unknown on one feature: in no group
     assert list(made) == ["site", "device", "site x device"]
     assert len(feature_groupings(frame, ("site", "device"), 1)) == 2
+
+
+def test_images_with_an_unknown_value_are_in_no_group_and_no_gap():
+    """The groups' numbers are the same as on the known images alone; the unknown ones are
+    counted once, in n_unknown."""
+    s, groups = simulated({"A": 300, "B": 300, "C": 40}, {"A": 0.9, "B": 0.6, "C": 0.3}, seed=4)
+    labels = groups.astype("string").mask(groups == "C")
+    p = EvaluateParams(n_bootstrap=200, min_group_size=30)
+    _, with_unknown = evaluate_grouping(s, Grouping("site", labels), CLASSES, p)
+    known = (groups != "C").to_numpy()
+    alone = Scored(s.y[known], s.probs[known], s.top_k, s.bins)
+    _, without = evaluate_grouping(
+        alone, Grouping("site", groups[known].reset_index(drop=True)), CLASSES, p
+    )
+    assert with_unknown["n_unknown"] == 40 and without["n_unknown"] == 0
+    assert set(with_unknown["groups"]) == {"A", "B"}
+    assert with_unknown["groups"] == without["groups"]
+    assert with_unknown["worst_group"] == without["worst_group"]
