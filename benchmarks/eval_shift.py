@@ -88,9 +88,7 @@ def main() -> None:
     print("| scenario | runs | called shifted | interval (95%) | mean AUC | s per test |")
     print("| --- | ---: | ---: | --- | ---: | ---: |")
     for scenario in args.scenarios.split(","):
-        results = [
-            run_once(paths, labels, scenario, args, 1000 * i + 7) for i in range(args.runs)
-        ]
+        results = [run_once(paths, labels, scenario, args, 1000 * i + 7) for i in range(args.runs)]
         called = sum(r[0] for r in results)
         lo, hi = jeffreys_interval(called, args.runs, 0.95)
         print(

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from curator.evaluation.intervals import interval_or_none, resamples
+from curator.io.progress import progress
 
 PLANTED_QUANTILES = (0.1, 0.25, 0.5)  # thresholds (planted-score quantiles) for the bound
 
@@ -122,7 +123,10 @@ def judge(
     bound = noise_upper_bound(scores, planted_scores)
 
     boot_noise, boot_bound = [], []
-    for take, planted_take in resamples(rng, (n, len(idx)), reps):
+    desc = "label_quality: evidence resamples"
+    for take, planted_take in progress(
+        resamples(rng, (n, len(idx)), reps), total=reps, desc=desc, unit="resample"
+    ):
         boot_noise.append(noise_fn(y[take], probs[take]))
         boot_bound.append(noise_upper_bound(scores[take], planted_scores[planted_take]))
     raw_auc = auc(-planted_scores, -scores[others])

@@ -21,6 +21,7 @@ from curator.checks.base import CheckInputs, CheckResult, make_flags, require_su
 from curator.errors import DataError, MissingArtifactError
 from curator.evaluation.intervals import jeffreys_interval
 from curator.evaluation.metrics import Scored, calibration_table, expected_calibration_error
+from curator.io.progress import progress
 from curator.io.sources import known_values
 from curator.params import LabelQualityParams
 
@@ -68,9 +69,9 @@ def out_of_fold_probs(
     x: np.ndarray, y: np.ndarray, groups: np.ndarray, params: LabelQualityParams
 ) -> np.ndarray:
     """K-fold predicted probabilities; a sample's row comes from a model that never saw it."""
+    from sklearn.base import clone
     from sklearn.kernel_approximation import Nystroem
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
     from sklearn.pipeline import make_pipeline
 
     cv = folds(y, groups, params)
@@ -83,7 +84,11 @@ def out_of_fold_probs(
             gamma=params.kernel_gamma, n_components=min(1000, n_train), random_state=params.seed
         )
         model = make_pipeline(kernel, model)
-    return cross_val_predict(model, x, y, cv=cv, method="predict_proba")
+    probs = np.empty((len(y), int(y.max()) + 1))
+    desc = f"label_quality: {params.classifier} folds"
+    for train, held in progress(cv, desc=desc, unit="fold"):
+        probs[held] = clone(model).fit(x[train], y[train]).predict_proba(x[held])
+    return probs
 
 
 def out_of_fold_cnn_probs(

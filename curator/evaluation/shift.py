@@ -22,6 +22,7 @@ import pandas as pd
 
 from curator.evaluation.metrics import rounded
 from curator.features.properties import PROPERTY_NAMES
+from curator.io.progress import progress
 from curator.params import ShiftParams
 
 
@@ -79,13 +80,13 @@ def domain_classifier(
     fits = _fold_fits(x, _folds(len(y), p.folds, rng), p.penalty)
     observed = _out_of_fold_scores(x, y[:, None], fits)[:, 0]
     auc = float(_aucs(observed[:, None], y)[0])
-    null = np.concatenate(
-        [
-            _aucs(_out_of_fold_scores(x, labels, fits), labels)
-            for labels in _relabellings(y, p.n_permutations, rng)
-        ]
-        or [np.empty(0)]
-    )
+    aucs = [np.empty(0)]
+    desc = "shift: refits on random splits"
+    with progress(total=p.n_permutations, desc=desc, unit="refit") as bar:
+        for labels in _relabellings(y, p.n_permutations, rng):
+            aucs.append(_aucs(_out_of_fold_scores(x, labels, fits), labels))
+            bar.update(labels.shape[1])
+    null = np.concatenate(aucs)
     summary: dict[str, Any] = {"n": len(held), "n_train": len(train), "auc": rounded(auc)}
     summary["shifted"] = None  # no verdict without a null (shift.n_permutations: 0)
     if len(null):

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 from scipy import fft, ndimage, sparse
-from tqdm import tqdm
+
+from curator.io.progress import progress as progress_of
 
 SIZE = 64  # grey thumbnail side, and the fine map's
 SIGMA = 2.0  # Gaussian smoothing in thumbnail pixels
@@ -242,9 +243,9 @@ def best_variants(magnitudes: np.ndarray, i: np.ndarray, j: np.ndarray) -> tuple
     return best, winner
 
 
-def _progress(pairs: int, what: str) -> tqdm:
+def _progress(pairs: int, what: str):
     desc = f"duplicates: edge correlation, {what}"
-    return tqdm(total=pairs, desc=desc, unit="pair", unit_scale=True, disable=None, leave=False)
+    return progress_of(total=pairs, desc=desc, unit="pair")
 
 
 def fine_correlation(

@@ -23,6 +23,7 @@ from PIL import Image
 from curator.errors import ConfigError
 from curator.features.weights import file_sha256, resolve_weights
 from curator.io.images import open_rgb
+from curator.io.progress import progress as progress_of
 from curator.io.uris import read_uri
 from curator.params import EmbedParams
 from curator.torch_compat import import_open_clip
@@ -233,7 +234,6 @@ class OpenClipEncoder:
     ) -> np.ndarray:
         """L2-normalised float32 embeddings of the image files, in order."""
         import torch
-        from tqdm import tqdm
 
         files: Any = _ImageFiles(paths, self.preprocess, max_image_pixels)  # a map-style dataset
         loader: Any = torch.utils.data.DataLoader(
@@ -242,8 +242,8 @@ class OpenClipEncoder:
             num_workers=num_workers,
             pin_memory=self.device == "cuda",
         )
-        bar = {"desc": "embed: open_clip", "unit": "batch", "disable": None if progress else True}
-        out = [self.embed_batch(batch) for batch in tqdm(loader, **bar)]
+        batches = progress_of(loader, desc="embed: open_clip", unit="batch") if progress else loader
+        out = [self.embed_batch(batch) for batch in batches]
         if not out:
             return np.zeros((0, 0), np.float32)
         return np.concatenate(out).astype(np.float32)

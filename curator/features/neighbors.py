@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from curator.features.hashes import to_bytes
+from curator.io.progress import progress
 
 QUERY_BATCH = 16_384
 
@@ -60,7 +60,7 @@ def _knn(index, data: np.ndarray, k: int, desc: str) -> tuple[np.ndarray, ...]:
     rows, ids, values, ranks = [], [], [], []
     dtype = np.float32 if data.dtype.kind == "f" else data.dtype
     batches = range(0, len(data), QUERY_BATCH)
-    for start in tqdm(batches, desc=desc, unit="batch", disable=None, leave=False):
+    for start in progress(batches, desc=desc, unit="batch"):
         batch = np.ascontiguousarray(data[start : start + QUERY_BATCH], dtype=dtype)
         v, i = index.search(batch, k)
         r = np.arange(start, start + len(i))[:, None]

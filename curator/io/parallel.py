@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import numpy as np
-from tqdm import tqdm
+
+from curator.io.progress import progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,19 +47,18 @@ def map_in_pool(
 def _imap(
     pool: ProcessPoolExecutor | None, fn: Callable[[T], R], items: Sequence[T], desc: str
 ) -> Iterator[R]:
-    bar = {"total": len(items), "desc": desc, "unit": "img", "disable": None}
     if pool is None:
-        return iter(fn(x) for x in tqdm(items, **bar))
+        return iter(fn(x) for x in progress(items, desc=desc))
     workers = pool._max_workers  # type: ignore[attr-defined]  # the size it was made with
     chunksize = max(1, min(256, len(items) // (workers * 8)))
-    return iter(tqdm(pool.map(fn, items, chunksize=chunksize), **bar))
+    return iter(progress(pool.map(fn, items, chunksize=chunksize), total=len(items), desc=desc))
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int, desc: str) -> list[R]:
     """``[fn(x) for x in items]`` across ``workers`` processes (0 = all cores).
 
-    ``fn`` must be picklable (a module-level function or a ``functools.partial`` of one). The
-    progress bar hides itself when stderr is not a terminal.
+    ``fn`` must be picklable (a module-level function or a ``functools.partial`` of one).
+    Progress: a bar on a terminal, log lines elsewhere (io/progress.py).
     """
     with worker_pool(workers, len(items)) as pool:
         return map_in_pool(pool, fn, items, desc)

@@ -17,7 +17,8 @@ import logging
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
+
+from curator.io.progress import progress
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def train_cnn(
     normalise = _Normalise(images)
     targets = torch.as_tensor(y, dtype=torch.long)
     model.train()
-    with tqdm(total=steps, desc=desc, unit="batch", disable=None, leave=False) as bar:
+    with progress(total=steps, desc=desc, unit="batch") as bar:
         for _ in range(epochs):
             order = torch.randperm(len(y), generator=generator).numpy()
             for start in range(0, len(y), batch_size):

@@ -42,7 +42,9 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
             "high",
             f"The model is worse for {worst['grouping']}={worst['group']}: accuracy "
             f"{worst['accuracy']:.3f}, {worst['accuracy_gap_vs_rest']:.3f} below the "
-            f"rest (interval {worst['gap_ci'][0]:.3f} to {worst['gap_ci'][1]:.3f}).",
+            f"rest (interval {worst['gap_ci'][0]:.3f} to {worst['gap_ci'][1]:.3f})"
+            + _explained(worst)
+            + ".",
             "Investigate the group's data (quality, quantity, labels); do not deploy for it "
             "without a group-specific evaluation.",
         )
@@ -103,6 +105,20 @@ def caveats(numbers: Numbers, params: Params) -> list[dict[str, str]]:
         )
     _small_groups(ev, params, add)
     return sorted(out, key=lambda c: SEVERITIES.index(c["severity"]))
+
+
+def _explained(worst: dict) -> str:
+    """', mostly an age effect: ...' when another factor explains most of the gap."""
+    if not worst.get("explained_by"):
+        return ""
+    other = worst["explained_by"][0]
+    a = worst["adjusted_for"][other]
+    low, high = a["adjusted_gap_ci"]
+    return (
+        f"; most of it is {other}: the group holds more of the {other} levels the model finds "
+        f"hard, and within each level its gap is {a['adjusted_gap']:+.3f} (interval "
+        f"{low:+.3f} to {high:+.3f}) against {a['raw_gap']:+.3f} raw"
+    )
 
 
 def _parity(grouping: str, summary: dict, floor: float, add) -> None:

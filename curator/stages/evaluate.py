@@ -20,6 +20,7 @@ import pandas as pd
 from curator import __version__, artifacts
 from curator.checks.base import require_subgroups
 from curator.errors import DataError
+from curator.evaluation.confounding import adjusted_gap
 from curator.evaluation.intervals import percentile_interval
 from curator.evaluation.metrics import (
     HEADLINE,
@@ -30,6 +31,7 @@ from curator.evaluation.metrics import (
     rounded,
 )
 from curator.evaluation.subgroups import (
+    CONDITION_PREFIX,
     SLICE_GROUPING,
     Grouping,
     condition_groupings,
@@ -37,6 +39,7 @@ from curator.evaluation.subgroups import (
     feature_groupings,
     reported_metrics,
 )
+from curator.io.progress import progress
 from curator.io.sources import UNKNOWN
 from curator.io.tables import (
     outputs_committed_together,
@@ -97,13 +100,14 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
             Grouping(SLICE_GROUPING, items[SLICE_GROUPING].astype(str), recorded=False)
         )
     quality = _quality_flags(items, issues, voted)
-    rows, by_grouping = [], {}
+    rows, by_grouping, aligned_labels = [], {}, {}
     membership = pd.DataFrame({"path": evaluated["path"].to_numpy()})
     order = items.loc[in_eval, "path"].reset_index(drop=True)
     align = pd.Series(np.arange(len(order)), index=order).loc[evaluated["path"]].to_numpy()
-    for grouping in groupings:
+    for grouping in progress(groupings, desc="evaluate: groupings", unit="grouping"):
         labels = grouping.labels[in_eval].reset_index(drop=True).iloc[align].reset_index(drop=True)
         aligned = Grouping(grouping.name, labels, grouping.recorded)
+        aligned_labels[grouping.name] = labels
         membership[grouping.name] = labels.astype("string").to_numpy()  # <NA>: in no group
         group_rows, summary = evaluate_grouping(scored, aligned, classes, p)
         quality_rows = _quality_rows(grouping, quality, leaked, labels)
@@ -112,6 +116,7 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
         by_grouping[grouping.name] = summary
     if p.slices:
         by_grouping[SLICE_GROUPING]["descriptions"] = _describe_slices(items, p)
+    _adjust_worst_groups(scored, aligned_labels, by_grouping, p)
 
     result = {
         "split": split,
@@ -299,6 +304,31 @@ def _corrected(s: Scored, flags: dict[str, pd.Series], p: EvaluateParams) -> dic
                 ]
         out[f"without_{name}"] = entry
     return out
+
+
+def _adjust_worst_groups(
+    s: Scored, labels: dict[str, pd.Series], by_grouping: dict[str, dict], p: EvaluateParams
+) -> None:
+    """For each sensitive feature's worst group: its gap adjusted for every other sensitive
+    feature and image condition (evaluation/confounding.py), in its worst_group entry, with
+    the factors that explain most of it in ``explained_by``."""
+    others = [*p.sensitive_features, *(n for n in labels if n.startswith(CONDITION_PREFIX))]
+    for feature in p.sensitive_features:
+        worst = by_grouping[feature].get("worst_group")
+        if worst is None:
+            continue
+        target = labels[feature]
+        member = (target == worst["group"]).fillna(False).to_numpy()
+        adjusted = {}
+        for other in others:
+            if other == feature:
+                continue
+            strata = labels[other].astype("string").mask(target.isna())  # both must be known
+            found = adjusted_gap(s, member, strata, p)
+            if found is not None:
+                adjusted[other] = found
+        worst["adjusted_for"] = adjusted
+        worst["explained_by"] = [o for o, a in adjusted.items() if a.get("explains_most")]
 
 
 def _overall_worst(by_grouping: dict[str, dict]) -> dict[str, Any] | None:
