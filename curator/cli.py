@@ -611,14 +611,15 @@ def issues(findings: tuple[Path, ...], out: Path, review_queue: Path | None) -> 
 
 @cli.command()
 @audits_read_option
-def summary(audits_dir: Path) -> None:
-    """Print what the audit found and where every output is.
+@click.option("--files", is_flag=True, help="Also list every output file.")
+def summary(audits_dir: Path, files: bool) -> None:
+    """Print what to fix first, one line per stage, and where the reports are.
 
     Example: curator summary --audits audits
     """
     from curator.reporting.summary import render_summary
 
-    click.echo(render_summary(audits_dir))
+    click.echo(render_summary(audits_dir, files))
 
 
 def main() -> None:

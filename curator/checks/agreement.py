@@ -207,6 +207,9 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
         "n_vote_ties": int(table["vote_tied"].sum()),
         "annotators": annotators.to_dict(orient="records"),
         "unreliable_annotators": annotators.loc[annotators["unreliable"], "annotator"].tolist(),
+        # reliability is judged only with enough votes: 'no unreliable one' means of these
+        "n_annotators_judged": int((annotators["n_votes"] >= params.min_annotator_votes).sum()),
+        "min_annotator_votes": params.min_annotator_votes,
         "n_given_label_differs_from_consensus": int(
             (table["given_label"] != table["consensus_label"]).sum()
         ),

@@ -7,7 +7,9 @@ comparison within each level of the other factor answers it: the Mantel-Haenszel
 difference (Greenland and Robins 1985) of accuracy, rest minus group, weights each level by
 n_group n_rest / (n_group + n_rest), so a level only one side has counts for nothing. When the
 adjusted gap keeps less than half the raw one and its interval holds 0, the other factor
-explains most of the gap, and the report says so beside the raw number. Both gaps come from the
+explains most of the gap, and the report says so beside the raw number; but only when at least
+half the group's images lie in levels the rest shares (a group that is nearly one level of the
+other factor cannot be compared within it). Both gaps come from the
 same bootstrap resamples (evaluation/metrics.py's group sums), so they are compared fairly.
 """
 
@@ -23,6 +25,9 @@ from curator.evaluation.metrics import Scored, group_sums, metrics_from_sums, ro
 from curator.params import EvaluateParams
 
 EXPLAINED_SHARE = 0.5  # an adjustment that removes at least this share of the gap explains it
+# the share of the group's images in levels the rest shares, below which no comparison within
+# levels can speak for the group (it is, nearly, one of the other factor's levels)
+MIN_OVERLAP = 0.5
 
 
 def adjusted_gap(
@@ -39,8 +44,13 @@ def adjusted_gap(
     raw, adjusted = _gaps(point, len(levels), sub)
     if np.isnan(adjusted):
         return None
+    n, _ = _cells(point, len(levels), sub)
+    both = _both_sides(point, len(levels), sub)
+    overlap = float(n[1, both].sum() / n[1].sum())
     out: dict[str, Any] = {
-        "n_levels_compared": int(_both_sides(point, len(levels), sub).sum()),
+        "n_levels_compared": int(both.sum()),
+        "group_share_compared": rounded(overlap),
+        "comparable": overlap >= MIN_OVERLAP,
         "n_unknown": int((~known).sum()),
         "raw_gap": rounded(raw),
         "adjusted_gap": rounded(adjusted),
@@ -52,7 +62,11 @@ def adjusted_gap(
         out["adjusted_gap_ci"] = [rounded(v) for v in percentile_interval(adjusted_b, p.ci_level)]
         low = out["adjusted_gap_ci"][0]
         out["explains_most"] = bool(
-            raw > 0 and adjusted < (1 - EXPLAINED_SHARE) * raw and low is not None and low <= 0
+            raw > 0
+            and out["comparable"]
+            and adjusted < (1 - EXPLAINED_SHARE) * raw
+            and low is not None
+            and low <= 0
         )
     return out
 

@@ -18,6 +18,7 @@ from curator.reporting import plots
 from curator.reporting.model_card import HEADLINE_NAMES, model_name
 from curator.reporting.numbers import Numbers
 from curator.reporting.thumbnails import thumbnail
+from curator.reporting.triage import triage
 
 
 def provenance(data_dir: Path | str, ingest: dict[str, Any]) -> dict[str, Any]:
@@ -95,6 +96,7 @@ def dataset_context(
         "agreement": docs[artifacts.AGREEMENT_SUMMARY],
         "labels": docs[artifacts.LABEL_QUALITY_SUMMARY],
         "checks": _checks_run(checks, issues),
+        "triage": triage(docs),
         "corrupt": corrupt.to_dict("records"),
         "conditions": docs[artifacts.PROPERTIES_SUMMARY],
         "condition_examples": {

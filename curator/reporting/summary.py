@@ -11,7 +11,9 @@ from typing import Any
 
 from curator import artifacts
 from curator.evaluation.shift import shifted_properties
-from curator.io.tables import read_json, read_parquet
+from curator.io.tables import read_json
+from curator.reporting.numbers import SOURCES
+from curator.reporting.triage import triage
 
 
 def _interval(stat: dict[str, Any]) -> str:
@@ -60,11 +62,23 @@ def describe_agreement(a: dict[str, Any]) -> str:
     value = "n/a" if alpha["value"] is None else f"{alpha['value']:.3f}"
     return (
         f"Krippendorff alpha {value} ({_interval(alpha)}) over {a['n_items']} items from "
-        f"{a['n_annotators']} annotators; unreliable: "
-        f"{', '.join(a['unreliable_annotators']) or 'none'}; consensus by "
+        f"{a['n_annotators']} annotators; {describe_reliability(a)}; consensus by "
         f"{describe_aggregation(a['aggregation'])}; "
         f"{a['n_given_label_differs_from_consensus']} labels differ from the consensus"
     )
+
+
+def describe_reliability(a: dict[str, Any]) -> str:
+    """Which annotators are unreliable, and of how many judged: one with fewer votes than
+    agreement.min_annotator_votes is not judged, so 'none' is said only of judged ones."""
+    least, judged = a["min_annotator_votes"], a["n_annotators_judged"]
+    if not judged:
+        return (
+            f"reliability not judged: every annotator has fewer than {least} votes "
+            "(agreement.min_annotator_votes)"
+        )
+    names = ", ".join(a["unreliable_annotators"]) or "none"
+    return f"unreliable: {names} (of {judged} with at least {least} votes)"
 
 
 def describe_aggregation(g: dict[str, Any]) -> str:
@@ -161,35 +175,53 @@ DIGEST = (
 )
 
 
-def render_summary(audits_dir: Path) -> str:
+def render_summary(audits_dir: Path, files: bool = False) -> str:
+    """What to fix first (reporting/triage.py, the dataset audit's opening list), one line per
+    stage, where the reports are; every output file only with ``files``."""
     audits = Path(audits_dir)
     ingest = read_json(audits / artifacts.INGEST_SUMMARY, "curator ingest")
-    issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
+    splits = ", ".join(f"{s} {n:,}" for s, n in sorted(ingest["by_split"].items()))
     lines = [
-        f"Dataset {ingest['data_dir']}: {ingest['n_files']} files, "
-        f"{ingest['n_readable']} readable, {ingest['n_classes']} classes, "
-        f"splits {ingest['by_split']}",
+        f"Dataset {ingest['data_dir']}: {ingest['n_files']:,} files ({ingest['n_readable']:,} "
+        f"readable), {ingest['n_classes']} classes; {splits}",
+        "",
+        "What to fix first:",
     ]
+    found = triage(load_present(audits))
+    width = len(f"{max((f['count'] for f in found), default=0):,}")
+    for k, f in enumerate(found, 1):
+        lines.append(f"  {k:>2}. {f['severity']:<6} {f['count']:>{width},} {f['what']}")
+        lines.append(f"      {'':<6} {'':>{width}} -> {f['where']}")
+    if not found:
+        lines.append("  nothing: no finding to act on (each stage's line below says what it saw)")
+    lines += ["", "Each stage:"]
     for heading, name, command, describe in DIGEST:
         if (audits / name).exists():
-            lines.append(f"{heading}: {describe(read_json(audits / name, command))}")
-    if (audits / artifacts.REVIEW_QUEUE).exists():
-        lines.append(f"Review queue: {audits / artifacts.REVIEW_QUEUE}")
+            lines.append(f"  {heading}: {describe(read_json(audits / name, command))}")
     pages = sorted((audits.parent / "reports").glob("*.html"))
+    lines.append("")
     if pages:
         lines.append(f"Reports (open in a browser): {', '.join(map(str, pages))}")
-    lines.append("")
-    lines.append("Findings (audits/issues.parquet):")
-    if issues.empty:
-        lines.append("  none")
-    for issue, group in issues.groupby("issue", sort=True):
-        example = group.iloc[0]
-        lines.append(
-            f"  {issue:<30} {group['path'].nunique():>6} files   e.g. {example['path']}: "
-            f"{example['detail']}"
-        )
-    lines.append("")
-    lines.append("Outputs:")
-    for path in sorted(p for p in audits.rglob("*") if p.is_file() and not p.name.startswith(".")):
-        lines.append(f"  {path}")
+    lines.append(
+        f"Every finding: {audits / artifacts.ISSUES}; images to relabel, most urgent first: "
+        f"{audits / artifacts.REVIEW_QUEUE}"
+    )
+    if files:
+        lines += ["", "Outputs:"]
+        lines += [
+            f"  {path}"
+            for path in sorted(audits.rglob("*"))
+            if path.is_file() and not path.name.startswith(".")
+        ]
+    else:
+        lines.append("Every output file: curator summary --files")
     return "\n".join(lines)
+
+
+def load_present(audits: Path) -> dict[str, Any]:
+    """The audit's JSON summaries that exist (a stage not run yet contributes nothing)."""
+    return {
+        name: read_json(audits / name, command)
+        for name, command in SOURCES.items()
+        if (audits / name).exists()
+    }

@@ -1,6 +1,7 @@
 """The reports: schema-valid JSON card, every number traced to audits/, markup in the data shown
 as text, and (when chromium is installed) pages that render with no console errors or requests."""
 
+import html
 import json
 import re
 import shutil
@@ -375,13 +376,13 @@ def test_the_card_says_whether_each_held_out_split_is_drawn_like_train(reports):
         assert f"<td>{split}</td>" in section and verdict in section
 
 
-def test_a_split_too_small_to_test_and_no_interval_still_give_both_pages(
+def test_a_split_too_small_to_test_and_no_permutation_null_still_give_both_pages(
     audited_demo, demo_data, tmp_path
 ):
     params, audits, _ = audited_demo
     work = tmp_path / "audits"
     shutil.copytree(audits, work)
-    small = replace(params.shift, folds=500, n_bootstrap=0)  # val has fewer than 500 images
+    small = replace(params.shift, folds=500, n_permutations=0)  # val has fewer than 500 images
     params = replace(params, shift=small)
     summary = shift.run(params, work)
     val = summary["embedding"]["val"]
@@ -389,3 +390,29 @@ def test_a_split_too_small_to_test_and_no_interval_still_give_both_pages(
     report.run(params, demo_data[0], work, tmp_path / "reports")
     audit = (tmp_path / "reports" / "dataset_audit.html").read_text()
     assert "fewer than shift.folds=500 images in val or train" in audit
+    params = replace(params, shift=replace(params.shift, folds=5))  # an AUC, but no null
+    assert shift.run(params, work)["embedding"]["val"]["shifted"] is None
+    report.run(params, demo_data[0], work, tmp_path / "reports")
+    audit = (tmp_path / "reports" / "dataset_audit.html").read_text()
+    assert audit.count("no verdict (shift.n_permutations: 0)") == 2  # val and test
+
+
+def test_the_dataset_audit_opens_with_what_to_fix_first(reports):
+    """The first section is the triage table: the same findings in the same order as
+    `curator summary`, each count traced to its audit file, each with where to look."""
+    from curator.reporting.summary import load_present
+    from curator.reporting.triage import triage
+
+    _, audits, out, _ = reports
+    page = (out / "dataset_audit.html").read_text()
+    first_h2 = page[page.index("<h2") : page.index("</h2>")]
+    assert first_h2.endswith('id="triage">What to fix first')
+    start = page.index('<table class="triage">')
+    rows = page[start : page.index("</table>", start)].split("<tr>")[2:]
+    found = triage(load_present(audits))
+    assert len(rows) == len(found) > 3
+    for row, f in zip(rows, found, strict=True):
+        assert f'<span class="sev {f["severity"]}">' in row
+        assert html.unescape(row).count(f["what"]) == 1
+        if f["source"]:
+            assert f'data-src="{f["source"][0]} ' in row

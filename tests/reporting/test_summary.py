@@ -11,16 +11,30 @@ def test_agreement_sentence_without_bootstrap_interval():
         "n_items": 10,
         "n_annotators": 3,
         "unreliable_annotators": [],
+        "n_annotators_judged": 2,
+        "min_annotator_votes": 10,
         "n_given_label_differs_from_consensus": 1,
         "krippendorff_alpha": {"value": 0.5, "ci": [None, None], "n_items": 10},
         "aggregation": {"chosen": "class_confusion", "temperature": 0.9, "image_weight": 0.5},
     }
     assert describe_agreement(a) == (
         "Krippendorff alpha 0.500 (no interval) over 10 items from 3 annotators; unreliable: "
-        "none; consensus by class confusion (temperature 0.9, image evidence weight 0.5); "
-        "1 labels differ from the consensus"
+        "none (of 2 with at least 10 votes); consensus by class confusion (temperature 0.9, "
+        "image evidence weight 0.5); 1 labels differ from the consensus"
     )
     assert describe_agreement({"n_votes": 0}) == "no annotations, nothing measured"
+
+
+def test_no_annotator_judged_is_not_called_reliable():
+    """248 annotators with 25 votes each, under the 30 needed: 'unreliable: none' would
+    contradict that none was judged."""
+    from curator.reporting.summary import describe_reliability
+
+    a = {"unreliable_annotators": [], "n_annotators_judged": 0, "min_annotator_votes": 30}
+    assert describe_reliability(a) == (
+        "reliability not judged: every annotator has fewer than 30 votes "
+        "(agreement.min_annotator_votes)"
+    )
 
 
 def test_summary_says_whether_the_splits_are_drawn_alike_and_what_the_galleries_hold(audited_demo):
@@ -49,3 +63,51 @@ def test_duplicates_sentence_gives_the_copies_found_and_the_estimated_precision(
     )
     d["calibration"]["precision"] = None  # too few images to fit the null model
     assert describe_duplicates(d).endswith("of 500 of your images")
+
+
+def test_summary_opens_with_what_to_fix_first_and_lists_files_only_when_asked(audited_demo):
+    from curator.reporting.summary import load_present
+    from curator.reporting.triage import triage
+
+    _, audits, _ = audited_demo
+    text = render_summary(audits)
+    lines = text.splitlines()
+    assert lines[2] == "What to fix first:"
+    found = triage(load_present(audits))
+    assert found and found[0]["key"].startswith("leak:")  # the demo plants leaks into test
+    severities = [f["severity"] for f in found]
+    assert severities == sorted(severities, key=("high", "medium", "low").index)
+    for k, f in enumerate(found, 1):
+        assert f"{k:>4}. {f['severity']:<6} " in text and f["what"] in text
+    assert "Outputs:" not in text and text.endswith("Every output file: curator summary --files")
+    assert len(lines) < 45
+    listed = render_summary(audits, files=True)
+    assert f"  {audits / artifacts.MANIFEST}" in listed.splitlines()
+
+
+def test_triage_orders_leaks_before_labels_before_fairness_before_conditions():
+    from curator.reporting.triage import triage
+
+    docs = {
+        artifacts.PROPERTIES_SUMMARY: {"flagged": {"dark": 4}},
+        artifacts.DUPLICATES_SUMMARY: {
+            "leakage": {"test": {"leaked_from_train": 7}, "train": {"leaked_from_train": 0}},
+            "n_label_conflict_clusters": 2,
+        },
+        artifacts.SHIFT_SUMMARY: {
+            "embedding": {"test": {"shifted": True, "n": 50, "auc": 0.61, "p_value": 0.002}}
+        },
+    }
+    found = triage(docs)
+    assert [f["key"] for f in found] == [
+        "leak:test",
+        "duplicate_label_conflict",
+        "shift:test",
+        "dark",
+    ]
+    assert [f["count"] for f in found] == [7, 2, 50, 4]
+    assert found[0]["source"] == (
+        artifacts.DUPLICATES_SUMMARY,
+        ["leakage", "test", "leaked_from_train"],
+    )
+    assert triage({}) == []
