@@ -412,24 +412,63 @@ def render_dvc_yaml(data: str = "data", with_sources: bool = False) -> str:
     return HEADER.format(origin=origin) + body
 
 
-def render_params_yaml(columns: Mapping[str, Sequence[str]] | None = None) -> str:
+def render_params_yaml(
+    columns: Mapping[str, Sequence[str]] | None = None,
+    values: Mapping[str, str | None] | None = None,
+) -> str:
     """The commented params.yaml curator ships, with the keys that name metadata columns
-    (dotted key -> column names, e.g. {"balance.subgroups": ["site"]}) filled in."""
-    columns = dict(columns or {})
+    (dotted key -> column names, e.g. {"balance.subgroups": ["site"]}) filled in, and scalar
+    ``values`` set (dotted key -> a file name, or None for null), comments kept."""
+    columns, values = dict(columns or {}), dict(values or {})
     text = (resources.files("curator") / "params.yaml").read_text()
     section, lines = "", []
     for line in text.splitlines(keepends=True):
         if header := re.match(r"(\w+):\s*$", line):
             section = header[1]
-        entry = re.match(r"(  (\w+): )\[\]( *)(.*)", line, re.S)
-        if entry and f"{section}.{entry[2]}" in columns:
-            value = "[" + ", ".join(columns.pop(f"{section}.{entry[2]}")) + "]"
-            pad = " " * max(1, len(entry[3]) - len(value) + 2)
-            line = entry[1] + value + (pad + entry[4] if entry[4].strip() else "\n")
+        entry = re.match(r"(  (\w+): )(\[\]|[^\s#]+)( *)(.*)", line, re.S)
+        key = f"{section}.{entry[2]}" if entry else ""
+        if entry and ((key in columns and entry[3] == "[]") or key in values):
+            if key in columns:
+                value = "[" + ", ".join(columns.pop(key)) + "]"
+            else:
+                given = values.pop(key)
+                value = "null" if given is None else given
+            pad = " " * max(1, len(entry[3]) + len(entry[4]) - len(value))
+            line = entry[1] + value + (pad + entry[5] if entry[5].strip() else "\n")
         lines.append(line)
-    if columns:
-        raise ValueError(f"params.yaml has no empty list for {', '.join(sorted(columns))}")
+    if columns or values:
+        raise ValueError(f"params.yaml has no such key: {', '.join(sorted({*columns, *values}))}")
     return "".join(lines)
+
+
+def layout_values(folder: Path) -> dict[str, str | None]:
+    """The ingest keys that match what the data folder holds, so ingest warns of nothing the
+    folder never had: metadata.csv and annotations.csv only when present, and a manifest
+    (a CSV or Parquet file with path, label and split columns) when there is no images/ tree."""
+    values: dict[str, str | None] = {
+        "ingest.metadata": "metadata.csv" if (folder / "metadata.csv").is_file() else None,
+        "ingest.annotations": "annotations.csv" if (folder / "annotations.csv").is_file() else None,
+    }
+    if not (folder / "images").is_dir():
+        for table in sorted([*folder.glob("*.csv"), *folder.glob("*.parquet")]):
+            if table.name not in ("metadata.csv", "annotations.csv") and _is_manifest(table):
+                values["ingest.manifest"] = table.name
+                break
+    return values
+
+
+def _is_manifest(table: Path) -> bool:
+    import pandas as pd
+
+    try:
+        header = (
+            pd.read_parquet(table).columns
+            if table.suffix == ".parquet"
+            else pd.read_csv(table, nrows=0).columns
+        )
+    except (ValueError, OSError):
+        return False
+    return {"path", "label", "split"} <= set(header)
 
 
 # shards of unfinished runs and the embedding cache; the page `dvc plots show` writes
@@ -451,7 +490,12 @@ def init_project(root: Path, data: str = "data", force: bool = False) -> list[st
             f"--data {data}: give the dataset folder relative to the repository, inside it "
             "(e.g. --data data)."
         )
-    files = {"dvc.yaml": render_dvc_yaml(str(relative)), "params.yaml": render_params_yaml()}
+    folder = root / relative
+    values = layout_values(folder) if folder.is_dir() else {}
+    files = {
+        "dvc.yaml": render_dvc_yaml(str(relative)),
+        "params.yaml": render_params_yaml(values=values),
+    }
     existing = [name for name in files if (root / name).exists()]
     if existing and not force:
         raise CuratorError(

@@ -165,3 +165,50 @@ def test_an_output_folder_that_cannot_be_written_stops_before_any_work(image_fol
     assert result.exit_code == 7
     assert result.output.startswith(f"Error: cannot write {probe}/.curator-write-check")
     assert "write the outputs elsewhere" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("layout", ["imagefolder", "manifest"])
+def test_init_writes_params_that_match_the_data_folder_so_ingest_warns_of_nothing(
+    layout, tmp_path, monkeypatch
+):
+    """A data folder without metadata.csv or annotations.csv gets them null (ingest would warn
+    that they are missing), and one that holds a manifest and no images/ tree gets it named;
+    ingest then runs without a single warning."""
+    import yaml
+
+    from tests.conftest import write_image
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".dvc").mkdir()
+    data = tmp_path / "data"
+    rows = []
+    for split in ("train", "test"):
+        for k, cls in enumerate(("cat", "dog")):
+            for i in range(3):
+                rel = (
+                    f"{split}/{cls}/{i}.png"
+                    if layout == "imagefolder"
+                    else f"pix/{split}{cls}{i}.png"
+                )
+                write_image(
+                    data / ("images/" + rel if layout == "imagefolder" else rel), seed=10 * k + i
+                )
+                rows.append({"path": rel, "label": cls, "split": split, "site": "A"})
+    if layout == "manifest":
+        pd.DataFrame(rows).to_csv(data / "list.csv", index=False)
+    assert invoke("init", "--data", "data").exit_code == 0
+    ingest = yaml.safe_load((tmp_path / "params.yaml").read_text())["ingest"]
+    assert ingest["metadata"] is None and ingest["annotations"] is None
+    assert ingest["manifest"] == ("list.csv" if layout == "manifest" else None)
+    result = invoke("ingest", "--data", "data", "--audits", "audits")
+    assert result.exit_code == 0, result.output
+    assert "WARNING" not in result.output  # the log goes to the runner's stderr, shown here
+    assert result.output.startswith("ingest: 12 readable, 0 unreadable of 12 files")
+    # what it would have said with the shipped defaults
+    params = (
+        (tmp_path / "params.yaml").read_text().replace("metadata: null", "metadata: metadata.csv")
+    )
+    (tmp_path / "params.yaml").write_text(params)
+    warned = invoke("ingest", "--data", "data", "--audits", "audits").output
+    assert "WARNING curator.stages.ingest: ingest.metadata: data/metadata.csv not found" in warned

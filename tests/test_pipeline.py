@@ -1,47 +1,24 @@
 """The DVC pipeline as a user runs it: `dvc repro`, then again (a no-op)."""
 
-import dataclasses
-import functools
 import json
 import os
-import shutil
+import shlex
 import subprocess
 import sys
 import sysconfig
-import typing
 from pathlib import Path
 
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import yaml
 
 from curator import __version__, artifacts
-from curator.checks.base import METADATA_COLUMN_KEYS
 from curator.demo import PARAMS_COLUMNS, write_demo
-from curator.params import (
-    AgreementParams,
-    BalanceParams,
-    DuplicatesParams,
-    EmbedParams,
-    EvaluateParams,
-    HashParams,
-    IngestParams,
-    LabelQualityParams,
-    Params,
-    PropertiesParams,
-    TrainParams,
-    load_params,
-)
 from curator.pipeline import (
-    EMBEDDER_KEYS,
-    RUNTIME_ONLY_KEYS,
     STAGES,
-    render_dvc_yaml,
     render_params_yaml,
 )
 from curator.stages import report
-from tests.conftest import REPO, run_stage
+from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -87,12 +64,17 @@ def installed(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path, installed: Path) -> Path:
-    """A user's own git + DVC repository outside this tree, set up as the README says:
-    `curator init` (the pip-installed one), the demo images as the user's data, `dvc add`."""
+    """A user's own git + DVC repository outside this tree, set up as the README says: the demo
+    images as the user's data, `dvc add`, `curator init` (the pip-installed one), the metadata
+    columns named in params.yaml."""
     repo = tmp_path / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    for key, value in (("user.name", "curator-test"), ("user.email", "curator-test@example.com")):
+        subprocess.run(["git", "config", key, value], cwd=repo, check=True)
     dvc(repo, "init", "-q")
+    write_demo(repo / "images-v1", seed=0, per_class=40)
+    dvc(repo, "add", "-q", "images-v1")
     init = subprocess.run(
         [str(installed / "curator"), "init", "--data", "images-v1"],
         cwd=repo,
@@ -101,9 +83,9 @@ def project(tmp_path: Path, installed: Path) -> Path:
         check=True,
     )
     assert "init: wrote dvc.yaml, params.yaml, .gitignore" in init.stdout
+    # the demo has both tables, so init keeps them: the user then names the columns
+    assert (repo / "params.yaml").read_text() == render_params_yaml()
     (repo / "params.yaml").write_text(render_params_yaml(PARAMS_COLUMNS))
-    write_demo(repo / "images-v1", seed=0, per_class=40)
-    dvc(repo, "add", "-q", "images-v1")
     return repo
 
 
@@ -132,12 +114,14 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, insta
     assert "Running stage" not in second
     assert "Data and pipelines are up to date." in second
     assert manifest.stat().st_mtime_ns == mtime
-    metrics = dvc(project, "metrics", "show", "--json")
-    assert "n_unreadable" in metrics and "imbalance_ratio" in metrics and "n_leaked" in metrics
-    assert "worst_group" in metrics and "without_leaks_accuracy" in metrics
+    metrics = json.loads(dvc(project, "metrics", "show", "--json"))[""]["data"]
+    values = {k: v for f in metrics.values() for k, v in f["data"].items()}
+    assert {"unreadable", "imbalance", "leaked", "accuracy", "clean_accuracy"} <= set(values)
+    assert {"worst_gap", "worst_n", "test_auc", "alpha", "label_issues"} <= set(values)
+    assert all(v is None or isinstance(v, int | float) for v in values.values())  # numbers only
     table = dvc(project, "metrics", "show").splitlines()  # one short row per stage
     metric_files = sum(o.kind == "metrics" for stage in STAGES for o in stage.outs)
-    assert len(table) == 1 + metric_files and max(map(len, table)) <= 320, "\n".join(table)
+    assert len(table) == 1 + metric_files and max(map(len, table)) <= 200, "\n".join(table)
     dvc(project, "plots", "show")  # images only: the page needs no network
     page = (project / "dvc_plots" / "index.html").read_text()
     for name in report.FIGURES:
@@ -151,8 +135,11 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, insta
         check=True,
     ).stdout
     assert "leaked from earlier splits: test " in summary
+    assert "What to fix first:\n   1. high " in summary
     assert "Embeddings: fallback:thumbnail - ViT-B-32/laion2b_s34b_b79k weights are not" in summary
     assert (project / "reports" / report.MODEL_CARD).exists()
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)  # README step 7: the baseline
+    subprocess.run(["git", "commit", "-qm", "curator: baseline audit"], cwd=project, check=True)
     # a key train reads from another section makes train stale, and nothing else downstream
     params = project / "params.yaml"
     params.write_text(
@@ -160,274 +147,41 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, insta
     )
     stale = dvc(project, "status", "--json")
     assert set(json.loads(stale)) == {"balance", "train"}, stale
+    subprocess.run(["git", "checkout", "params.yaml"], cwd=project, check=True)
+    run_experiment_recipe(project, installed)
 
 
-def test_dvc_yaml_outputs_match_what_stages_write():
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-
-    def names(entries):
-        return {next(iter(e)) if isinstance(e, dict) else e for e in entries}
-
-    outs = set().union(
-        *(
-            names(s.get("outs", [])) | names(s.get("metrics", [])) | names(s.get("plots", []))
-            for s in stages.values()
-        )
-    )
-    stage_names = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
-    expected = {
-        artifacts.MANIFEST,
-        artifacts.ANNOTATIONS,
-        artifacts.INGEST_SUMMARY,
-        artifacts.BALANCE_SUMMARY,
-        artifacts.ISSUES,
-        artifacts.HASHES,
-        artifacts.PROPERTIES,
-        artifacts.PROPERTIES_SUMMARY,
-        artifacts.EMBEDDINGS_DIR,
-        artifacts.EMBED_SUMMARY,
-        artifacts.SHIFT,
-        artifacts.SHIFT_SUMMARY,
-        artifacts.metrics("shift"),
-        artifacts.DUPLICATES,
-        artifacts.LEAKAGE,
-        artifacts.DUPLICATES_SUMMARY,
-        artifacts.AGREEMENT_SUMMARY,
-        artifacts.ANNOTATORS,
-        artifacts.CONSENSUS,
-        artifacts.PRED_PROBS,
-        artifacts.LABEL_ISSUES,
-        artifacts.LABEL_QUALITY_SUMMARY,
-        artifacts.REVIEW_QUEUE,
-        artifacts.MODEL_DIR,
-        artifacts.PREDICTIONS,
-        artifacts.EVALUATION,
-        artifacts.SUBGROUPS,
-        artifacts.EVALUATED_GROUPS,
-        artifacts.ERRORS,
-        artifacts.ERRORS_SUMMARY,
-        artifacts.CONFUSION_PLOT,
-        artifacts.GROUP_ACCURACY_PLOT,
-        artifacts.CALIBRATION_PLOT,
-        *(artifacts.findings(s) for s in stage_names),
-        *(artifacts.metrics(s) for s in (*stage_names, "evaluate")),
-    }
-    pages = (report.DATASET_AUDIT, report.MODEL_CARD, report.MODEL_CARD_JSON)
-    pages += tuple(f"{report.FIGURES_DIR}/{name}.svg" for name in report.FIGURES)
-    assert outs == {f"audits/{name}" for name in expected} | {f"reports/{p}" for p in pages}
-    findings = {f"audits/{artifacts.findings(s)}" for s in stage_names}
-    assert set(stages["issues"]["deps"]) >= findings
-    assert all(f in stages["issues"]["cmd"] for f in findings)
+def experiment_recipe() -> list[list[str]]:
+    """The README's experiment commands, as written (the block after its marker comment)."""
+    readme = (REPO / "README.md").read_text()
+    after = readme[readme.index("<!-- experiment recipe:") :]
+    start = after.index("```bash") + len("```bash")
+    return [
+        shlex.split(line)
+        for line in after[start : after.index("```", start)].splitlines()
+        if line.strip()
+    ]
 
 
-def test_committed_data_dvc_matches_the_regenerated_demo(tmp_path):
-    """A fresh clone regenerates data/ with `curator demo`; its bytes must match data.dvc."""
-    dvc(tmp_path, "init", "--no-scm", "-q")
-    write_demo(tmp_path / "data", seed=0)
-    dvc(tmp_path, "add", "-q", "data")
-    regenerated = yaml.safe_load((tmp_path / "data.dvc").read_text())["outs"][0]
-    committed = yaml.safe_load((REPO / "data.dvc").read_text())["outs"][0]
-    assert regenerated == committed
-
-
-def test_dvc_yaml_and_params_yaml_are_rendered_from_the_pipeline_table():
-    assert (REPO / "dvc.yaml").read_text() == render_dvc_yaml(with_sources=True), (
-        "dvc.yaml is stale: regenerate it with python -c 'from curator.pipeline import "
-        'render_dvc_yaml as r; print(r(with_sources=True), end="")\' > dvc.yaml'
-    )
-    assert (REPO / "params.yaml").read_text() == render_params_yaml(PARAMS_COLUMNS)
-    raw = yaml.safe_load((REPO / "params.yaml").read_text())
-    for section, cls in typing.get_type_hints(Params).items():
-        assert set(raw[section]) == {f.name for f in dataclasses.fields(cls)}, section
-    for stage in STAGES:
-        assert all((REPO / path).exists() for path in stage.sources), stage.name
-        assert not set(stage.params) & set(RUNTIME_ONLY_KEYS), stage.name
-
-
-class _Reads:
-    """Which params keys each stage reads: sections are swapped for recording subclasses."""
-
-    def __init__(self) -> None:
-        self.stage = ""
-        self.by_stage: dict[str, set[str]] = {}
-
-    def wrap(self, params: Params) -> Params:
-        sections = {}
-        for name, base in typing.get_type_hints(Params).items():
-            keys = {f.name for f in dataclasses.fields(base)}
-            values = {k: getattr(getattr(params, name), k) for k in keys}
-
-            def get(obj, attr, _name=name, _keys=keys):
-                if attr in _keys:
-                    self.by_stage.setdefault(self.stage, set()).add(f"{_name}.{attr}")
-                return object.__getattribute__(obj, attr)
-
-            def reduce(obj, _base=base, _keys=keys):  # worker processes get plain sections
-                return functools.partial(_base, **{k: getattr(obj, k) for k in _keys}), ()
-
-            recording = type(
-                base.__name__, (base,), {"__getattribute__": get, "__reduce__": reduce}
-            )
-            sections[name] = recording(**values)
-        return Params(**sections)
-
-
-# Keys a stage reads only in a configuration the demo run below does not use.
-CONDITIONAL_READS = {
-    "ingest": {"ingest.layout"},  # only when ingest.manifest is set
-    "embed": {  # the open_clip path (the demo runs without weights: the fallback)
-        "embed.image_size",
-        "embed.device",
-        "embed.precision",
-        "embed.batch_size",
-        "embed.seed",
-    },
-    "label_quality": {  # classifier: cnn trains on the decoded images
-        "label_quality.cnn_image_size",
-        "label_quality.cnn_width",
-        "label_quality.cnn_epochs",
-        "label_quality.cnn_batch_size",
-        "label_quality.cnn_learning_rate",
-        "label_quality.device",
-        "ingest.max_image_pixels",
-    },
-    "evaluate": {"evaluate.positive_class"},  # a 2-class task (the demo has ten)
-    "errors": set(EMBEDDER_KEYS),  # the CLIP path re-scores through the image tower
-    "train": {
-        "train.val_fraction",  # data without a val split
-        "balance.effective_number_beta",  # class_weights: balanced
-        "train.finetune_epochs",  # finetune: true, which loads the CLIP tower from the images
-        "train.finetune_learning_rate",
-        "train.finetune_batch_size",
-        "ingest.max_image_pixels",
-        *EMBEDDER_KEYS,
-    },
-}
-
-
-class _Opened:
-    """The files a stage opens: Python's `open` audit events (open, os.open, np.load, CSV) and
-    parquet reads (pyarrow opens those in C++, where no audit event is raised)."""
-
-    def __init__(self, monkeypatch) -> None:
-        self.paths: set[str] | None = None
-        sys.addaudithook(self._hook)  # cannot be removed: inert once ``paths`` is None again
-        read_parquet = pd.read_parquet
-
-        def recording_read_parquet(path, *args, **kw):
-            self._add(path)
-            return read_parquet(path, *args, **kw)
-
-        monkeypatch.setattr(pd, "read_parquet", recording_read_parquet)
-
-    def _add(self, path) -> None:
-        if self.paths is not None and isinstance(path, str | os.PathLike):
-            self.paths.add(os.path.abspath(path))
-
-    def _hook(self, event: str, args: tuple) -> None:
-        if event != "open":
-            return
-        path, mode, flags = args
-        writes = any(c in mode for c in "wax+") if mode else flags & (os.O_WRONLY | os.O_RDWR)
-        if not writes:
-            self._add(path)
-
-    def under(self, folder: Path) -> set[str]:
-        base = str(folder.resolve()) + os.sep
-        return {p[len(base) :] for p in self.paths or () if p.startswith(base)}
-
-
-# Deps a stage reads only in a configuration the run below does not use.
-CONDITIONAL_FILES = {
-    "label_quality": {"{data}"},  # classifier: cnn, or label_quality.pred_probs
-    "train": {
-        "{data}",  # finetune: true
-        f"audits/{artifacts.DUPLICATES}",  # no val split: val is carved by duplicate cluster
-    },
-}
-
-
-def test_each_stage_reads_exactly_the_params_and_files_dvc_yaml_declares(
-    demo_data, tmp_path, monkeypatch
-):
-    """Every stage runs in a folder holding only the files dvc.yaml names as its deps, with
-    params that record each key read and a record of every file opened: dvc.yaml must declare
-    every key and file read, and nothing that no configuration reads."""
-    root, _ = demo_data
-    reads, opened = _Reads(), _Opened(monkeypatch)
-    cols = PARAMS_COLUMNS
-    params = reads.wrap(
-        Params(
-            ingest=IngestParams(workers=1),
-            balance=BalanceParams(subgroups=cols["balance.subgroups"]),
-            hash=HashParams(workers=1),  # one process: its reads are seen here
-            properties=PropertiesParams(workers=1),
-            embed=EmbedParams(cache_dir=str(tmp_path / "embed-cache"), workers=1),
-            duplicates=DuplicatesParams(conflict_attributes=cols["duplicates.conflict_attributes"]),
-            agreement=AgreementParams(subgroups=cols["agreement.subgroups"]),
-            label_quality=LabelQualityParams(subgroups=cols["label_quality.subgroups"]),
-            train=TrainParams(
-                max_epochs=10, exclude=("duplicate", "leak", "label_issue", "blurry")
-            ),
-            evaluate=EvaluateParams(
-                sensitive_features=cols["evaluate.sensitive_features"], n_bootstrap=50
-            ),
-        )
-    )
-    done = tmp_path / "done"
-    for stage in STAGES:
-        work = tmp_path / stage.name
-        for dep in (d for d in stage.deps if d.startswith("audits/")):
-            source, target = done / dep, work / dep
-            target.parent.mkdir(parents=True, exist_ok=True)
-            (shutil.copytree if source.is_dir() else shutil.copy)(source, target)
-        data = root if "{data}" in stage.deps else tmp_path / "no-data-declared"
-        reads.stage, opened.paths = stage.name, set()
-        run_stage(stage.name, params, data, work / "audits")
-        in_work, in_data = opened.under(work), opened.under(root)
-        opened.paths = None
-        for out in stage.outs:
-            assert (work / out.path).exists(), f"{stage.name} did not write {out.path}"
-            target = done / out.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if (work / out.path).is_dir():
-                shutil.copytree(work / out.path, target)
-            else:
-                shutil.copy(work / out.path, target)
-        read = reads.by_stage.get(stage.name, set()) - set(RUNTIME_ONLY_KEYS)
-        if stage.name == "ingest":  # checked early there; the stages that use them declare them
-            read -= {f"{s}.{k}" for s, k in METADATA_COLUMN_KEYS if s != "ingest"}
-        declared = set(stage.params)
-        assert read <= declared, f"{stage.name} reads undeclared {sorted(read - declared)}"
-        unread = declared - read - CONDITIONAL_READS.get(stage.name, set())
-        assert not unread, f"{stage.name} declares {sorted(unread)}, which it never reads"
-        maybe = CONDITIONAL_FILES.get(stage.name, set())
-        for dep in stage.deps:
-            if dep == "{data}":
-                assert in_data or dep in maybe, f"{stage.name} reads nothing in the data folder"
-            else:
-                hits = [p for p in in_work if p == dep or p.startswith(dep + "/")]
-                assert hits or dep in maybe, f"{stage.name} declares {dep}, which it never reads"
-
-
-def test_dvc_exp_run_set_param_keeps_params_yaml_loadable(tmp_path):
-    """`dvc exp run -S` rewrites params.yaml (ruamel round trip) each time: twice in a row, and
-    for a value YAML 1.1 reads as a boolean, the file still loads with the values set."""
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    dvc(tmp_path, "init", "-q")
-    (tmp_path / "params.yaml").write_text(render_params_yaml(PARAMS_COLUMNS))
-    keys = ("balance.chi2_alpha", "agreement.image_evidence", "ingest.splits")
-    stage = {"cmd": "echo ok > out.txt", "params": list(keys), "outs": ["out.txt"]}
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"s": stage}}))
-    for command in (
-        ["git", "config", "user.name", "curator-test"],
-        ["git", "config", "user.email", "curator-test@example.com"],
-        ["git", "add", "-A"],
-        ["git", "commit", "-qm", "init"],
-    ):
-        subprocess.run(command, cwd=tmp_path, check=True)
-    for key, value in zip(keys, ("0.02", "off", "[train,test]"), strict=True):
-        dvc(tmp_path, "exp", "run", "-S", f"{key}={value}")
-    params = load_params(tmp_path / "params.yaml")
-    assert params.balance.chi2_alpha == 0.02 and params.agreement.image_evidence == "off"
-    assert params.ingest.splits == ("train", "test")
+def run_experiment_recipe(project: Path, installed: Path) -> None:
+    """Each experiment starts from the baseline's params (none stacks on another), and the
+    comparison table is one well-formed markdown row per experiment."""
+    commands = experiment_recipe()
+    runs = [c for c in commands if c[:3] == ["dvc", "exp", "run"]]
+    assert len(runs) == 2 and all("--temp" in c or "--queue" in c for c in runs)
+    out = ""
+    for command in commands:
+        assert command[0] == "dvc"
+        out = dvc(project, *command[1:], path=str(installed))
+    rows = [line for line in out.splitlines() if line.startswith("|")]
+    assert all(r.count("|") == rows[0].count("|") for r in rows)  # no cell broke the table
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert {"train.class_weights", "train.hidden", "accuracy", "clean_accuracy"} <= set(header)
+    cells = [[c.strip() for c in r.strip("|").split("|")] for r in rows[2:]]
+    body = {r[0]: dict(zip(header, r, strict=True)) for r in cells}
+    experiments = [r for name, r in body.items() if "[" in name]
+    changed = {(r["train.class_weights"], r["train.hidden"]) for r in experiments}
+    # each experiment changed one param, the other kept the baseline's: nothing stacked
+    assert changed == {("balanced", "0"), ("none", "64")}, out
+    assert all(float(r["accuracy"]) > 0.5 for r in experiments)
+    assert body["workspace"]["train.hidden"] == "0"  # the workspace was left alone

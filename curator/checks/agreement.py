@@ -218,10 +218,8 @@ def run(inputs: CheckInputs, params: AgreementParams) -> CheckResult:
         ),
     }
     flags = _flags(table, params)
-    metrics = {  # headline numbers for `dvc metrics` (agreement.json has the rest)
-        "krippendorff_alpha": summary["krippendorff_alpha"]["value"],
-        "n_low_agreement": summary["n_low_agreement"],
-    }
+    # headline number for `dvc metrics` (agreement.json has the rest)
+    metrics = {"alpha": summary["krippendorff_alpha"]["value"]}
     return CheckResult(
         "agreement",
         flags,

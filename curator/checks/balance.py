@@ -296,6 +296,6 @@ def headline(summary: dict[str, Any]) -> dict[str, Any]:
     """The numbers worth diffing between dataset versions (`dvc metrics`: a few per stage, so
     the table fits a screen; balance.json has the rest)."""
     return {
-        "imbalance_ratio": summary["overall"]["imbalance_ratio"],
-        "n_minority_classes": len(summary["minority_classes"]),
+        "imbalance": summary["overall"]["imbalance_ratio"],
+        "minority": len(summary["minority_classes"]),
     }

@@ -549,4 +549,4 @@ def _summary(
 
 def _metrics(summary: dict) -> dict:
     """Headline numbers for `dvc metrics` (duplicates.json has the rest)."""
-    return {"n_leaked": summary["n_leaked"]}
+    return {"leaked": summary["n_leaked"]}

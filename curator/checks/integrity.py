@@ -29,5 +29,5 @@ def run(inputs: CheckInputs) -> CheckResult:
         "unreadable_rate": len(bad) / n if n else 0.0,
         "unreadable_by_split": {str(k): int(v) for k, v in bad.groupby("split").size().items()},
     }
-    metrics = {"n_unreadable": summary["n_unreadable"]}
+    metrics = {"unreadable": summary["n_unreadable"]}
     return CheckResult("integrity", make_flags(rows), summary, metrics)

@@ -241,10 +241,8 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         ]
     )
     summary = _summary(table, items, y, probs, classes, source, evidence, inputs, params)
-    metrics = {  # headline numbers for `dvc metrics` (label_quality.json has the rest)
-        "n_label_issues": summary["n_label_issues"],
-        "evidence_supported": supported,
-    }
+    # headline number for `dvc metrics`: None when the evidence cannot support a count
+    metrics = {"label_issues": summary["n_label_issues"]}
     probs_table = items[["sample_id", "path"]].assign(
         **{f"p_{c}": probs[:, k] for k, c in enumerate(classes)}
     )
@@ -312,7 +310,7 @@ def _not_measured(
         "label_quality",
         make_flags([]),
         summary,
-        {"n_label_issues": None, "evidence_supported": False},
+        {"label_issues": None},
         vars(params),
         tables={"label_issues": table, "pred_probs": probs_table},
     )

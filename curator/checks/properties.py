@@ -113,5 +113,5 @@ def run(inputs: CheckInputs, params: PropertiesParams) -> CheckResult:
         if len(items)
         else {},
     }
-    metrics = {"n_condition_flags": int(flags["path"].nunique()) if len(flags) else 0}
+    metrics = {"conditions": int(flags["path"].nunique()) if len(flags) else 0}
     return CheckResult("properties", flags, summary, metrics, vars(params))

@@ -65,4 +65,4 @@ def run(params: Params, audits_dir: Path) -> dict[str, Any]:
 
 def headline(summary: dict[str, Any]) -> dict[str, Any]:
     """Per held-out split, the domain AUC (the property tests are in shift.json)."""
-    return {f"{split}_domain_auc": e.get("auc") for split, e in summary["embedding"].items()}
+    return {f"{split}_auc": e.get("auc") for split, e in summary["embedding"].items()}

@@ -77,7 +77,7 @@ def test_check_on_small_case():
     group = flags[flags["issue"] == "underrepresented_group"]
     assert sorted(group["path"]) == ["img0.png", "img1.png", "img2.png"]
     assert group["score"].iloc[0] == pytest.approx(1 - (3 / 18) / 0.5)
-    assert result.metrics["n_minority_classes"] == 1
+    assert result.metrics["minority"] == 1
 
 
 def test_a_class_only_in_test_is_more_than_a_minority():
