@@ -3,6 +3,7 @@ image evidence weighed by what it is worth, annotators judged only with enough v
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from curator.checks import agreement
 from curator.checks import consensus as cs
@@ -159,3 +160,29 @@ def test_held_out_votes_are_one_per_item_with_two_or_more():
     )
     held = cs.held_out_votes(coded, np.random.default_rng(0))
     assert np.bincount(coded.item[held], minlength=3).tolist() == [1, 0, 1]
+
+
+@pytest.mark.parametrize("optimum", [0.07, 0.3, 1.5])
+def test_the_temperature_is_searched_where_the_optimum_is(optimum):
+    """The held-out fit as a function of the temperature, peaked at ``optimum``: the search
+    returns it, inside or outside the 0.5-1.0 grid the temperature was once chosen on (on one
+    crowd set every candidate sat at the grid's 0.5 edge)."""
+
+    def loglik(temperature: float) -> np.ndarray:
+        return -np.full(10, (np.log(temperature) - np.log(optimum)) ** 2)
+
+    assert cs.best_temperature(loglik) == pytest.approx(optimum, rel=0.02)
+
+
+def test_the_candidates_table_marks_the_searched_temperature():
+    manifest, votes, _ = crowd(n_items=1500, hard_share=0.3, seed=2)
+    chosen = consensus_of(manifest, votes).summary["aggregation"]
+    rows = [
+        c
+        for c in chosen["candidates"]
+        if c["aggregation"] == chosen["chosen"] and c["image_weight"] == chosen["image_weight"]
+    ]
+    fit = {c["temperature"]: c["heldout_loglik"] for c in rows}
+    (best,) = [c["temperature"] for c in rows if c["best"]]
+    assert best == chosen["temperature"] and fit[best] == max(fit.values())
+    assert {*cs.REPORTED_TEMPERATURES} <= set(fit)
