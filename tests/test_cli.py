@@ -121,10 +121,11 @@ def test_stages_end_to_end_without_dvc(tmp_path, monkeypatch):
     assert invoke("issues", *findings).exit_code == 0
     issues = pd.read_parquet(tmp_path / "audits" / "issues.parquet")
     assert {"corrupt", "minority_class", "underrepresented_group"} <= set(issues["issue"])
-    summary = invoke("summary")
+    summary = invoke("summary")  # the stages run so far: ingest and balance
     assert summary.exit_code == 0
-    assert re.search(r"corrupt\s+3 files", summary.output)
-    assert "audits/manifest.parquet" in summary.output
+    assert re.search(r"medium 3 files cannot be decoded as images", summary.output)
+    assert "audits/manifest.parquet" not in summary.output  # the file list is behind --files
+    assert "audits/manifest.parquet" in invoke("summary", "--files").output
     again = invoke("demo", "--out", "data")
     assert again.exit_code == 5 and "never overwrites" in again.output
 

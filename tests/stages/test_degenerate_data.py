@@ -11,25 +11,11 @@ import pytest
 
 from curator import artifacts
 from curator.params import EmbedParams, IngestParams, Params, TrainParams
+from curator.pipeline import STAGES
 from curator.reporting.summary import render_summary
 from tests.conftest import run_stage, smooth_image
 
-PIPELINE = (
-    "ingest",
-    "balance",
-    "hash",
-    "properties",
-    "embed",
-    "shift",
-    "duplicates",
-    "label_quality",
-    "agreement",
-    "train",
-    "issues",
-    "evaluate",
-    "errors",
-    "report",
-)
+PIPELINE = [stage.name for stage in STAGES]  # in the order dvc repro runs them
 
 
 def picture(path: Path, seed: int) -> None:
