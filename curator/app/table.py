@@ -72,7 +72,8 @@ def _label_quality(t: pd.DataFrame, audits: Path) -> pd.DataFrame:
     labels = _optional(audits / artifacts.LABEL_ISSUES, "curator label-quality")
     if labels is None:
         return t
-    labels = labels.assign(label_issue_score=labels["p_label_wrong"])
+    # the probability the label is wrong where the evidence supports one, else the ranking
+    labels = labels.assign(label_issue_score=labels["p_label_wrong"].fillna(labels["review_order"]))
     columns = ["path", "label_quality", "label_issue_score", "suggested_label"]
     return t.merge(labels[columns], on="path", how="left")
 

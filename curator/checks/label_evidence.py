@@ -71,6 +71,28 @@ def noise_upper_bound(score_all: np.ndarray, score_planted: np.ndarray) -> float
     return float(min(1.0, min(ratios)))
 
 
+# what to do when the evidence is weak, by where the probabilities came from
+FIXES = {
+    "embeddings": "use real features (CLIP weights: `curator weights pull`), your own model's "
+    "out-of-fold probabilities (`--pred-probs`), or the CNN trained on the images "
+    "(label_quality.classifier: cnn)",
+    "cnn": "give a stronger model's out-of-fold probabilities (`--pred-probs`), or CLIP "
+    "weights (`curator weights pull`) for the classifier on the embeddings",
+    "user": "these probabilities cannot support a count: give a stronger model's out-of-fold "
+    "probabilities (from a model that never saw the image it scores)",
+}
+
+
+def order_score(scores: np.ndarray) -> np.ndarray:
+    """Each image's place in the ranking as a number in (0, 1), 1 the most suspect: what the
+    review list is sorted by when the evidence cannot make it a probability. Distinct for every
+    image (ties broken by position), so no block of images shares one value."""
+    order = np.argsort(scores, kind="stable")
+    out = np.empty(len(scores))
+    out[order] = 1.0 - (np.arange(len(scores)) + 0.5) / len(scores)
+    return out
+
+
 def wrong_label_probability(
     scores: np.ndarray, planted_scores: np.ndarray, eta: float
 ) -> np.ndarray:
@@ -105,10 +127,12 @@ def judge(
     settings: dict[str, Any],
     rng: np.random.Generator,
 ) -> dict[str, Any]:
-    """The evidence record: planted-error test, noise bound, noise estimate with intervals.
+    """The evidence record: planted-error test, noise bound, noise estimate with intervals, and
+    each image's place in the ranking.
 
     ``score_fn(labels) -> scores`` (lower = more suspect), ``flag_fn(labels) -> bool mask`` and
-    ``noise_fn(labels, probs) -> rate`` are the ranking, filter and noise estimate in use.
+    ``noise_fn(labels, probs) -> rate`` are the ranking, filter and noise estimate in use;
+    ``settings["source"]`` says where the probabilities came from (embeddings, cnn, user).
     """
     n = len(y)
     level, reps = settings["ci_level"], settings["n_bootstrap"]
@@ -118,7 +142,8 @@ def judge(
     scores = score_fn(y)
     planted_scores = score_fn(relabelled)[idx]
     others = np.setdiff1d(np.arange(n), idx)
-    recall = float(flag_fn(relabelled)[idx].mean())
+    flagged = flag_fn(relabelled)
+    recall = float(flagged[idx].mean())
     noise = noise_fn(y, probs)
     bound = noise_upper_bound(scores, planted_scores)
 
@@ -131,7 +156,7 @@ def judge(
         boot_bound.append(noise_upper_bound(scores[take], planted_scores[planted_take]))
     raw_auc = auc(-planted_scores, -scores[others])
     eta = min(noise, bound)
-    clean_auc = float(min(1.0, (raw_auc - eta / 2) / (1 - eta))) if eta < 1 else 0.0
+    clean_auc = float(np.clip((raw_auc - eta / 2) / (1 - eta), 0.0, 1.0)) if eta < 1 else 0.0
     bound_ci = interval_or_none(np.asarray(boot_bound), level)
     reasons = []
     if clean_auc < settings["min_planted_auc"]:
@@ -149,15 +174,16 @@ def judge(
     return {
         "supported": not reasons,
         "p_wrong": wrong_label_probability(scores, planted_scores, eta),
+        "order": order_score(scores),
         "reasons": reasons,
-        "to_fix": "use real features (CLIP weights: `curator weights pull`), your own model's "
-        "out-of-fold probabilities (`--pred-probs`), or the CNN trained on the images "
-        "(label_quality.classifier: cnn)"
-        if reasons
-        else None,
+        "to_fix": FIXES[settings.get("source", "embeddings")] if reasons else None,
         "planted": {
             "n": len(idx),
+            "share_of_images": len(idx) / n,
             "recall": recall,
+            # of the images the filter flags once errors are planted, the share that are
+            # planted ones: the list's precision on errors of known place, measured
+            "flagged_share_planted": float(flagged[idx].sum() / max(flagged.sum(), 1)),
             "auc": raw_auc,
             "auc_corrected": clean_auc,
         },

@@ -201,6 +201,11 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         flag_fn=lambda labels: find_label_issues(labels, probs, filter_by=params.filter_by),
         noise_fn=lambda labels, p: noise_rates(labels, p, classes)["overall"],
         settings={
+            "source": "user"
+            if inputs.pred_probs is not None
+            else "cnn"
+            if params.classifier == "cnn"
+            else "embeddings",
             "plant_fraction": params.plant_fraction,
             "min_planted_auc": params.min_planted_auc,
             "n_bootstrap": params.n_bootstrap,
@@ -217,17 +222,20 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         p_given=probs[np.arange(len(y)), y],
         p_suggested=probs.max(axis=1),
         label_quality=quality,
-        p_label_wrong=evidence.pop("p_wrong"),
+        # a probability only where the evidence check passed; the place in the ranking always
+        p_label_wrong=evidence.pop("p_wrong") if evidence["supported"] else np.nan,
+        review_order=evidence.pop("order"),
         is_label_issue=flagged,
     )
     supported = evidence["supported"]
+    severity = "p_label_wrong" if supported else "review_order"
     flags = make_flags(
         [
             {
                 "sample_id": r.sample_id,
                 "path": r.path,
                 "issue": "label_issue",
-                "score": float(r.p_label_wrong),
+                "score": float(getattr(r, severity)),
                 "detail": f"labelled {r.given_label!r}; out-of-sample probabilities say "
                 f"{r.suggested_label!r} ({r.p_suggested:.2f}; {r.p_given:.2f} for the given "
                 "label); "
@@ -272,6 +280,7 @@ def _not_measured(
         p_suggested=np.nan,
         label_quality=np.nan,
         p_label_wrong=np.nan,
+        review_order=np.nan,
         is_label_issue=False,
     )
     none_ci = {"value": None, "ci": [None, None]}

@@ -69,6 +69,24 @@ def test_weak_probabilities_abstain_from_a_count_but_keep_the_ranking():
     assert summary["n_flagged"] == len(result.flags) > 0  # still a review list
     assert result.flags["detail"].str.contains("weak evidence").all()
     assert result.metrics == {"label_issues": None}  # no count without evidence
+    # no probability either: the list is an order, one distinct value per image, no block of 1.0
+    table = result.tables["label_issues"]
+    assert table["p_label_wrong"].isna().all()
+    assert table["review_order"].between(0, 1, inclusive="neither").all()
+    assert table["review_order"].is_unique and result.flags["score"].is_unique
+    suspect_first = table.sort_values("label_quality")["review_order"]
+    assert suspect_first.is_monotonic_decreasing
+    planted = summary["evidence"]["planted"]  # what the list is worth, measured
+    assert 0 <= planted["flagged_share_planted"] <= 1 and 0 < planted["share_of_images"] < 1
+    assert 0 <= planted["auc_corrected"] <= 1
+    # the same weak probabilities given as the user's own: the fix does not ask for them again
+    probs = result.tables["pred_probs"]
+    again = label_quality.run(
+        CheckInputs(manifest=manifest, pred_probs=probs), LabelQualityParams()
+    )
+    assert not again.summary["evidence"]["supported"]
+    assert "--pred-probs" not in again.summary["evidence"]["to_fix"]
+    assert again.summary["evidence"]["to_fix"].startswith("these probabilities cannot support")
 
 
 @pytest.mark.parametrize(
