@@ -6,8 +6,9 @@ Usage:
       [--keep DIR] [--skip-features] [--imagededup] [--mixed-aspects]
 
 Holds apart ``--n-copies`` random training photos and writes an edited copy of each into the data
-folder (``curator_bench_copies/``): two thirds with the common edits of features/edits.py
-(re-encode, resize, crop, shift, colour, brightness, rotate), one third with further edits (blur,
+folder (``curator_bench_copies/``): two thirds with the calibration edits of features/edits.py
+(re-encode, resize, crop, shift, colour, brightness, rotate, hue, caption, border, mirror; the
+last four since the ninth session, so earlier tables are of the first seven), one third with further edits (blur,
 gamma, noise, each combined with one common edit). The copies are the test split, the originals
 train. Then curator's stages run (ingest, hash, embed with the thumbnail fallback, duplicates)
 and the planted pairs score the result: recall (planted pairs accepted, per kind of edit),

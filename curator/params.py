@@ -202,9 +202,10 @@ class EmbedParams:
 @dataclass(frozen=True)
 class DuplicatesParams:
     """Candidates (each image's hash_knn_k nearest per hash within its radius, knn_k nearest by
-    the embedding, background_k nearest whatever their similarity), the distance ratio that
-    accepts one as the same photo (checks/same_photo.py), how many edited copies of the user's
-    own images measure that decision, and the metadata columns duplicates must agree on."""
+    the embedding, background_k nearest whatever their similarity), the loosest distance ratio
+    that may accept one as the same photo and the precision the ratio in use must keep by the
+    images' own null model (checks/same_photo.py), how many edited copies of the user's own
+    images measure that decision, and the metadata columns duplicates must agree on."""
 
     hash_knn_k: int = 32
     max_phash_distance: int = 10
@@ -213,7 +214,8 @@ class DuplicatesParams:
     min_cosine_similarity: float = 0.8
     knn_k: int = 10
     background_k: int = 3
-    max_distance_ratio: float = 0.2
+    max_distance_ratio: float = 0.5
+    min_precision: float = 0.95
     calibration_copies: int = 500
     conflict_attributes: tuple[str, ...] = ()
     ivf_min_size: int = 200_000
@@ -233,6 +235,7 @@ class DuplicatesParams:
             "duplicates.max_distance_ratio",
             "must be in (0, 1): a twin must be nearer than the nearest other image",
         )
+        _require(0 < self.min_precision < 1, "duplicates.min_precision", "must be in (0, 1)")
         _require(self.knn_k >= 1, "duplicates.knn_k", "must be >= 1")
         _require(self.hash_knn_k >= 1, "duplicates.hash_knn_k", "must be >= 1")
         _require(

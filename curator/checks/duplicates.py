@@ -32,7 +32,9 @@ import pandas as pd
 from curator.checks.base import CheckInputs, CheckResult, make_flags, require_subgroups
 from curator.checks.same_photo import (
     MIN_FIT,
+    STRICT_RATIO,
     NullModel,
+    choose_ratio,
     fit_null,
     nearest_ratios,
     pair_ratios,
@@ -256,14 +258,22 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     )
     scored, ratio = _picture_pairs(cand, picture, same_pixels)
     cand["distance_ratio"] = ratio
-    accepted = same_pixels | (ratio <= params.max_distance_ratio)
+    null = _null_model(scored, picture)
+    used, why = choose_ratio(
+        null, scored["ratio"].to_numpy(), params.max_distance_ratio, params.min_precision
+    )
+    accepted = same_pixels | (ratio <= used)
     cand["kind"] = np.where(same_pixels, "exact_pixels", "near")
     cand["score"] = np.where(same_pixels, 1.0, np.clip(1.0 - ratio, 0.0, 1.0))
     kept = cand[accepted].reset_index(drop=True)
     twins = _twins(_path_pairs(kept, files, ids), files, params.conflict_attributes)
     calibration = (
         _calibrate(
-            inputs.plant_copies, Pictures(ids, picture, aspect, involved, maps, scored), params
+            inputs.plant_copies,
+            Pictures(ids, picture, aspect, involved, maps, scored),
+            params,
+            null,
+            used,
         )
         if maps is not None
         else {"n_copies": 0}
@@ -276,7 +286,13 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
         },
         # the bound: every image proposes at most this many (it may be proposed by more)
         "max_proposals_per_image": 3 * params.hash_knn_k + max(params.knn_k, params.background_k),
-        "max_distance_ratio": params.max_distance_ratio,
+        # the ratio in use, chosen on the images' own null model (checks/same_photo.py)
+        "max_distance_ratio": used,
+        "distance_ratio_choice": {
+            "max_allowed": params.max_distance_ratio,
+            "min_precision": params.min_precision,
+            "stopped": why,
+        },
         "calibration": calibration,
     }
     return CheckResult(
@@ -309,19 +325,29 @@ def _picture_pairs(
     return best, np.where(same_pixels, 0.0, np.where(scored, ratio, np.inf))
 
 
-def _calibrate(plant, pics: Pictures, params: DuplicatesParams) -> dict:
-    """How many edited copies of the user's own images the decision finds, per edit, and at
-    other ratios (with how many real pairs each would accept, and how many of those are
-    different pictures by the null model fitted to the same images)."""
+def _null_model(scored: pd.DataFrame, picture: np.ndarray) -> NullModel | None:
+    """The null model of how close different pictures come, fitted to the scored pairs, with
+    the pictures grouped by their twins at STRICT_RATIO (a photo and its copies are one
+    neighbour)."""
+    if scored.empty:
+        return None
+    a, b = scored["a"].to_numpy(), scored["b"].to_numpy()
+    strict = scored["ratio"].to_numpy() <= STRICT_RATIO
+    twins = twin_groups(picture.max() + 1, a[strict], b[strict])
+    return fit_null(nearest_ratios(a, b, scored["corr"].to_numpy(), twins))
+
+
+def _calibrate(
+    plant, pics: Pictures, params: DuplicatesParams, null: NullModel | None, used: float
+) -> dict:
+    """How many edited copies of the user's own images the decision (at the ratio ``used``)
+    finds, per edit, and at other ratios (with how many real pairs each would accept, and how
+    many of those are different pictures by the null model fitted to the same images)."""
     if params.calibration_copies == 0:
         return {"n_copies": 0}
     scored = pics.scored
-    a, b = scored["a"].to_numpy(), scored["b"].to_numpy()
-    accepted = scored["ratio"].to_numpy() <= params.max_distance_ratio
-    twins = twin_groups(pics.picture.max() + 1, a[accepted], b[accepted])
-    null = fit_null(nearest_ratios(a, b, scored["corr"].to_numpy(), twins))
     ratio, edits = _planted_copy_ratios(plant, pics, params)
-    found = ratio <= params.max_distance_ratio
+    found = ratio <= used
     names = pd.Series(edits)
     by_edit = {}
     for edit in CALIBRATION_EDITS:
@@ -334,9 +360,9 @@ def _calibrate(plant, pics: Pictures, params: DuplicatesParams) -> dict:
             "recall": float((ratio <= r).mean()),
             **_precision(null, r, int((scored["ratio"] <= r).sum())),
         }
-        for r in sorted({*RATIO_STEPS, params.max_distance_ratio})
+        for r in sorted({*RATIO_STEPS, used})
     ]
-    here = next(x for x in steps if x["max_distance_ratio"] == params.max_distance_ratio)
+    here = next(x for x in steps if x["max_distance_ratio"] == used)
     no_model = f"fewer than {MIN_FIT} images to fit the model of how close different pictures come"
     return {
         "n_copies": len(ratio),

@@ -33,6 +33,10 @@ MAX_TWINS = 2
 # The fitted dimension moves by less than 0.3 between 0.4 and 0.6 on the digits and on CIFAR-10.
 FIT_FROM = 0.5
 MIN_FIT = 100  # images in the fitted range needed for an estimate
+# the ratio used where no null model can be fitted (too few images), and to group copies for the
+# fit: on the digit demo and on planted copies in CIFAR-10 it accepted no different picture
+STRICT_RATIO = 0.2
+RATIO_GRID = 0.05  # the ratios tried when choosing one
 
 
 def distance(correlation: np.ndarray) -> np.ndarray:
@@ -124,3 +128,27 @@ def fit_null(ratios: np.ndarray) -> NullModel | None:
 
     dim = float(minimize_scalar(minus_log_likelihood, bounds=(1e-3, 200), method="bounded").x)
     return NullModel(dimension=dim, n_images=n / (1 - FIT_FROM**dim), n_fit=n)
+
+
+def choose_ratio(
+    null: NullModel | None, ratios: np.ndarray, max_ratio: float, min_precision: float
+) -> tuple[float, str]:
+    """(the ratio to accept pairs at, why): the loosest ratio up to ``max_ratio``, in steps of
+    RATIO_GRID, at which the null model expects at most 1 - ``min_precision`` of the accepted
+    pairs (``ratios``: each scored pair's) to be different pictures, stopping at the first step
+    that fails. Copies of a real photo are often recoloured, captioned or cropped and sit at
+    ratios of 0.2-0.5 (CIFAR-10's own twins), where copies planted by curator rarely do; how far
+    the ratio can go without admitting different pictures depends on the images, which the null
+    model measures. Without a model, STRICT_RATIO."""
+    if null is None:
+        return min(STRICT_RATIO, max_ratio), "too few images to fit the null model"
+    steps = [round(k * RATIO_GRID, 2) for k in range(1, int(max_ratio / RATIO_GRID + 1e-9) + 1)]
+    if not steps or steps[-1] < max_ratio - 1e-9:
+        steps.append(max_ratio)
+    chosen = steps[0]
+    for r in steps:
+        n = int((ratios <= r).sum())
+        if n and 1.0 - min(null.false_pairs(r), n) / n < min_precision:
+            return chosen, f"at {r:.2f} the null model expects fewer than {min_precision:.0%} right"
+        chosen = r
+    return chosen, "max_distance_ratio reached"

@@ -1,7 +1,9 @@
 """The edits that make near-duplicates, to plant copies with a known twin into real photos.
 
 A near-duplicate is the same photo after something happened to it: re-encoded, resized,
-cropped, shifted, recoloured, brightened, slightly rotated. ``plant_copy`` applies one or two of
+cropped, shifted, recoloured, brightened, slightly rotated; and, as copies people make often
+are (CIFAR-10's own twins, benchmarks/RESULTS.md), turned to other hues, captioned, framed in
+a border, mirrored. ``plant_copy`` applies one or two of
 these, drawn from a seeded generator. benchmarks/eval_duplicates_cifar.py plants such copies
 into CIFAR-10 to measure recall and precision on real photos, with further edits (blur, gamma,
 noise) kept apart: the calibration of issue 14 will learn from CALIBRATION_EDITS on the user's
@@ -14,7 +16,7 @@ import io
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image, ImageEnhance, ImageFilter
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
 Edit = Callable[[Image.Image, np.random.Generator], Image.Image]
 
@@ -70,7 +72,53 @@ def _mean_colour(img: Image.Image) -> tuple[int, ...]:
     return tuple(int(v) for v in np.asarray(img).reshape(-1, 3).mean(axis=0))
 
 
-# the edits calibration uses
+def hue(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Turn every hue by 60-300 degrees: the object recoloured (a grey plane made blue, a brown
+    frog made pink), as CIFAR-10's own copies often are."""
+    h, sat, v = img.convert("HSV").split()
+    turn = int(rng.integers(43, 214))  # of 256
+    h = h.point([(x + turn) % 256 for x in range(256)])
+    return Image.merge("HSV", (h, sat, v)).convert("RGB")
+
+
+def caption(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A bar across the top or bottom (10-18% of the height) in a plain light or dark colour,
+    with a row of text-like marks: a caption or a watermark strip."""
+    out = img.copy()
+    w, h = out.size
+    bar = max(2, round(h * rng.uniform(0.10, 0.18)))
+    y0 = 0 if rng.random() < 0.5 else h - bar
+    light = rng.random() < 0.5
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, y0, w, y0 + bar - 1), fill=(235, 235, 235) if light else (20, 20, 20))
+    ink = (40, 40, 40) if light else (220, 220, 220)
+    x = int(rng.integers(1, max(2, w // 8)))
+    while x < w - 2:  # words of 2-6 marks, a mark's width apart
+        letters = int(rng.integers(2, 7))
+        for _ in range(letters):
+            lw = max(1, round(bar * rng.uniform(0.2, 0.45)))
+            draw.rectangle((x, y0 + bar // 4, x + lw - 1, y0 + bar - 1 - bar // 4), fill=ink)
+            x += lw + max(1, bar // 6)
+        x += max(2, bar // 2)
+    return out
+
+
+def border(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """The photo shrunk to 75-90% and framed in a plain colour at the original size."""
+    w, h = img.size
+    scale = float(rng.uniform(0.75, 0.9))
+    inner = img.resize((max(4, round(w * scale)), max(4, round(h * scale))))
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3)) if rng.random() < 0.5 else (0, 0, 0)
+    out = Image.new("RGB", (w, h), colour)
+    out.paste(inner, ((w - inner.width) // 2, (h - inner.height) // 2))
+    return out
+
+
+def mirror(img: Image.Image, rng: np.random.Generator) -> Image.Image:
+    return ImageOps.mirror(img)
+
+
+# the edits calibration uses: the common ones, and what CIFAR-10's own copies show
 CALIBRATION_EDITS: dict[str, Edit] = {
     "reencode": reencode,
     "resize": resize,
@@ -79,6 +127,10 @@ CALIBRATION_EDITS: dict[str, Edit] = {
     "colour": colour,
     "brightness": brightness,
     "rotate": rotate,
+    "hue": hue,
+    "caption": caption,
+    "border": border,
+    "mirror": mirror,
 }
 
 

@@ -191,7 +191,8 @@ def test_edited_copies_of_the_users_images_measure_the_rule(demo_data, tmp_path)
     recalls = [s["recall"] for s in steps]
     assert recalls == sorted(recalls) and recalls[0] < recalls[-1]
     assert [s["n_pairs"] for s in steps] == sorted(s["n_pairs"] for s in steps)
-    at_threshold = next(s for s in steps if s["max_distance_ratio"] == 0.2)
+    used = summary["max_distance_ratio"]
+    at_threshold = next(s for s in steps if s["max_distance_ratio"] == used)
     assert at_threshold["recall"] == cal["recall"] and 0.6 < cal["recall"] < 1
     assert at_threshold["n_pairs"] == (pairs["kind"] == "near").sum()
     # the null model: fewer different pictures expected at a stricter ratio, the share right
@@ -200,6 +201,12 @@ def test_edited_copies_of_the_users_images_measure_the_rule(demo_data, tmp_path)
     assert expected == sorted(expected) and expected[0] < expected[-1]
     assert cal["null_model"]["dimension"] > 1
     assert cal["precision"] == at_threshold["precision"] > 0.95
+    # the ratio in use is the loosest whose estimated precision keeps min_precision
+    choice = summary["distance_ratio_choice"]
+    assert choice["max_allowed"] == 0.5 and choice["min_precision"] == 0.95
+    assert 0.2 <= used <= 0.5 and at_threshold["precision"] >= 0.95
+    looser = [s for s in steps if s["max_distance_ratio"] > used]
+    assert used == 0.5 or looser[0]["precision"] < 0.95, choice["stopped"]
     none = audit(root, tmp_path / "none", calibration_copies=0)[0]
     assert none["calibration"] == {"n_copies": 0}
 
