@@ -7,17 +7,17 @@ Usage:
 
 Holds apart ``--n-copies`` random training photos and writes an edited copy of each into the data
 folder (``curator_bench_copies/``): two thirds with the calibration edits of features/edits.py
-(re-encode, resize, crop, shift, colour, brightness, rotate, hue, caption, border, mirror; the
-last four since the ninth session, so earlier tables are of the first seven), one third with further edits (blur,
-gamma, noise, each combined with one common edit). The copies are the test split, the originals
-train. Then curator's stages run (ingest, hash, embed with the thumbnail fallback, duplicates)
-and the planted pairs score the result: recall (planted pairs accepted, per kind of edit),
-precision among the accepted pairs that involve a copy (each copy has exactly one planted twin;
-a source's own CIFAR twins count as wrong), the stage's wall time and peak memory, and the
+(re-encode, resize, crop, shift, colour, brightness, rotate, hue, caption, border, mirror; the last
+four since the ninth session, so earlier tables are of the first seven), one third with further
+edits (blur, gamma, noise, each combined with one common edit). The copies are the test split, the
+originals train. Then curator's stages run (ingest, hash, embed with the thumbnail fallback,
+duplicates) and the planted pairs score the result: recall (planted pairs accepted, per kind of
+edit), precision among the accepted pairs that involve a copy (each copy has exactly one planted
+twin; a source's own CIFAR twins count as wrong), the stage's wall time and peak memory, and the
 candidate count. Pairs found between two original photos (CIFAR-10 has real near-duplicates) are
 counted and the first are saved as a contact sheet (``--keep``/unplanted.png) to be looked at.
-``--imagededup`` scores imagededup's PHash and DHash (radius = params' max_phash_distance) on
-the same files (install it as benchmarks/eval_duplicates.py says).
+``--imagededup`` scores imagededup's PHash and DHash (radius = params' max_phash_distance) on the
+same files (install it as benchmarks/eval_duplicates.py says).
 """
 
 from __future__ import annotations

@@ -40,14 +40,15 @@ from curator.checks.same_photo import (
     pair_ratios,
     twin_groups,
 )
+from curator.errors import MissingArtifactError
 from curator.features.edges import registered_correlation
 from curator.features.edits import CALIBRATION_EDITS
-from curator.features.hashes import HASH_KINDS, hamming
+from curator.features.hashes import HASH_KINDS, MIRROR_KIND, hamming
 from curator.features.neighbors import cosine_pairs, hamming_pairs
 from curator.io.sources import UNKNOWN, known_values
 from curator.params import DuplicatesParams
 
-NEAR_METHODS = (*HASH_KINDS, "embedding", "background")
+NEAR_METHODS = (*HASH_KINDS, "mirror", "embedding", "background")
 LOSSLESS = {"PNG", "BMP", "TIFF", "WEBP", "GIF"}
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 # each image's this many nearest candidates (by the coarse score) are scored at full size and
@@ -93,6 +94,14 @@ def candidate_pairs(hashes: pd.DataFrame, vectors: np.ndarray, p: DuplicatesPara
         pairs = hamming_pairs(codes, p.hash_knn_k, radius, p.ivf_min_size, p.nprobe, p.seed)
         found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": kind}))
         indexes[kind] = pairs.index
+    # mirrored copies: each image's mirrored dHash against the others' dHash
+    dhash = hashes["dhash"].to_numpy(np.uint64)
+    mirrored = hashes[MIRROR_KIND].to_numpy(np.uint64)
+    pairs = hamming_pairs(
+        dhash, p.hash_knn_k, p.max_dhash_distance, p.ivf_min_size, p.nprobe, p.seed, mirrored
+    )
+    found.append(pd.DataFrame({"i": pairs.i, "j": pairs.j, "method": "mirror"}))
+    indexes["mirror"] = pairs.index
     pairs = cosine_pairs(
         vectors,
         p.knn_k,
@@ -123,6 +132,10 @@ def pair_evidence(cand: pd.DataFrame, hashes: pd.DataFrame, vectors: np.ndarray)
     for kind in HASH_KINDS:
         codes = hashes[kind].to_numpy(np.uint64)
         cand[f"{kind}_distance"] = hamming(codes[i], codes[j]) if len(i) else []
+    dhash, mirrored = hashes["dhash"].to_numpy(np.uint64), hashes[MIRROR_KIND].to_numpy(np.uint64)
+    cand["mirror_distance"] = (
+        np.minimum(hamming(mirrored[i], dhash[j]), hamming(dhash[i], mirrored[j])) if len(i) else []
+    )
     cand["cosine"] = _cosines(vectors, i, j)
     return cand
 
@@ -184,8 +197,10 @@ def _path_pairs(content_pairs: pd.DataFrame, files: pd.DataFrame, ids: list[str]
                         "sid_b": sb,
                         "methods": r.methods,
                         **{f"{k}_distance": getattr(r, f"{k}_distance") for k in HASH_KINDS},
+                        "mirror_distance": r.mirror_distance,
                         "cosine": r.cosine,
                         "edge_correlation": r.edge_correlation,
+                        "mirrored": r.mirrored,
                         "distance_ratio": r.distance_ratio,
                     }
                 )
@@ -222,7 +237,8 @@ def _describe(r: Any, other: str) -> str:
     if r.kind == "exact_pixels":
         return f"same pixels as {other} (different file bytes)"
     return (
-        f"near-duplicate of {other} (pHash {r.phash_distance}, dHash {r.dhash_distance}, "
+        f"{'mirrored ' if r.mirrored else ''}near-duplicate of {other} (pHash "
+        f"{r.phash_distance}, dHash {r.dhash_distance}, mirrored dHash {r.mirror_distance}, "
         f"wHash {r.whash_distance}, cosine {r.cosine:.3f}, edge corr {r.edge_correlation:.3f}, "
         f"{r.distance_ratio:.2f} of the distance to the nearest other image)"
     )
@@ -234,6 +250,11 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     require_subgroups(inputs.manifest, params.conflict_attributes, "duplicates.conflict_attributes")
     files = _contents(inputs.manifest)
     ids, vectors = inputs.embeddings
+    if MIRROR_KIND not in inputs.hashes.columns:
+        raise MissingArtifactError(
+            f"hashes.parquet has no {MIRROR_KIND} column (written before mirrored copies were "
+            "searched for): run `curator hash` again (or `dvc repro`)"
+        )
     hashes = inputs.hashes.set_index("sample_id").loc[ids].reset_index()
     cand, indexes = candidate_pairs(hashes, vectors, params)
     cand = pair_evidence(cand, hashes, vectors)
@@ -245,16 +266,10 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
     same_pixels = picture[i] == picture[j]
     involved = np.unique(np.r_[i, j])
     maps = inputs.load_edge_maps([ids[k] for k in involved]) if len(involved) else None
-    cand["edge_correlation"] = (
-        registered_correlation(
-            maps,
-            np.searchsorted(involved, i),
-            np.searchsorted(involved, j),
-            REFINED_PER_IMAGE,
-            aspect[involved],
-        )
+    cand["edge_correlation"], cand["mirrored"] = (
+        _edge_correlations(maps, involved, i, j, aspect, cand["methods"].str.contains("mirror"))
         if maps is not None
-        else np.zeros(0, np.float32)
+        else (np.zeros(0, np.float32), np.zeros(0, bool))
     )
     scored, ratio = _picture_pairs(cand, picture, same_pixels)
     cand["distance_ratio"] = ratio
@@ -285,7 +300,7 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
             "background": params.background_k,
         },
         # the bound: every image proposes at most this many (it may be proposed by more)
-        "max_proposals_per_image": 3 * params.hash_knn_k + max(params.knn_k, params.background_k),
+        "max_proposals_per_image": 4 * params.hash_knn_k + max(params.knn_k, params.background_k),
         # the ratio in use, chosen on the images' own null model (checks/same_photo.py)
         "max_distance_ratio": used,
         "distance_ratio_choice": {
@@ -306,6 +321,36 @@ def run(inputs: CheckInputs, params: DuplicatesParams) -> CheckResult:
             "leakage": twins.leaks,
         },
     )
+
+
+def _edge_correlations(
+    maps: np.ndarray,
+    involved: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    aspect: np.ndarray,
+    mirror: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(each candidate's registered edge correlation, whether it is of j mirrored): pairs the
+    mirrored dHash proposed are scored with j's map mirrored too (an edge map of a mirrored
+    image is the mirrored edge map), and keep the better of the two."""
+    a, b = np.searchsorted(involved, i), np.searchsorted(involved, j)
+    corr = registered_correlation(maps, a, b, REFINED_PER_IMAGE, aspect[involved])
+    flipped = np.zeros(len(i), bool)
+    if mirror.any():
+        rows = np.flatnonzero(mirror)
+        # only the maps these pairs need (a copy of all of them cost 200 MB on CIFAR-10)
+        left, at_left = np.unique(a[rows], return_inverse=True)
+        right, at_right = np.unique(b[rows], return_inverse=True)
+        stack = np.concatenate([maps[left], maps[right][:, :, ::-1]])
+        aspects = aspect[involved][np.r_[left, right]]
+        mirrored = registered_correlation(
+            stack, at_left, len(left) + at_right, REFINED_PER_IMAGE, aspects
+        )
+        better = mirrored > np.nan_to_num(corr[rows], nan=-np.inf)
+        corr[rows[better]] = mirrored[better]
+        flipped[rows[better]] = True
+    return corr, flipped
 
 
 def _picture_pairs(
@@ -418,6 +463,16 @@ def _planted_copy_ratios(plant, pics: Pictures, params: DuplicatesParams) -> tup
     stack = np.concatenate([copy_maps, pics.maps[np.searchsorted(involved, needed)]])
     aspects = np.r_[copy_aspects, pics.aspect[needed]]
     corr = registered_correlation(stack, copy_i, n_copies + where, REFINED_PER_IMAGE, aspects)
+    # each copy against its source mirrored too, as a pair the mirrored dHash proposed is
+    source = n_copies + where[:n_copies]
+    flipped = registered_correlation(
+        np.concatenate([stack, stack[source][:, :, ::-1]]),
+        np.arange(n_copies),
+        len(stack) + np.arange(n_copies),
+        REFINED_PER_IMAGE,
+        np.r_[aspects, aspects[source]],
+    )
+    corr[:n_copies] = np.fmax(corr[:n_copies], flipped)
     # the copies join the real pictures as new images, numbered after them
     i = np.r_[scored["a"].to_numpy(), picture.max() + 1 + copy_i]
     j = np.r_[scored["b"].to_numpy(), picture[other]]

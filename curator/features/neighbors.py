@@ -95,16 +95,25 @@ def build_hamming_index(data: np.ndarray, ivf_min_size: int, nprobe: int, seed: 
 
 
 def hamming_pairs(
-    codes: np.ndarray, k: int, max_distance: int, ivf_min_size: int, nprobe: int, seed: int
+    codes: np.ndarray,
+    k: int,
+    max_distance: int,
+    ivf_min_size: int,
+    nprobe: int,
+    seed: int,
+    queries: np.ndarray | None = None,
 ) -> Pairs:
-    """Pairs among each code's k nearest codes that lie within ``max_distance`` bits."""
+    """Pairs among each code's k nearest codes that lie within ``max_distance`` bits; with
+    ``queries`` (one per code, e.g. the hash of the mirrored image), query k's k nearest codes
+    (item k itself left out) instead."""
     n = len(codes)
     if n < 2:
         empty = np.zeros(0, dtype=np.int64)
         return Pairs(empty, empty, empty.astype(np.int32), "none")
     data = to_bytes(np.asarray(codes, dtype=np.uint64))
     index, name = build_hamming_index(data, ivf_min_size, nprobe, seed)
-    rows, ids, dist, _ = _knn(index, data, min(k + 1, n), f"hash neighbours ({name})")
+    asked = data if queries is None else to_bytes(np.asarray(queries, dtype=np.uint64))
+    rows, ids, dist, _ = _knn(index, asked, min(k + 1, n), f"hash neighbours ({name})")
     keep = dist <= max_distance
     i, j, d = _canonical(rows[keep], ids[keep], dist[keep].astype(np.int32), False)
     return Pairs(i, j, d, name)

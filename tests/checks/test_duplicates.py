@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from curator import artifacts
-from curator.errors import ConfigError
+from curator.errors import ConfigError, MissingArtifactError
 from curator.features.edits import CALIBRATION_EDITS
 from curator.params import DuplicatesParams, EmbedParams, IngestParams, Params
 from curator.stages import duplicates, embed, hash, ingest
@@ -107,7 +107,8 @@ def test_unknown_conflict_attribute_is_refused(twins, tmp_path):
 
 def test_candidates_are_bounded_when_every_image_looks_alike(tmp_path):
     """60 near-blank images lie within every hash radius of one another: a radius search
-    proposes all 1,770 pairs; k nearest neighbours, at most 4 x k per image."""
+    proposes all 1,770 pairs; k nearest neighbours, at most 5 x k per image (three hashes, the
+    mirrored dHash, the embedding)."""
     root = tmp_path / "data"
     rng = np.random.default_rng(0)
     for k in range(60):
@@ -127,8 +128,8 @@ def test_candidates_are_bounded_when_every_image_looks_alike(tmp_path):
         max_whash_distance=32,
         min_cosine_similarity=-1.0,
     )
-    assert summary["max_proposals_per_image"] == 4 * k
-    assert 60 <= summary["n_candidate_pairs"] <= 4 * k * 60 < 60 * 59 // 2
+    assert summary["max_proposals_per_image"] == 5 * k
+    assert 60 <= summary["n_candidate_pairs"] <= 5 * k * 60 < 60 * 59 // 2
     assert summary["n_images"] == 60
 
 
@@ -239,3 +240,34 @@ def test_a_copy_with_an_unknown_value_is_no_conflict():
     assert [r["path"] for r in rows] == ["c.png", "d.png"]  # e.png has nothing to be wrong about
     assert [r["score"] for r in rows] == [0.5, 0.5]
     assert "e.png: (unknown)" in rows[0]["detail"]
+
+
+def test_a_mirrored_copy_is_found_and_said_to_be_mirrored(twins, tmp_path):
+    """A photo flipped left to right (the commonest augmentation) is proposed by its mirrored
+    dHash, scored with one side's edge map mirrored, and reported as a mirrored twin."""
+    source = twins / "images" / "train" / "cat" / "other12.png"
+    flipped = twins / "images" / "test" / "cat" / "other12_flipped.png"
+    ImageOps.mirror(Image.open(source)).save(flipped)
+    _, pairs, _, flags = audit(twins, tmp_path)
+    names = pairs["path_a"].str.split("/").str[-1] + " " + pairs["path_b"].str.split("/").str[-1]
+    mine = pairs[names.isin(["other12.png other12_flipped.png", "other12_flipped.png other12.png"])]
+    assert len(mine) == 1
+    assert mine["kind"].iloc[0] == "near" and bool(mine["mirrored"].iloc[0])
+    assert "mirror" in mine["methods"].iloc[0] and mine["mirror_distance"].iloc[0] == 0
+    assert bool(pairs.loc[pairs["kind"] == "near", "mirrored"].sum() == 1)  # b_big is not
+    leak = flags[(flags["issue"] == "leak") & flags["path"].str.endswith("other12_flipped.png")]
+    assert len(leak) == 1
+    detail = flags.loc[flags["path"].str.endswith("other12_flipped.png"), "detail"]
+    assert detail.str.contains("mirrored near-duplicate of").any()
+
+
+def test_hashes_from_before_mirrors_ask_for_the_hash_stage_again(twins, tmp_path):
+    audit(twins, tmp_path)
+    hashes_file = tmp_path / "audits" / artifacts.HASHES
+    pd.read_parquet(hashes_file).drop(columns=["dhash_mirror"]).to_parquet(hashes_file)
+    params = Params(
+        ingest=IngestParams(workers=1),
+        embed=EmbedParams(cache_dir=str(tmp_path / "cache"), workers=1),
+    )
+    with pytest.raises(MissingArtifactError, match="run `curator hash` again"):
+        duplicates.run(params, twins, tmp_path / "audits")

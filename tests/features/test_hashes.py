@@ -2,6 +2,7 @@ import io
 
 import imagehash
 import numpy as np
+from PIL import ImageOps
 
 from curator.features.hashes import hamming, hash_file, hash_to_int, perceptual_hashes, to_bytes
 from tests.conftest import smooth_image
@@ -39,3 +40,11 @@ def test_draft_really_decodes_smaller(tmp_path):
     small, _, _ = open_rgb(buf.getvalue(), 10**9, draft_size=64)
     assert small.size == (64, 64)
     assert open_rgb(buf.getvalue(), 10**9)[0].size == (512, 512)
+
+
+def test_the_mirrored_dhash_is_the_dhash_of_the_mirrored_image():
+    img = smooth_image(5, 64)
+    codes = perceptual_hashes(img)
+    flipped = perceptual_hashes(ImageOps.mirror(img))
+    assert codes[3] == flipped[1] and flipped[3] == codes[1]
+    assert codes[3] != codes[1]  # an asymmetric picture: its mirror hashes differently
