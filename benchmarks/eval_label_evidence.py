@@ -23,7 +23,9 @@ mistakes are not the given labels' mistakes. ``--chance`` adds Dirichlet-random 
 (a ranking no better than chance: the check must abstain). Prints per row: accuracy against
 the true labels, the true noise rate, the decision, the stated noise rate with its interval
 (or none), the bound, the corrected planted-error AUC, the filter's flags' measured share of
-planted errors, and the average precision of each cleanlab ranking against the real errors.
+planted errors, the average precision of each cleanlab ranking against the real errors, and the
+ranking curator chooses (label_quality.ranked_by auto, CIFAR-10N's three human labels as the
+annotators' votes) with its average precision.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from curator.params import LabelQualityParams
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_LABELS = REPO.parent / "shared/devdata/cifar10n-train/labels.csv.gz"
 RANKINGS = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
+VOTES = ("random_label1", "random_label2", "random_label3")
 
 
 def judged(name: str, probs: pd.DataFrame, truth: pd.DataFrame, given: str) -> str:
@@ -56,8 +59,15 @@ def judged(name: str, probs: pd.DataFrame, truth: pd.DataFrame, given: str) -> s
             "readable": True,
         }
     )
+    # CIFAR-10N's three human labels as the annotators' votes: they choose the ranking
+    votes = pd.concat(
+        [
+            pd.DataFrame({"path": manifest["path"], "annotator": column, "label": truth[column]})
+            for column in VOTES
+        ]
+    )
     result = label_quality.run(
-        CheckInputs(manifest=manifest, pred_probs=probs), LabelQualityParams()
+        CheckInputs(manifest=manifest, pred_probs=probs, annotations=votes), LabelQualityParams()
     )
     s, ev = result.summary, result.summary["evidence"]
     classes = sorted(manifest["label"].unique())
@@ -81,7 +91,7 @@ def judged(name: str, probs: pd.DataFrame, truth: pd.DataFrame, given: str) -> s
         f"({bound['ci'][0]:.3f}-{bound['ci'][1]:.3f}) | {ev['planted']['auc_corrected']:.3f} | "
         f"{ev['planted']['flagged_share_planted']:.3f} ({ev['planted']['share_of_images']:.3f}) | "
         + " / ".join(f"{a:.3f}" for a in ap)
-        + " |"
+        + f" | {s['ranking']['method']} ({ap[RANKINGS.index(s['ranking']['method'])]:.3f}) |"
         + ("" if ev["supported"] else f"\n|   why: {'; '.join(ev['reasons'])} |")
     )
 
@@ -98,9 +108,9 @@ def main() -> None:
     print(
         "| probabilities | accuracy vs true | true noise | decision | stated noise rate (CI) | "
         "bound (CI) | planted AUC, corrected | flags that are planted (planted share) | "
-        "AP per ranking |"
+        "AP per ranking | ranking chosen (its AP) |"
     )
-    print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: | --- |")
+    print("| --- | ---: | ---: | --- | --- | --- | ---: | ---: | --- | --- |")
     tables = []
     for entry in args.probs:
         name, folder = entry.split("=", 1)

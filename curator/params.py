@@ -300,9 +300,11 @@ class LabelQualityParams:
         "low_normalized_margin",
         "low_self_confidence",
     ] = "prune_by_class"
-    ranked_by: Literal["self_confidence", "normalized_margin", "confidence_weighted_entropy"] = (
-        "self_confidence"
-    )
+    # auto: the cleanlab ranking that best finds the annotators' own disagreements planted as
+    # errors (checks/label_evidence.choose_ranking), self_confidence without enough of them
+    ranked_by: Literal[
+        "auto", "self_confidence", "normalized_margin", "confidence_weighted_entropy"
+    ] = "auto"
     subgroups: tuple[str, ...] = ()
     # the evidence check (checks/label_evidence.py): below this, no count is stated as a finding
     min_planted_auc: float = 0.9

@@ -198,10 +198,16 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
     Stage(
         "label_quality",
         "curator label-quality --data {data} --audits audits",
-        ("{data}", _a(artifacts.MANIFEST), _a(artifacts.EMBEDDINGS_DIR)),
+        (
+            "{data}",
+            _a(artifacts.MANIFEST),
+            _a(artifacts.ANNOTATIONS),
+            _a(artifacts.EMBEDDINGS_DIR),
+        ),
         (
             "curator/stages/label_quality.py",
             "curator/checks/label_quality.py",
+            "curator/checks/label_evidence.py",
             "curator/learn/image_cnn.py",
         ),
         (*_own("label_quality"), "ingest.max_image_pixels"),

@@ -194,10 +194,16 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
             f"label_quality.classifier {params.classifier!r} needs the embeddings: run "
             "`curator embed` first (or `dvc repro`)."
         )
+    ranking = (
+        label_evidence.choose_ranking(y, probs, _votes(inputs.annotations, items, classes))
+        if params.ranked_by == "auto"
+        else {"method": params.ranked_by, "chosen_by": "label_quality.ranked_by"}
+    )
+    method = ranking["method"]
     evidence = label_evidence.judge(
         y,
         probs,
-        score_fn=lambda labels: get_label_quality_scores(labels, probs, method=params.ranked_by),
+        score_fn=lambda labels: get_label_quality_scores(labels, probs, method=method),
         flag_fn=lambda labels: find_label_issues(labels, probs, filter_by=params.filter_by),
         noise_fn=lambda labels, p: noise_rates(labels, p, classes)["overall"],
         settings={
@@ -214,7 +220,7 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         rng=np.random.default_rng(params.seed),
     )
     flagged = find_label_issues(y, probs, filter_by=params.filter_by)
-    quality = get_label_quality_scores(y, probs, method=params.ranked_by)
+    quality = get_label_quality_scores(y, probs, method=method)
     suggested = probs.argmax(axis=1)
     table = items[["sample_id", "path", "split"]].assign(
         given_label=items["label"],
@@ -249,6 +255,7 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         ]
     )
     summary = _summary(table, items, y, probs, classes, source, evidence, inputs, params)
+    summary["ranking"] = ranking
     # headline number for `dvc metrics`: None when the evidence cannot support a count
     metrics = {"label_issues": summary["n_label_issues"]}
     probs_table = items[["sample_id", "path"]].assign(
@@ -262,6 +269,20 @@ def run(inputs: CheckInputs, params: LabelQualityParams) -> CheckResult:
         vars(params),
         tables={"label_issues": table, "pred_probs": probs_table},
     )
+
+
+def _votes(
+    annotations: pd.DataFrame | None, items: pd.DataFrame, classes: list[str]
+) -> list[np.ndarray] | None:
+    """Each image's annotators' votes as class indices (votes for a class the manifest does
+    not have are left out), in the order of ``items``; None without annotations."""
+    if annotations is None or annotations.empty:
+        return None
+    index = {c: k for k, c in enumerate(classes)}
+    known = annotations.assign(k=annotations["label"].astype(str).map(index)).dropna(subset="k")
+    by_path = known.groupby("path")["k"].apply(lambda v: v.to_numpy(np.int64))
+    empty = np.zeros(0, np.int64)
+    return [by_path.get(p, empty) for p in items["path"]]
 
 
 def _not_measured(

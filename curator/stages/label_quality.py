@@ -69,6 +69,8 @@ def run(
     cnn = user_file is None and params.label_quality.classifier == "cnn"
     inputs = CheckInputs(
         manifest=manifest,
+        # the annotators' votes, where there are any, choose the ranking (label_quality.ranked_by)
+        annotations=read_parquet(audits / artifacts.ANNOTATIONS, "curator ingest"),
         embeddings=None if user_file or cnn else load_embeddings(audits),
         pred_probs=read_table(user_file, "label_quality.pred_probs") if user_file else None,
         load_images=image_loader(manifest, data_dir, params) if cnn else None,

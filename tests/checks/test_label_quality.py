@@ -220,3 +220,87 @@ def test_one_class_or_one_distinct_image_per_class_is_not_judged_and_says_why():
     assert result.summary["evidence"]["reasons"][0].startswith(
         "class 'c2' has a single distinct image (exact copies count once)"
     )
+
+
+def margin_case(n_votes_apart=100):
+    """Three classes. 300 images the model is sure of; 300 it finds uniform (0.34 on the given
+    label, 0.33 on each other); and ``n_votes_apart`` of the sure ones where a third annotator
+    chose another class, which the model gives 0.36 (0.62 to the given label). Given that vote
+    as the label, such an image scores 0.36 by self_confidence, above the uniform images'
+    0.34, but -0.26 by normalized_margin, far below their 0.01: the margin finds them."""
+    n = 600
+    y = np.zeros(n, np.int64)
+    probs = np.tile([0.9, 0.05, 0.05], (n, 1))
+    probs[300:] = [0.34, 0.33, 0.33]
+    apart = np.arange(n_votes_apart)
+    probs[apart] = [0.62, 0.36, 0.02]
+    votes = [np.array([0, 0, 1]) if k < n_votes_apart else np.array([0, 0, 0]) for k in range(n)]
+    return y, probs, votes
+
+
+def test_the_ranking_is_the_one_that_best_finds_the_annotators_disagreements():
+    from sklearn.metrics import average_precision_score
+
+    from curator.checks.label_evidence import choose_ranking
+
+    y, probs, votes = margin_case()
+    chosen = choose_ranking(y, probs, votes)
+    assert chosen["method"] == "normalized_margin" and chosen["n_planted"] == 100
+    assert chosen["chosen_by"] == "annotator disagreements planted as errors"
+    ap = chosen["average_precision"]
+    assert ap["normalized_margin"] == max(ap.values()) > 0.99 > 0.5 > ap["self_confidence"]
+    # what it measured is the planted images' average precision, recomputed here
+    truth = np.arange(len(y)) < 100
+    planted = y.copy()
+    planted[truth] = 1
+    margin = probs[np.arange(len(y)), planted] - np.where(
+        np.eye(3, dtype=bool)[planted], -1, probs
+    ).max(axis=1)
+    assert ap["normalized_margin"] == pytest.approx(average_precision_score(truth, -margin))
+
+
+def test_without_enough_disagreements_the_ranking_is_the_default_and_says_why():
+    from curator.checks.label_evidence import MIN_VOTE_PLANTED, choose_ranking
+
+    y, probs, votes = margin_case(n_votes_apart=MIN_VOTE_PLANTED - 1)
+    chosen = choose_ranking(y, probs, votes)
+    assert chosen["method"] == "self_confidence" and chosen["chosen_by"] == "default"
+    assert f"{MIN_VOTE_PLANTED - 1} images where an annotator disagreed" in chosen["why"]
+    assert choose_ranking(y, probs, None)["method"] == "self_confidence"
+
+
+def test_the_stage_ranks_by_the_chosen_method_and_records_it():
+    y, probs, votes = margin_case()
+    paths = [f"img{k}.png" for k in range(len(y))]
+    manifest = pd.DataFrame(
+        {
+            "sample_id": [f"{k:064x}" for k in range(len(y))],
+            "path": paths,
+            "split": "train",
+            "label": [f"c{g}" for g in y],
+            "readable": True,
+        }
+    )
+    manifest.loc[600 - 3 :, "label"] = ["c1", "c2", "c1"]  # every class has a given label
+    given = manifest["label"].str[1].astype(int).to_numpy()
+    user = pd.DataFrame({"path": paths, **{f"c{k}": probs[:, k] for k in range(3)}})
+    annotations = pd.DataFrame(
+        [
+            {"path": p, "annotator": f"a{j}", "label": f"c{v}"}
+            for p, vs in zip(paths, votes, strict=True)
+            for j, v in enumerate(vs)
+        ]
+    )
+    inputs = CheckInputs(manifest=manifest, pred_probs=user, annotations=annotations)
+    result = label_quality.run(inputs, LabelQualityParams())
+    assert result.summary["ranking"]["method"] == "normalized_margin"
+    from cleanlab.rank import get_label_quality_scores
+
+    expected = get_label_quality_scores(given, probs, method="normalized_margin")
+    got = result.tables["label_issues"]["label_quality"].to_numpy()
+    assert np.allclose(got, expected)
+    fixed = label_quality.run(inputs, LabelQualityParams(ranked_by="self_confidence"))
+    assert fixed.summary["ranking"] == {
+        "method": "self_confidence",
+        "chosen_by": "label_quality.ranked_by",
+    }
