@@ -6,6 +6,9 @@ from scipy.spatial import cKDTree
 
 from curator.checks.same_photo import (
     MIN_FIT,
+    STRICT_RATIO,
+    NullModel,
+    choose_ratio,
     fit_null,
     nearest_ratios,
     pair_ratios,
@@ -104,3 +107,20 @@ def test_copies_do_not_move_the_null_model():
 def test_too_few_images_give_no_null_model():
     assert fit_null(np.linspace(0.5, 1, MIN_FIT - 1)) is None
     assert fit_null(np.linspace(0.5, 1, MIN_FIT)) is not None
+
+
+def test_the_ratio_in_use_is_the_loosest_the_null_model_keeps_precise():
+    """With 1,000 images of dimension 4, N t^D / 2 pairs of different pictures are expected at a
+    ratio t: 0.05 at 0.1, 0.8 at 0.2, 1.95 at 0.25, 4.1 at 0.3. With 20 accepted pairs at every
+    ratio up to 0.3 and 100 beyond, 95% right holds at 0.2 (0.8 of 20 wrong) and fails at 0.25
+    (1.95 of 20): the choice stops at 0.2, and says why."""
+    null = NullModel(dimension=4.0, n_images=1000.0, n_fit=500)
+    ratios = np.r_[np.full(20, 0.05), np.full(100, 0.32)]
+    used, why = choose_ratio(null, ratios, 0.5, 0.95)
+    assert used == 0.2 and "at 0.25" in why
+    # a looser target reaches further, and max_distance_ratio caps it
+    assert choose_ratio(null, ratios, 0.5, 0.5)[0] == 0.5
+    assert choose_ratio(null, ratios, 0.33, 0.5) == (0.33, "max_distance_ratio reached")
+    # without a model: the strict ratio, never above the cap
+    assert choose_ratio(None, ratios, 0.5, 0.95)[0] == STRICT_RATIO
+    assert choose_ratio(None, ratios, 0.1, 0.95)[0] == 0.1
