@@ -40,9 +40,11 @@ def describe_duplicates(d: dict[str, Any]) -> str:
         if split != "train"
     )
     calibration = d.get("calibration", {})
+    ratio = f" at distance ratio {d['max_distance_ratio']:.2f}" if "max_distance_ratio" in d else ""
     found = (
-        f"; the near-duplicate rule finds {100 * calibration['recall']:.0f}% of edited copies "
-        f"of {calibration['n_copies']} of your images"
+        f"; the near-duplicate rule{ratio} finds {100 * calibration['recall']:.0f}% of the "
+        f"edited copies it made of {calibration['n_copies']} of your images (copies people make "
+        "are often harder)"
         if calibration.get("n_copies")
         else ""
     )

@@ -56,13 +56,15 @@ def test_duplicates_sentence_gives_the_copies_found_and_the_estimated_precision(
         "n_removable": 2,
         "leakage": {"train": {"leaked": 0, "n": 10, "leaked_pct": 0.0}},
         "calibration": {"n_copies": 500, "recall": 0.852, "precision": 0.9958},
+        "max_distance_ratio": 0.4,
     }
     assert describe_duplicates(d).endswith(
-        "finds 85% of edited copies of 500 of your images, and an estimated 99.6% of its pairs "
-        "are right"
+        "the near-duplicate rule at distance ratio 0.40 finds 85% of the edited copies it made "
+        "of 500 of your images (copies people make are often harder), and an estimated 99.6% of "
+        "its pairs are right"
     )
     d["calibration"]["precision"] = None  # too few images to fit the null model
-    assert describe_duplicates(d).endswith("of 500 of your images")
+    assert describe_duplicates(d).endswith("your images (copies people make are often harder)")
 
 
 def test_summary_opens_with_what_to_fix_first_and_lists_files_only_when_asked(audited_demo):
