@@ -597,15 +597,24 @@ def export(data_dir: Path, params_path: Path | None, view_name: str, fmt: str, o
     default=None,
     help="Also write the relabel review queue (label signals of every check, ranked) here.",
 )
-def issues(findings: tuple[Path, ...], out: Path, review_queue: Path | None) -> None:
+@click.option(
+    "--label-evidence",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="label_quality.json: whether the model's label scores are probabilities (its evidence "
+    "check passed) or only an order, which the queue then does not add up as probabilities.",
+)
+def issues(
+    findings: tuple[Path, ...], out: Path, review_queue: Path | None, label_evidence: Path | None
+) -> None:
     """Union the findings tables of every stage into one issues table.
 
     Example: curator issues audits/findings/ingest.parquet audits/findings/balance.parquet
-    --review-queue audits/review_queue.parquet
+    --review-queue audits/review_queue.parquet --label-evidence audits/label_quality.json
     """
     from curator.stages import issues as stage
 
-    table = stage.run(findings, out, review_queue)
+    table = stage.run(findings, out, review_queue, label_evidence)
     click.echo(f"issues: {len(table)} findings from {len(findings)} stage(s) -> {out}")
 
 

@@ -264,8 +264,9 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         "issues",
         "curator issues "
         + " ".join(_FINDINGS)
-        + f" --out {_a(artifacts.ISSUES)} --review-queue {_a(artifacts.REVIEW_QUEUE)}",
-        _FINDINGS,
+        + f" --out {_a(artifacts.ISSUES)} --review-queue {_a(artifacts.REVIEW_QUEUE)}"
+        + f" --label-evidence {_a(artifacts.summary('label_quality'))}",
+        (*_FINDINGS, _a(artifacts.summary("label_quality"))),
         ("curator/checks/review_queue.py", "curator/stages/issues.py"),
         (),
         (Out(_a(artifacts.ISSUES)), Out(_a(artifacts.REVIEW_QUEUE))),

@@ -7,6 +7,12 @@ and from duplicates that carry other labels (duplicate_label_conflict: the share
 that disagree). Signals from one source are not independent, so each source counts once (its
 strongest signal); the sources are, and combine as a noisy-OR, 1 - prod(1 - p): two independent
 signals outrank either alone, and no capped score makes a block of ties.
+
+The model's signal is a probability only when its evidence check passed
+(label_quality.json, evidence.supported). When it did not, its score is the image's place in
+the model's ranking: it is left out of the noisy-OR (an order is not a probability) and only
+orders the images it flags after those with a probability from another source; such rows have
+no priority, and ``priority_is_probability`` says which rows have one.
 """
 
 from __future__ import annotations
@@ -22,16 +28,31 @@ SIGNAL_SOURCE = {
     "duplicate_label_conflict": "twins",
 }
 RELABEL_SIGNALS = tuple(SIGNAL_SOURCE)
-COLUMNS = ["rank", "path", "sample_id", "priority", "n_sources", "signals", "reasons"]
+COLUMNS = [
+    "rank",
+    "path",
+    "sample_id",
+    "priority",
+    "priority_is_probability",
+    "model_order",
+    "n_sources",
+    "signals",
+    "reasons",
+]
 
 
-def build_review_queue(issues: pd.DataFrame) -> pd.DataFrame:
-    """One row per image with at least one relabel signal, ranked by combined priority."""
+def build_review_queue(issues: pd.DataFrame, model_is_probability: bool = True) -> pd.DataFrame:
+    """One row per image with at least one relabel signal, ranked by combined priority (then,
+    when the model's scores are an order and not probabilities, by that order)."""
     signals = issues[issues["issue"].isin(RELABEL_SIGNALS)]
     if signals.empty:
         return pd.DataFrame(columns=COLUMNS)
     signals = signals.assign(source=signals["issue"].map(SIGNAL_SOURCE))
     per_source = signals.groupby(["path", "source"], sort=False)["score"].max().clip(0, 1)
+    source = per_source.index.get_level_values("source")
+    order = per_source[source == "model"].droplevel("source")
+    if not model_is_probability:
+        per_source = per_source[source != "model"]
     priority = per_source.groupby(level="path").agg(lambda s: 1.0 - float(np.prod(1.0 - s)))
     grouped = signals.sort_values(["path", "issue"]).groupby("path", sort=False)
     queue = grouped.agg(
@@ -40,9 +61,16 @@ def build_review_queue(issues: pd.DataFrame) -> pd.DataFrame:
         signals=("issue", ", ".join),
         reasons=("detail", " | ".join),
     ).reset_index()
-    queue.insert(2, "priority", queue["path"].map(priority))
+    queue.insert(2, "priority", queue["path"].map(priority).astype(float))
+    queue["priority_is_probability"] = queue["priority"].notna()
+    queue["model_order"] = (
+        np.nan if model_is_probability else queue["path"].map(order).astype(float)
+    )
     queue = queue.sort_values(
-        ["priority", "n_sources", "path"], ascending=[False, False, True], ignore_index=True
+        ["priority", "model_order", "n_sources", "path"],
+        ascending=[False, False, False, True],
+        na_position="last",
+        ignore_index=True,
     )
     queue.insert(0, "rank", np.arange(1, len(queue) + 1))
     return queue[COLUMNS]

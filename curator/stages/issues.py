@@ -15,12 +15,19 @@ from curator.artifacts import ISSUE_COLUMNS
 from curator.checks.base import empty_flags
 from curator.checks.review_queue import build_review_queue
 from curator.errors import DataError
-from curator.io.tables import outputs_committed_together, read_parquet, write_parquet
+from curator.io.tables import outputs_committed_together, read_json, read_parquet, write_parquet
 
 
 @outputs_committed_together()
-def run(findings: Sequence[Path], out: Path, review_queue: Path | None = None) -> pd.DataFrame:
-    """Write the union of ``findings`` to ``out`` and, if asked, the relabel review queue."""
+def run(
+    findings: Sequence[Path],
+    out: Path,
+    review_queue: Path | None = None,
+    label_evidence: Path | None = None,
+) -> pd.DataFrame:
+    """Write the union of ``findings`` to ``out`` and, if asked, the relabel review queue;
+    ``label_evidence`` (label_quality.json) says whether the model's label scores are
+    probabilities (its evidence check passed) or only an order."""
     tables = []
     for path in findings:
         df = read_parquet(Path(path), "dvc repro")
@@ -36,5 +43,15 @@ def run(findings: Sequence[Path], out: Path, review_queue: Path | None = None) -
     )
     write_parquet(issues, out)
     if review_queue is not None:
-        write_parquet(build_review_queue(issues), review_queue)
+        queue = build_review_queue(issues, _model_is_probability(label_evidence))
+        write_parquet(queue, review_queue)
     return issues
+
+
+def _model_is_probability(summary_file: Path | None) -> bool:
+    """Whether label_quality's scores are probabilities: its evidence check passed (no file:
+    the scores are taken as given)."""
+    if summary_file is None:
+        return True
+    summary = read_json(Path(summary_file), "curator label-quality")
+    return bool(summary.get("evidence", {}).get("supported", False))

@@ -32,3 +32,49 @@ def test_no_signals_gives_an_empty_queue():
     assert build_review_queue(
         pd.DataFrame(columns=["sample_id", "path", "issue", "score", "detail"])
     ).empty
+
+
+def test_a_model_order_is_not_added_up_as_a_probability():
+    """When the model's evidence check failed, its scores are places in its ranking: a row's
+    priority comes from the other sources only, and images only the model flags follow, in
+    the model's order, with no priority."""
+    issues = pd.DataFrame(
+        [
+            ("a", "x.png", "label_issue", 0.9, "cleanlab, an order"),
+            ("a", "x.png", "label_differs_from_consensus", 0.5, "votes"),
+            ("b", "y.png", "label_issue", 0.99, "cleanlab, an order"),
+            ("c", "z.png", "label_issue", 0.4, "cleanlab, an order"),
+            ("d", "w.png", "duplicate_label_conflict", 0.3, "twin says 3"),
+        ],
+        columns=["sample_id", "path", "issue", "score", "detail"],
+    )
+    queue = build_review_queue(issues, model_is_probability=False)
+    assert queue["path"].tolist() == ["x.png", "w.png", "y.png", "z.png"]
+    assert queue["priority"].tolist()[:2] == pytest.approx([0.5, 0.3])  # not 1 - .1 * .5
+    assert queue["priority"].isna().tolist() == [False, False, True, True]
+    assert queue["priority_is_probability"].tolist() == [True, True, False, False]
+    assert queue["model_order"].tolist()[2:] == pytest.approx([0.99, 0.4])
+    assert queue["n_sources"].tolist() == [2, 1, 1, 1]
+    # with supported evidence the same scores are probabilities and combine
+    supported = build_review_queue(issues)
+    assert supported.set_index("path")["priority"]["x.png"] == pytest.approx(1 - 0.1 * 0.5)
+    assert supported["priority_is_probability"].all() and supported["model_order"].isna().all()
+
+
+def test_the_issues_stage_reads_whether_the_model_scores_are_probabilities(tmp_path):
+    import json
+
+    from curator.stages import issues as stage
+
+    findings = tmp_path / "label_quality.parquet"
+    pd.DataFrame(
+        [("b", "y.png", "label_issue", 0.99, "an order"), ("a", "x.png", "label_issue", 0.4, "")],
+        columns=["sample_id", "path", "issue", "score", "detail"],
+    ).to_parquet(findings)
+    evidence = tmp_path / "label_quality.json"
+    for supported in (False, True):
+        evidence.write_text(json.dumps({"evidence": {"supported": supported}}))
+        stage.run([findings], tmp_path / "issues.parquet", tmp_path / "queue.parquet", evidence)
+        queue = pd.read_parquet(tmp_path / "queue.parquet")
+        assert queue["path"].tolist() == ["y.png", "x.png"]
+        assert queue["priority_is_probability"].tolist() == [supported, supported]
