@@ -12,7 +12,7 @@ export DVC_NO_ANALYTICS := 1
 export FIFTYONE_DO_NOT_TRACK := true
 export FIFTYONE_DATABASE_VALIDATION := false
 
-.PHONY: setup audit test lint clean-audit
+.PHONY: setup audit test lint clean-audit labelstudio
 
 setup: $(STAMP)
 
@@ -30,9 +30,20 @@ audit: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 	$(BIN)/curator summary --audits audits
 
-test: setup lint
+test: setup lint labelstudio
 	$(BIN)/pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Label Studio for review rounds (`curator review serve`) and its end-to-end test, in its own
+# environment: its pins (Django, ...) are not curator's. sentry-sdk 3 breaks its start.
+LS_VENV := .venv-labelstudio
+LS_STAMP := $(LS_VENV)/.installed
+labelstudio: $(LS_STAMP)
+
+$(LS_STAMP):
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	PIP_CONSTRAINT= $(LS_VENV)/bin/pip install -q label-studio==1.23.2 'sentry-sdk<3'
+	touch $@

@@ -37,6 +37,20 @@ PREDICTIONS = "predictions.parquet"
 CONDITION_ISSUES = ("dark", "overexposed", "blurry", "low_information", "odd_size")
 
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
+# reviewers' answers, beside the data (not in audits/: they are an input, versioned by the user)
+CORRECTIONS = "corrections.csv"
+CORRECTION_COLUMNS = (
+    "path",
+    "sample_id",
+    "old_label",
+    "verdict",
+    "new_label",
+    "reviewer",
+    "reviewed_at",
+    "task",
+    "evidence",
+    "reasons",
+)
 # Every issue name a check may emit: they become FiftyOne tags and saved views, so the set is
 # closed (make_flags refuses others) and a tag curator did not make is never touched.
 ISSUE_NAMES = frozenset(
@@ -52,6 +66,8 @@ ISSUE_NAMES = frozenset(
         "low_agreement",
         "label_differs_from_consensus",
         "label_issue",
+        "review_conflict",
+        "stale_correction",
         *CONDITION_ISSUES,
     }
 )

@@ -221,16 +221,30 @@ def check(data_dir: Path, params_path: Path | None) -> None:
 @audits_option
 @params_option
 @engine_option
-def ingest(data_dir: Path, audits_dir: Path, params_path: Path, engine: str | None) -> None:
+@click.option(
+    "--corrections",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Reviewers' answers (`curator review pull` writes them) applied to the labels; "
+    "a file that does not exist yet holds none.",
+)
+def ingest(
+    data_dir: Path,
+    audits_dir: Path,
+    params_path: Path,
+    engine: str | None,
+    corrections: Path | None,
+) -> None:
     """Decode every image and write the manifest.
 
     Reads an ImageFolder tree (images/<split>/<class>/<file>) or the CSV/Parquet manifest named
-    in params (ingest.manifest), joins metadata and annotations, and lists unreadable files as
-    findings. Example: curator ingest --data data --audits audits
+    in params (ingest.manifest), joins metadata and annotations, applies reviewers'
+    corrections, and lists unreadable files as findings.
+    Example: curator ingest --data data --audits audits --corrections corrections.csv
     """
     from curator.stages import ingest as stage
 
-    s = stage.run(_with_engine(_load(params_path), engine), data_dir, audits_dir)
+    s = stage.run(_with_engine(_load(params_path), engine), data_dir, audits_dir, corrections)
     click.echo(
         f"ingest: {s['n_readable']} readable, {s['n_unreadable']} unreadable of "
         f"{s['n_files']} files; {s['n_classes']} classes -> {audits_dir}/"
@@ -604,17 +618,29 @@ def export(data_dir: Path, params_path: Path | None, view_name: str, fmt: str, o
     help="label_quality.json: whether the model's label scores are probabilities (its evidence "
     "check passed) or only an order, which the queue then does not add up as probabilities.",
 )
+@click.option(
+    "--manifest",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="manifest.parquet: images people already relabelled or confirmed stay out of the "
+    "queue until new evidence appears.",
+)
 def issues(
-    findings: tuple[Path, ...], out: Path, review_queue: Path | None, label_evidence: Path | None
+    findings: tuple[Path, ...],
+    out: Path,
+    review_queue: Path | None,
+    label_evidence: Path | None,
+    manifest: Path | None,
 ) -> None:
     """Union the findings tables of every stage into one issues table.
 
     Example: curator issues audits/findings/ingest.parquet audits/findings/balance.parquet
     --review-queue audits/review_queue.parquet --label-evidence audits/label_quality.json
+    --manifest audits/manifest.parquet
     """
     from curator.stages import issues as stage
 
-    table = stage.run(findings, out, review_queue, label_evidence)
+    table = stage.run(findings, out, review_queue, label_evidence, manifest)
     click.echo(f"issues: {len(table)} findings from {len(findings)} stage(s) -> {out}")
 
 
@@ -629,6 +655,182 @@ def summary(audits_dir: Path, files: bool) -> None:
     from curator.reporting.summary import render_summary
 
     click.echo(render_summary(audits_dir, files))
+
+
+@cli.group()
+def review() -> None:
+    """Send flagged images to people and bring their answers back as corrections.
+
+    A round: `curator review push` sends the top of the review queue with its evidence to
+    reviewers (a CSV they edit, or a Label Studio project); `curator review pull` adds their
+    answers to corrections.csv (beside the data, versioned by you); `dvc repro` applies them
+    (the ingest stage) and re-audits. `curator review serve` starts Label Studio on this
+    machine for a single reviewer.
+
+    Example: curator review push --out review/round-1.csv --top 100
+    """
+
+
+api_key_option = click.option(
+    "--api-key",
+    envvar="CURATOR_LABEL_STUDIO_API_KEY",
+    default=None,
+    help="Label Studio personal access token [env CURATOR_LABEL_STUDIO_API_KEY; default: the "
+    "key of the server `curator review serve` started].",
+)
+
+
+@review.command("push")
+@audits_read_option
+@data_option
+@click.option(
+    "--tool",
+    type=click.Choice(["file", "label-studio"]),
+    default="file",
+    show_default=True,
+    help="Where reviewers answer: file = a CSV they edit; label-studio = a project on a "
+    "Label Studio server (--url, or the one `curator review serve` started).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The tasks file (review/round-1.csv) or, for Label Studio, the push record "
+    "(review/round-1.json) that pull reads.",
+)
+@click.option("--top", type=click.IntRange(min=1), default=None, help="The queue's first N.")
+@click.option(
+    "--paths",
+    "paths_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Push these images instead (one path per line, relative to the data folder).",
+)
+@click.option("--url", default=None, help="Label Studio's URL [default: curator's own server].")
+@api_key_option
+@click.option(
+    "--image-url",
+    default=None,
+    help="Where Label Studio finds the images: a URL prefix the paths are appended to "
+    "[default: the server's local files, as `curator review serve` sets up].",
+)
+@click.option("--force", is_flag=True, help="Replace an existing --out.")
+def review_push(
+    audits_dir: Path,
+    data_dir: Path,
+    tool: str,
+    out: Path,
+    top: int | None,
+    paths_file: Path | None,
+    url: str | None,
+    api_key: str | None,
+    image_url: str | None,
+    force: bool,
+) -> None:
+    """Send review tasks: each image with its given label, the model's suggestion, the
+    annotators' consensus, why it was flagged and its twins.
+
+    Example: curator review push --out review/round-1.csv --top 500 (or, to Label Studio:
+    --tool label-studio --out review/round-1.json)
+    """
+    from curator.review import rounds
+
+    paths = None
+    if paths_file is not None:
+        paths = [line.strip() for line in paths_file.read_text().splitlines() if line.strip()]
+    rows = rounds.select(audits_dir, top, paths)
+    server = rounds.server(url, api_key, image_url) if tool == "label-studio" else None
+    pushed = rounds.push(audits_dir, str(data_dir), out, rows, force, server)
+    if server is None:
+        what = (
+            "Reviewers fill verdict (relabel or confirmed), new_label and reviewer; then "
+            f"`curator review pull --answers {pushed.out}`."
+        )
+    else:
+        what = (
+            f"Label Studio project {pushed.project} at {server.url}; record -> {pushed.out}. "
+            f"When reviewed: `curator review pull --answers {pushed.out}`."
+        )
+    click.echo(f"review push: {pushed.n_tasks} task(s). {what}")
+
+
+@review.command("pull")
+@audits_read_option
+@data_option
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="What push wrote: the tasks file the reviewers answered, or a Label Studio push "
+    "record (.json).",
+)
+@click.option(
+    "--corrections",
+    "corrections_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("corrections.csv"),
+    show_default=True,
+    help="The corrections file the ingest stage applies (appended to, never rewritten).",
+)
+@api_key_option
+def review_pull(
+    audits_dir: Path,
+    data_dir: Path,
+    answers_file: Path,
+    corrections_file: Path,
+    api_key: str | None,
+) -> None:
+    """Add reviewers' answers to the corrections file; answers already there are skipped.
+
+    Example: curator review pull --answers review/round-1.csv
+    """
+    from curator.review import rounds
+
+    pulled = rounds.pull(audits_dir, str(data_dir), answers_file, corrections_file, api_key)
+    for line in pulled.set_aside:
+        click.secho(f"set aside: {line}", err=True, fg="yellow")
+    click.echo(
+        f"review pull: {pulled.n_added} answer(s) added to {pulled.corrections}, "
+        f"{pulled.n_already} already there, {len(pulled.set_aside)} set aside, "
+        f"{pulled.n_open} task(s) not answered yet. Next: `dvc repro` applies them."
+    )
+
+
+@review.command("serve")
+@data_option
+@click.option("--port", type=click.IntRange(1024, 65535), default=8080, show_default=True)
+@click.option(
+    "--label-studio",
+    "executable",
+    default=None,
+    help="The label-studio program [default: CURATOR_LABEL_STUDIO, then "
+    ".venv-labelstudio/bin/label-studio (`make labelstudio`), then PATH].",
+)
+def review_serve(data_dir: Path, port: int, executable: str | None) -> None:
+    """Start Label Studio on 127.0.0.1 for one reviewer, serving the data folder's images
+    read-only; its database and key live in .curator/label-studio/. Stops on Ctrl-C.
+
+    Example: curator review serve --data data
+    """
+    import signal
+
+    from curator.review import label_studio, rounds
+
+    process, state = label_studio.serve(
+        label_studio.binary(executable), Path(data_dir), rounds.LOCAL_STATE, port
+    )
+    click.echo(
+        f"review serve: Label Studio at {state['url']} (log in as {state['email']}, password "
+        f"in {rounds.LOCAL_STATE / label_studio.STATE_FILE}). Push with `curator review push "
+        "--tool label-studio --out review/round-1.json --top 100`. Ctrl-C stops it."
+    )
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())  # stopping it stops the server
+    try:
+        process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def main() -> None:

@@ -96,16 +96,18 @@ def _check_outs(stage: str, *extra: Out) -> tuple[Out, ...]:
     )
 
 
+CORRECTIONS = artifacts.CORRECTIONS
 CHECK_STAGES = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
 _FINDINGS = tuple(_a(artifacts.findings(s)) for s in CHECK_STAGES)
 
 STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inputs
     Stage(
         "ingest",
-        "curator ingest --data {data} --audits audits",
-        ("{data}",),
+        f"curator ingest --data {{data}} --audits audits --corrections {CORRECTIONS}",
+        ("{data}", CORRECTIONS),
         (
             "curator/stages/ingest.py",
+            "curator/review/corrections.py",
             "curator/engine.py",
             "curator/io/uris.py",
             "curator/io/images.py",
@@ -265,8 +267,9 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         "curator issues "
         + " ".join(_FINDINGS)
         + f" --out {_a(artifacts.ISSUES)} --review-queue {_a(artifacts.REVIEW_QUEUE)}"
-        + f" --label-evidence {_a(artifacts.summary('label_quality'))}",
-        (*_FINDINGS, _a(artifacts.summary("label_quality"))),
+        + f" --label-evidence {_a(artifacts.summary('label_quality'))}"
+        + f" --manifest {_a(artifacts.MANIFEST)}",
+        (*_FINDINGS, _a(artifacts.summary("label_quality")), _a(artifacts.MANIFEST)),
         ("curator/checks/review_queue.py", "curator/stages/issues.py"),
         (),
         (Out(_a(artifacts.ISSUES)), Out(_a(artifacts.REVIEW_QUEUE))),
@@ -521,4 +524,8 @@ def init_project(root: Path, data: str = "data", force: bool = False) -> list[st
         with atomic_path(ignore) as tmp:
             tmp.write_text(text)
         written.append(".gitignore")
+    if not (root / CORRECTIONS).exists():  # never replaced: it holds people's answers
+        with atomic_path(root / CORRECTIONS) as tmp:
+            tmp.write_text(",".join(artifacts.CORRECTION_COLUMNS) + "\n")
+        written.append(CORRECTIONS)
     return written

@@ -141,7 +141,11 @@ def run_stage(name: str, params, data: Path, audits: Path):
         "agreement": lambda: agreement.run(params, audits, audits / artifacts.PRED_PROBS),
         "train": lambda: train.run(params, data, audits, findings[2:]),
         "issues": lambda: issues.run(
-            findings, audits / artifacts.ISSUES, audits / artifacts.REVIEW_QUEUE
+            findings,
+            audits / artifacts.ISSUES,
+            audits / artifacts.REVIEW_QUEUE,
+            audits / artifacts.summary("label_quality"),
+            audits / artifacts.MANIFEST,
         ),
         "evaluate": lambda: evaluate.run(params, audits),
         "errors": lambda: errors.run(params, data, audits),

@@ -26,6 +26,7 @@ LAYERS = {  # module or package -> layer; a module may import only lower layers 
     "curator.evaluation": 4,
     "curator.learn": 4,
     "curator.checks": 5,
+    "curator.review": 5,
     "curator.reporting": 5,
     "curator.stages": 6,
     "curator.app": 7,

@@ -8,6 +8,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -138,7 +139,8 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, insta
     assert "What to fix first:\n   1. high " in summary
     assert "Embeddings: fallback:thumbnail - ViT-B-32/laion2b_s34b_b79k weights are not" in summary
     assert (project / "reports" / report.MODEL_CARD).exists()
-    subprocess.run(["git", "add", "-A"], cwd=project, check=True)  # README step 7: the baseline
+    dvc(project, "add", "-q", artifacts.CORRECTIONS)  # README step 7: the baseline
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
     subprocess.run(["git", "commit", "-qm", "curator: baseline audit"], cwd=project, check=True)
     # a key train reads from another section makes train stale, and nothing else downstream
     params = project / "params.yaml"
@@ -149,18 +151,77 @@ def test_repro_in_an_initialised_repo_then_noop_then_exact_reruns(project, insta
     assert set(json.loads(stale)) == {"balance", "train"}, stale
     subprocess.run(["git", "checkout", "params.yaml"], cwd=project, check=True)
     run_experiment_recipe(project, installed)
+    run_review_round(project, installed)
 
 
-def experiment_recipe() -> list[list[str]]:
-    """The README's experiment commands, as written (the block after its marker comment)."""
+def readme_block(marker: str) -> list[list[str]]:
+    """The commands of the README's bash block after ``marker``, as written."""
     readme = (REPO / "README.md").read_text()
-    after = readme[readme.index("<!-- experiment recipe:") :]
+    after = readme[readme.index(marker) :]
     start = after.index("```bash") + len("```bash")
     return [
         shlex.split(line)
         for line in after[start : after.index("```", start)].splitlines()
         if line.strip()
     ]
+
+
+def answer_first_task(tasks: Path) -> tuple[str, str, str]:
+    """A reviewer's answers: the first image relabelled as flagged, the others confirmed.
+    Returns (path, given label, new label)."""
+    sheet = pd.read_csv(tasks, dtype=str, keep_default_na=False)
+    path, first = sheet.loc[0, "path"], sheet.loc[0, "given_label"]
+    new = sheet.loc[0, "suggested_label"] or sheet.loc[0, "consensus_label"]
+    assert new not in ("", first)
+    sheet[["verdict", "reviewer"]] = ["confirmed", "ann"]
+    sheet.loc[0, ["verdict", "new_label"]] = ["relabel", new]
+    sheet.to_csv(tasks, index=False)
+    return path, first, new
+
+
+def run_review_round(project: Path, installed: Path) -> None:
+    """README step 9 as written (the data folder named, the reviewer answering after the
+    push): the corrections file comes through `dvc repro` byte for byte, ingest and what follows
+    re-run, the manifest carries the reviewer's label and the queue leaves the images out."""
+    commands = readme_block("<!-- review round:")
+    assert [c[:3] for c in commands[:2]] == [
+        ["curator", "review", "push"],
+        ["curator", "review", "pull"],
+    ]
+    env = os.environ | {"PATH": f"{installed}{os.pathsep}{os.environ['PATH']}"}
+    answered, written = None, b""
+    for command in commands:
+        if command[0] == "dvc":
+            out = dvc(project, *command[1:], path=str(installed))
+            if command[1] == "repro":
+                assert "Running stage 'ingest'" in out and "Running stage 'issues'" in out
+                assert (project / artifacts.CORRECTIONS).read_bytes() == written
+            continue
+        if command[0] == "curator":
+            command = [str(installed / "curator"), *command[1:], "--data", "images-v1"]
+        subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+        if command[1:3] == ["review", "push"]:
+            answered = answer_first_task(project / "review" / "round-1.csv")
+        if command[1:3] == ["review", "pull"]:
+            written = (project / artifacts.CORRECTIONS).read_bytes()
+            n_tasks = len(pd.read_csv(project / "review" / "round-1.csv"))
+            assert written.count(b"\n") == 1 + n_tasks  # the header and one row per answer
+    assert answered is not None
+    path, first, new = answered
+    manifest = pd.read_parquet(project / "audits" / artifacts.MANIFEST).set_index("path")
+    row = manifest.loc[path]
+    assert (row["label"], row["original_label"], row["review"]) == (new, first, "relabelled")
+    queue = pd.read_parquet(project / "audits" / artifacts.REVIEW_QUEUE)
+    assert path not in set(queue["path"])
+    assert "Data and pipelines are up to date." in dvc(project, "repro", path=str(installed))
+    assert subprocess.run(
+        ["git", "status", "--porcelain"], cwd=project, capture_output=True, text=True
+    ).stdout.strip() in ("", "?? review/")
+
+
+def experiment_recipe() -> list[list[str]]:
+    """The README's experiment commands, as written (the block after its marker comment)."""
+    return readme_block("<!-- experiment recipe:")
 
 
 def run_experiment_recipe(project: Path, installed: Path) -> None:

@@ -13,9 +13,19 @@ The model's signal is a probability only when its evidence check passed
 the model's ranking: it is left out of the noisy-OR (an order is not a probability) and only
 orders the images it flags after those with a probability from another source; such rows have
 no priority, and ``priority_is_probability`` says which rows have one.
+
+Each row's ``evidence`` names what sent it here, in tokens a later audit can compare: the
+source (``votes``: which vote signal fires shifts as votes come in), the model for the model's
+signal (``label_issue@<where the probabilities came from>``), each twin for a twin conflict
+(``twin:<path>``). An image a person already relabelled
+or confirmed is left out while its evidence is all evidence that person saw; a new twin, a new
+model or a new kind of signal brings it back.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -38,13 +48,46 @@ COLUMNS = [
     "n_sources",
     "signals",
     "reasons",
+    "evidence",
 ]
+_CLUSTER = re.compile(r"\(cluster [^:]+: (.*)\)$")
 
 
-def build_review_queue(issues: pd.DataFrame, model_is_probability: bool = True) -> pd.DataFrame:
+def evidence_tokens(issue: str, path: str, detail: str, model: str) -> set[str]:
+    """What one signal rests on, as tokens: see the module's docstring."""
+    if issue == "label_issue":
+        return {f"label_issue@{model}"}
+    if issue == "duplicate_label_conflict" and (cluster := _CLUSTER.search(detail)):
+        members = {item.rsplit(": ", 1)[0] for item in cluster[1].split("; ")}
+        return {f"twin:{p}" for p in sorted(members - {path})}
+    return {SIGNAL_SOURCE.get(issue, issue)}  # the votes: one body of evidence
+
+
+def build_review_queue(
+    issues: pd.DataFrame,
+    model_is_probability: bool = True,
+    model: str = "model",
+    reviewed: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
     """One row per image with at least one relabel signal, ranked by combined priority (then,
-    when the model's scores are an order and not probabilities, by that order)."""
+    when the model's scores are an order and not probabilities, by that order). ``model``
+    names where the model's probabilities came from; ``reviewed`` maps each image a person
+    relabelled or confirmed to the ';'-joined evidence tokens they saw."""
     signals = issues[issues["issue"].isin(RELABEL_SIGNALS)]
+    if signals.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    tokens = [
+        evidence_tokens(i, p, d, model)
+        for i, p, d in zip(signals["issue"], signals["path"], signals["detail"], strict=True)
+    ]
+    evidence = (
+        pd.Series(tokens, index=signals.index)
+        .groupby(signals["path"])
+        .agg(lambda sets: set().union(*sets))
+    )
+    seen = {path: set(t.split(";")) for path, t in (reviewed or {}).items()}
+    new = [path for path, now in evidence.items() if not now <= seen.get(path, set())]
+    signals = signals[signals["path"].isin(new)]
     if signals.empty:
         return pd.DataFrame(columns=COLUMNS)
     signals = signals.assign(source=signals["issue"].map(SIGNAL_SOURCE))
@@ -62,6 +105,7 @@ def build_review_queue(issues: pd.DataFrame, model_is_probability: bool = True) 
         reasons=("detail", " | ".join),
     ).reset_index()
     queue.insert(2, "priority", queue["path"].map(priority).astype(float))
+    queue["evidence"] = queue["path"].map(lambda p: ";".join(sorted(evidence[p])))
     queue["priority_is_probability"] = queue["priority"].notna()
     queue["model_order"] = (
         np.nan if model_is_probability else queue["path"].map(order).astype(float)

@@ -83,6 +83,12 @@ def dataset_context(
     label_issues = label_issues[label_issues["is_label_issue"]].sort_values("label_quality")
     queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues").head(r.thumbnails)
     issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
+    manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
+    corrected = (
+        manifest[manifest["label_source"] == "review"].sort_values("path")
+        if "label_source" in manifest
+        else manifest.head(0)
+    )
     corrupt = issues[issues["issue"] == "corrupt"]
     conditions = issues[issues["issue"].isin(artifacts.CONDITION_ISSUES)]
     balance = docs[artifacts.BALANCE_SUMMARY]
@@ -143,6 +149,13 @@ def dataset_context(
         ],
         "n_label_issue_rows": len(label_issues),
         "queue": [row | {"thumb": thumb(row["path"])} for row in queue.to_dict("records")],
+        "corrected": [
+            row | {"thumb": thumb(row["path"])}
+            for row in corrected.head(r.thumbnails)[["path", "label", "original_label"]].to_dict(
+                "records"
+            )
+        ],
+        "n_corrected": len(corrected),
         "thresholds": _thresholds(params),
     }
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from curator import __version__, artifacts
 from curator.checks import CheckInputs, run_check
-from curator.checks.base import require_metadata_columns
+from curator.checks.base import make_flags, require_metadata_columns
 from curator.engine import ShardRun, run_sharded
 from curator.errors import DataError
 from curator.io.images import DecodedImage, decode_bytes
@@ -41,6 +41,7 @@ from curator.io.uris import (
     uri_exists,
 )
 from curator.params import Params
+from curator.review import corrections as review_corrections
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,11 @@ def content_digest(manifest: pd.DataFrame) -> str:
 
 
 @outputs_committed_together()
-def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
+def run(
+    params: Params, data_dir: Path, audits_dir: Path, corrections: Path | None = None
+) -> dict[str, Any]:
+    """``corrections``: reviewers' answers (curator/review/corrections.py) to apply to the
+    labels; the file is only read."""
     root = data_root(data_dir)
     if not is_url(root) and not Path(root).is_dir():
         state = "is not a folder" if Path(root).exists() else "does not exist"
@@ -191,6 +196,14 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         )
     manifest, annotations, info = build_manifest(root, params)
     result = run_check("integrity", CheckInputs(manifest=manifest), params)
+    table = (
+        review_corrections.read(corrections, set(manifest["label"].dropna()))
+        if corrections is not None
+        else review_corrections.empty()
+    )
+    applied = review_corrections.apply(manifest, annotations, table)
+    manifest, annotations = applied.manifest, applied.annotations
+    flags = pd.concat([result.flags, make_flags(applied.findings)], ignore_index=True)
     readable = manifest[manifest["readable"]]
     summary = {
         "data_dir": str(root),
@@ -207,13 +220,14 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         "n_annotators": int(annotations["annotator"].nunique()),
         **info,
         "integrity": result.summary,
+        "corrections": {"file": None if corrections is None else str(corrections)} | applied.facts,
         "params": vars(params.ingest),
         "curator_version": __version__,
     }
     audits = Path(audits_dir)
     write_parquet(manifest, audits / artifacts.MANIFEST)
     write_parquet(annotations, audits / artifacts.ANNOTATIONS)
-    write_parquet(result.flags, audits / artifacts.findings("ingest"))
+    write_parquet(flags, audits / artifacts.findings("ingest"))
     write_json(summary, audits / artifacts.INGEST_SUMMARY)
     write_json(result.metrics, audits / artifacts.metrics("ingest"))
     return summary

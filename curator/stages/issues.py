@@ -24,10 +24,12 @@ def run(
     out: Path,
     review_queue: Path | None = None,
     label_evidence: Path | None = None,
+    manifest: Path | None = None,
 ) -> pd.DataFrame:
     """Write the union of ``findings`` to ``out`` and, if asked, the relabel review queue;
     ``label_evidence`` (label_quality.json) says whether the model's label scores are
-    probabilities (its evidence check passed) or only an order."""
+    probabilities (its evidence check passed) or only an order, and which model gave them;
+    ``manifest`` says which images people already relabelled or confirmed, on what evidence."""
     tables = []
     for path in findings:
         df = read_parquet(Path(path), "dvc repro")
@@ -43,15 +45,26 @@ def run(
     )
     write_parquet(issues, out)
     if review_queue is not None:
-        queue = build_review_queue(issues, _model_is_probability(label_evidence))
+        summary = (
+            read_json(Path(label_evidence), "curator label-quality") if label_evidence else None
+        )
+        queue = build_review_queue(
+            issues,
+            # no summary: the scores are taken as given
+            summary is None or bool(summary.get("evidence", {}).get("supported", False)),
+            (summary or {}).get("pred_probs_source", "model"),
+            _reviewed(manifest),
+        )
         write_parquet(queue, review_queue)
     return issues
 
 
-def _model_is_probability(summary_file: Path | None) -> bool:
-    """Whether label_quality's scores are probabilities: its evidence check passed (no file:
-    the scores are taken as given)."""
-    if summary_file is None:
-        return True
-    summary = read_json(Path(summary_file), "curator label-quality")
-    return bool(summary.get("evidence", {}).get("supported", False))
+def _reviewed(manifest: Path | None) -> dict[str, str]:
+    """path -> the evidence its reviewers saw, for images relabelled or confirmed."""
+    if manifest is None:
+        return {}
+    table = read_parquet(Path(manifest), "curator ingest")
+    if "review" not in table:
+        return {}
+    done = table[table["review"].isin(["relabelled", "confirmed"])]
+    return dict(zip(done["path"], done["review_evidence"], strict=True))

@@ -78,3 +78,28 @@ def test_the_issues_stage_reads_whether_the_model_scores_are_probabilities(tmp_p
         queue = pd.read_parquet(tmp_path / "queue.parquet")
         assert queue["path"].tolist() == ["y.png", "x.png"]
         assert queue["priority_is_probability"].tolist() == [supported, supported]
+
+
+def test_a_reviewed_image_stays_out_until_new_evidence_appears():
+    """x.png was confirmed after its model signal and its twin y.png were seen: it stays out
+    of the queue on the same evidence, and comes back with a new twin or a new model."""
+    cluster = "label '3', but copies of this image disagree on label (cluster 4: {})"
+    seen = "x.png: 3; y.png: 5"
+    issues = pd.DataFrame(
+        [
+            ("a", "x.png", "label_issue", 0.6, "cleanlab"),
+            ("a", "x.png", "duplicate_label_conflict", 0.5, cluster.format(seen)),
+            ("b", "w.png", "label_issue", 0.7, "cleanlab"),
+        ],
+        columns=["sample_id", "path", "issue", "score", "detail"],
+    )
+    reviewed = {"x.png": "label_issue@cnn;twin:y.png"}
+    queue = build_review_queue(issues, model="cnn")
+    assert queue.set_index("path").loc["x.png", "evidence"] == "label_issue@cnn;twin:y.png"
+    assert build_review_queue(issues, model="cnn", reviewed=reviewed)["path"].tolist() == ["w.png"]
+    # a new model's probabilities are new evidence
+    assert "x.png" in build_review_queue(issues, model="user", reviewed=reviewed)["path"].tolist()
+    # so is a new twin
+    grown = issues.assign(detail=issues["detail"].str.replace(seen, seen + "; z.png: 5"))
+    requeued = build_review_queue(grown, model="cnn", reviewed=reviewed).set_index("path")
+    assert requeued.loc["x.png", "evidence"] == "label_issue@cnn;twin:y.png;twin:z.png"

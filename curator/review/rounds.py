@@ -1,0 +1,191 @@
+"""One review round: push images with their evidence to reviewers, pull their answers into the
+corrections file. What `curator review push` and `curator review pull` run.
+
+The images pushed are the top of the review queue, or any list of paths (a saved view exported,
+the stale answers of the last round). Pulling hashes each answered image as it is now, so an
+answer about bytes that have since changed is set aside, not applied to a different picture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from curator import artifacts
+from curator.errors import DataError
+from curator.io.tables import read_parquet
+from curator.io.uris import join_uri, read_uri
+from curator.review import corrections, file_tool, label_studio
+
+
+def _optional(path: Path) -> pd.DataFrame | None:
+    return read_parquet(path, "dvc repro") if path.exists() else None
+
+
+def select(audits: Path, top: int | None, paths: list[str] | None) -> pd.DataFrame:
+    """The queue rows to push: its first ``top``, or the rows of ``paths`` in their order
+    (an image not in the queue gets an empty-evidence row: a person asked for it)."""
+    queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues")
+    if paths is None:
+        return queue.head(top) if top is not None else queue
+    manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
+    unknown = sorted(set(paths) - set(manifest["path"]))
+    if unknown:
+        raise DataError(
+            f"{len(unknown)} path(s) to push are not in the audited data, e.g. {unknown[0]!r}; "
+            "give paths relative to the data folder, as audits/manifest.parquet lists them."
+        )
+    listed = pd.DataFrame({"path": list(dict.fromkeys(paths))})
+    rows = listed.merge(queue, on="path", how="left")
+    return rows.fillna({"signals": "", "reasons": "asked for by path", "evidence": ""})
+
+
+@dataclass
+class Server:
+    """A Label Studio server to push to: its URL and API key, and where it finds the images
+    (``image_url``/path; None: its own local files, as a server `curator review serve`
+    started serves the data folder)."""
+
+    url: str
+    api_key: str
+    image_url: str | None = None
+
+
+def server(url: str | None, api_key: str | None, image_url: str | None) -> Server:
+    """The server to push to: ``url`` with ``api_key``, or the one `curator review serve`
+    started here (its URL and key from its state file)."""
+    if url is None:
+        state = label_studio.local_state(LOCAL_STATE)
+        if state is None:
+            raise DataError(
+                "no Label Studio server given and none started here: pass --url and --api-key "
+                "(or CURATOR_LABEL_STUDIO_API_KEY), or start one with `curator review serve`."
+            )
+        url = state["url"]
+    return Server(url, api_key or _local_key(url), image_url)
+
+
+@dataclass
+class Pushed:
+    out: Path
+    n_tasks: int
+    project: int | None = None
+
+
+def classes_of(manifest: pd.DataFrame) -> list[str]:
+    """Every class the data has, before and after corrections."""
+    labels = set(manifest["label"].dropna())
+    if "original_label" in manifest:
+        labels |= set(manifest["original_label"].dropna())
+    return sorted(labels)
+
+
+def push(
+    audits: Path,
+    data_root: str,
+    out: Path,
+    rows: pd.DataFrame,
+    force: bool,
+    server: Server | None = None,
+) -> Pushed:
+    """Send ``rows`` to reviewers: a tasks file at ``out``, or a Label Studio project whose
+    push record is ``out``. An existing ``out`` (maybe half answered) is replaced only with
+    ``force``."""
+    if out.exists() and not force:
+        raise DataError(
+            f"{out} already exists and may hold answers: pull it first "
+            f"(`curator review pull --answers {out}`), or pass --force to replace it."
+        )
+    manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
+    table = file_tool.tasks(
+        rows,
+        manifest,
+        _optional(audits / artifacts.LABEL_ISSUES),
+        _optional(audits / artifacts.CONSENSUS),
+        _optional(audits / artifacts.DUPLICATES),
+        str(data_root),
+    )
+    if server is None:
+        file_tool.write_tasks(table, out)
+        return Pushed(out, len(table))
+    client = label_studio.Client(server.url, server.api_key)
+    record = label_studio.push(
+        client,
+        table,
+        classes_of(manifest),
+        f"curator {out.stem}",
+        server.image_url,
+        str(Path(data_root).resolve()),
+    )
+    record.write(out)
+    return Pushed(out, len(table), record.project)
+
+
+@dataclass
+class Pulled:
+    corrections: Path
+    n_added: int
+    n_already: int
+    n_open: int
+    set_aside: list[str] = field(default_factory=list)
+
+
+def current_ids(data_root: str, paths: pd.Series) -> pd.Series:
+    """Each path's SHA-256 as the file is now (NA when it is gone): the manifest may be older
+    than the reviewer's answer."""
+    ids = {}
+    for path in paths.unique():
+        try:
+            ids[path] = hashlib.sha256(read_uri(join_uri(data_root, path))).hexdigest()
+        except OSError:
+            ids[path] = pd.NA
+    return paths.map(ids)
+
+
+def pull(
+    audits: Path,
+    data_root: str,
+    answers_file: Path,
+    corrections_file: Path,
+    api_key: str | None = None,
+) -> Pulled:
+    """Add the answers behind ``answers_file`` (a tasks file, or a Label Studio push record)
+    to ``corrections_file`` (atomically; answers already there are not added again). Answers
+    about bytes that are no longer the file's are set aside, one line each."""
+    classes = set(classes_of(read_parquet(audits / artifacts.MANIFEST, "curator ingest")))
+    if answers_file.suffix == ".json":
+        record = label_studio.Record.read(answers_file)
+        client = label_studio.Client(record.url, api_key or _local_key(record.url))
+        got = label_studio.answers(client, record, str(answers_file), classes)
+    else:
+        got = file_tool.answers(answers_file, file_tool.read_sheet(answers_file), classes)
+    table = got.table
+    now = current_ids(data_root, table["path"])
+    keep = (now == table["sample_id"]).fillna(False).astype(bool)
+    set_aside = got.gone + [
+        f"{answers_file} {name} (task {table.at[name, 'task']}): "
+        + ("the image is no longer in the data" if pd.isna(now[name]) else "its bytes changed")
+        + " since the push; push it again to review it as it is"
+        for name in table.index[~keep]
+    ]
+    existing = corrections.read(corrections_file, classes)
+    merged, added, already = corrections.merge(existing, table[keep].reset_index(drop=True))
+    if added:
+        corrections.write(merged, corrections_file)
+    return Pulled(corrections_file, added, already, got.n_open, set_aside)
+
+
+LOCAL_STATE = Path(".curator/label-studio")  # `curator review serve` keeps its server here
+
+
+def _local_key(url: str) -> str:
+    state = label_studio.local_state(LOCAL_STATE)
+    if state is None or state["url"] != url:
+        raise DataError(
+            f"no API key for Label Studio at {url}: pass --api-key or set "
+            "CURATOR_LABEL_STUDIO_API_KEY (your personal access token, Account & Settings)."
+        )
+    return state["api_key"]
