@@ -48,6 +48,7 @@ CORRECTION_COLUMNS = (
     "reviewer",
     "reviewed_at",
     "task",
+    "drawn",  # how the image came to review: queue, random (the estimate's sample), paths
     "evidence",
     "reasons",
 )

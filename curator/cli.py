@@ -706,6 +706,16 @@ api_key_option = click.option(
     default=None,
     help="Push these images instead (one path per line, relative to the data folder).",
 )
+@click.option(
+    "--random",
+    "random_n",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also push this many images drawn at random from those no one has reviewed: their "
+    "answers estimate the wrong labels left (100 is a good start).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random draw.")
 @click.option("--url", default=None, help="Label Studio's URL [default: curator's own server].")
 @api_key_option
 @click.option(
@@ -722,6 +732,8 @@ def review_push(
     out: Path,
     top: int | None,
     paths_file: Path | None,
+    random_n: int,
+    seed: int,
     url: str | None,
     api_key: str | None,
     image_url: str | None,
@@ -738,7 +750,7 @@ def review_push(
     paths = None
     if paths_file is not None:
         paths = [line.strip() for line in paths_file.read_text().splitlines() if line.strip()]
-    rows = rounds.select(audits_dir, top, paths)
+    rows = rounds.select(audits_dir, top, paths, random_n, seed)
     server = rounds.server(url, api_key, image_url) if tool == "label-studio" else None
     pushed = rounds.push(audits_dir, str(data_dir), out, rows, force, server)
     if server is None:

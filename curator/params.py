@@ -61,9 +61,11 @@ class IngestParams:
     extensions: tuple[str, ...] = IMAGE_EXTENSIONS
     max_image_pixels: int = 89_478_485
     workers: int = 0
+    ci_level: float = 0.95  # the wrong labels left after review rounds (review/errors_left.py)
 
     def __post_init__(self) -> None:
         _require(len(self.splits) > 0, "ingest.splits", "must name at least one split")
+        _require(0 < self.ci_level < 1, "ingest.ci_level", "must be in (0, 1)")
         _require(self.max_image_pixels > 0, "ingest.max_image_pixels", "must be positive")
         _require(self.workers >= 0, "ingest.workers", "must be >= 0 (0 = all cores)")
         _require(

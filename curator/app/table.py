@@ -44,7 +44,9 @@ def _manifest_fields(audits: Path, data_dir: Path) -> pd.DataFrame:
         )
         if c in manifest.columns and c not in reserved
     ]
-    t = manifest[["path", "sample_id", "split", "label", "readable", *meta]].copy()
+    # a label reviewers corrected shows its given one and how it was reviewed
+    reviewed = [c for c in ("original_label", "label_source", "review") if c in manifest]
+    t = manifest[["path", "sample_id", "split", "label", "readable", *meta, *reviewed]].copy()
     t = t.rename(columns={"label": "ground_truth"})
     t.insert(0, "filepath", [str((data_dir / p).resolve()) for p in t["path"]])
     return t

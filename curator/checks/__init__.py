@@ -21,9 +21,11 @@ REGISTRY = MappingProxyType(
                 "integrity",
                 integrity.run,
                 None,
-                "files that cannot be decoded as images",
+                "files that cannot be decoded as images; and, as the ingest stage applies "
+                "reviewers' answers (corrections.csv), answers that conflict or are stale",
                 requires=("manifest",),
-                issues=("corrupt",),
+                # the last two come from review/corrections.py, applied in the same stage
+                issues=("corrupt", "review_conflict", "stale_correction"),
             ),
             Check(
                 "balance",

@@ -164,12 +164,48 @@ def describe_evaluation(e: dict[str, Any]) -> str:
     return text
 
 
+def describe_review(ingest: dict[str, Any]) -> str:
+    c = ingest.get("corrections", {})
+    if not c.get("n_answers"):
+        return "no reviewer's answers applied (a round: `curator review push`, README step 9)"
+    text = (
+        f"{c['n_relabelled']} labels corrected, {c['n_confirmed']} confirmed, "
+        f"{c['n_conflict']} in conflict, {c['n_stale']} stale ({c['file']})"
+    )
+    left = c.get("errors_left", {})
+    if left.get("measured") and left["wrong_in_sample"] == 0:
+        text += (
+            f"; none of a random {left['n_sample']} of {left['round']} was wrong: at most about "
+            f"{left['left_ci'][1]:,.0f} wrong labels left among the {left['pool']:,} no one had "
+            "reviewed"
+        )
+    elif left.get("measured"):
+        lo, hi = left["left_ci"]
+        text += (
+            f"; about {left['left']:,.0f} ({lo:,.0f} to {hi:,.0f}) wrong labels left among the "
+            f"{left['pool']:,} no one had reviewed ({left['wrong_in_sample']} wrong in a random "
+            f"{left['n_sample']} of {left['round']}, {left['fixed_since']} fixed since)"
+        )
+    elif left:
+        text += f"; wrong labels left: not estimated ({left['why']})"
+    band = c.get("next_queue_band", {})
+    if band.get("measured"):
+        lo, hi = band["would_fix_ci"]
+        text += (
+            f"; the queue's next images would fix about {band['would_fix']:.0f} in "
+            f"{band['next']} ({lo:.0f} to {hi:.0f}; wrong down the last round: "
+            f"{', '.join(f'{w}/{n}' for w, n in band['per_band'])})"
+        )
+    return text
+
+
 # (heading, summary file, command that writes it, sentence)
 DIGEST = (
     ("Balance", artifacts.BALANCE_SUMMARY, "curator balance", describe_balance),
     ("Duplicates", artifacts.DUPLICATES_SUMMARY, "curator duplicates", describe_duplicates),
     ("Agreement", artifacts.AGREEMENT_SUMMARY, "curator agreement", describe_agreement),
     ("Labels", artifacts.LABEL_QUALITY_SUMMARY, "curator label-quality", describe_label_quality),
+    ("Review", artifacts.INGEST_SUMMARY, "curator ingest", describe_review),
     ("Embeddings", artifacts.EMBED_SUMMARY, "curator embed", describe_embeddings),
     ("Shift", artifacts.SHIFT_SUMMARY, "curator shift", describe_shift),
     ("Model", artifacts.EVALUATION, "curator evaluate", describe_evaluation),

@@ -22,15 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from curator.artifacts import CORRECTION_COLUMNS
 from curator.errors import DataError
 from curator.io.sources import read_table
 from curator.io.tables import atomic_path
+from curator.review import errors_left
 
 COLUMNS = CORRECTION_COLUMNS
 VERDICTS = ("relabel", "confirmed")
+DRAWN = ("queue", "random", "paths", "")  # empty: an answer written by hand
 # one answer: the same reviewer's answer to the same task at the same time is the same answer
 KEY = ("sample_id", "reviewer", "task", "reviewed_at")
 REVIEWER_PREFIX = "reviewer:"  # reviewers' votes in the annotations table
@@ -70,7 +73,8 @@ def validate(
     problems: list[str] = []
     seen: dict[tuple, str] = {}
     names = [f"line {i}" for i in range(2, len(table) + 2)] if rows is None else rows
-    for name, row in zip(names, table.itertuples(index=False), strict=True):
+    times = pd.to_datetime(table["reviewed_at"], utc=True, errors="coerce", format="ISO8601")
+    for name, row, when in zip(names, table.itertuples(index=False), times, strict=True):
         line = f"{where} {name}"
         if row.verdict not in VERDICTS:
             problems.append(
@@ -95,10 +99,15 @@ def validate(
                 f"{line}: sample_id {row.sample_id!r} is not the SHA-256 (64 hex digits) of the "
                 "reviewed file; copy it from the task"
             )
+        if row.drawn not in DRAWN:
+            problems.append(
+                f"{line}: drawn {row.drawn!r} is not one of queue, random, paths (or empty); "
+                "correct it"
+            )
         for column in ("path", "old_label", "reviewer", "task"):
             if not getattr(row, column):
                 problems.append(f"{line}: {column} is empty; fill it in")
-        if pd.isna(pd.to_datetime(row.reviewed_at, utc=True, errors="coerce", format="ISO8601")):
+        if pd.isna(when):
             problems.append(
                 f"{line}: reviewed_at {row.reviewed_at!r} is not an ISO 8601 time; write it "
                 "like 2026-12-07T10:30:00Z"
@@ -154,11 +163,14 @@ class Applied:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def apply(manifest: pd.DataFrame, annotations: pd.DataFrame, table: pd.DataFrame) -> Applied:
+def apply(
+    manifest: pd.DataFrame, annotations: pd.DataFrame, table: pd.DataFrame, level: float = 0.95
+) -> Applied:
     """The manifest with ``label`` corrected and ``original_label``, ``label_source``,
     ``review`` (relabelled / confirmed / conflict / stale, empty when never reviewed) and
     ``review_evidence`` (the evidence the counted answers saw, ';'-joined); the annotations
-    with every counted answer as a vote; stale answers and conflicts as findings."""
+    with every counted answer as a vote; stale answers and conflicts as findings; and the
+    estimates of the wrong labels left (errors_left.py) at interval level ``level``."""
     manifest = manifest.assign(
         original_label=manifest["label"],
         label_source="given",
@@ -199,19 +211,29 @@ def apply(manifest: pd.DataFrame, annotations: pd.DataFrame, table: pd.DataFrame
     index = manifest.reset_index(drop=True).set_index("path")
     stale_paths = set(answers.loc[stale, "path"]) - set(counted["path"])
     index.loc[sorted(stale_paths), "review"] = "stale"
-    for path, group in counted.groupby("path", sort=True):
-        labels = sorted(group["outcome"].unique())
-        index.loc[path, "review_evidence"] = ";".join(
-            sorted({t for e in group["evidence"] for t in e.split(";") if t})
-        )
-        if len(labels) > 1:
-            index.loc[path, "review"] = "conflict"
-            findings.append(_conflict_finding(path, index.loc[path], group))
-            continue
-        index.loc[path, "label"] = labels[0]
-        changed = labels[0] != index.loc[path, "original_label"]
-        index.loc[path, "label_source"] = "review" if changed else "given"
-        index.loc[path, "review"] = "relabelled" if changed else "confirmed"
+    outcomes: dict[str, set[str]] = {}
+    tokens: dict[str, set[str]] = {}
+    for path, label, seen in zip(
+        counted["path"].tolist(),
+        counted["outcome"].tolist(),
+        counted["evidence"].tolist(),
+        strict=True,
+    ):
+        outcomes.setdefault(path, set()).add(label)
+        tokens.setdefault(path, set()).update(t for t in seen.split(";") if t)
+    reviewed = sorted(outcomes)
+    index.loc[reviewed, "review_evidence"] = [";".join(sorted(tokens[p])) for p in reviewed]
+    conflicted = [p for p in reviewed if len(outcomes[p]) > 1]
+    index.loc[conflicted, "review"] = "conflict"
+    findings += [
+        _conflict_finding(p, index.loc[p], counted[counted["path"] == p]) for p in conflicted
+    ]
+    agreed = pd.Series({p: next(iter(outcomes[p])) for p in reviewed if len(outcomes[p]) == 1})
+    if len(agreed):
+        changed = (agreed != index.loc[agreed.index, "original_label"]).to_numpy()
+        index.loc[agreed.index, "label"] = agreed
+        index.loc[agreed.index, "label_source"] = np.where(changed, "review", "given")
+        index.loc[agreed.index, "review"] = np.where(changed, "relabelled", "confirmed")
     manifest = index.reset_index()[list(manifest.columns)]
     votes = pd.DataFrame(
         {
@@ -226,7 +248,10 @@ def apply(manifest: pd.DataFrame, annotations: pd.DataFrame, table: pd.DataFrame
         manifest,
         annotations.reset_index(drop=True),
         findings,
-        facts | _counts(manifest) | {"n_answers_counted": len(counted)},
+        facts
+        | _counts(manifest)
+        | {"n_answers_counted": len(counted)}
+        | errors_left.estimate(counted, manifest.set_index("path")["review"], level),
     )
 
 

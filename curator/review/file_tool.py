@@ -35,6 +35,7 @@ EVIDENCE = (
     "signals",
     "reasons",
     "twins",
+    "drawn",
     "evidence",
 )
 ANSWERS = ("verdict", "new_label", "reviewer", "reviewed_at", "note")
@@ -69,6 +70,7 @@ def tasks(
     out["signals"] = queue["signals"].to_numpy()
     out["reasons"] = queue["reasons"].to_numpy()
     out["twins"] = out["path"].map(_twins(pairs)).fillna("")
+    out["drawn"] = queue["drawn"].to_numpy()
     out["evidence"] = queue["evidence"].to_numpy()
     for column in ANSWERS:
         out[column] = ""
@@ -137,6 +139,7 @@ def answers(path: Path, sheet: pd.DataFrame, classes: set[str]) -> corrections.A
                 done["reviewed_at"].str.strip() != "", stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
             ),
             "task": f"{Path(path).name}#" + done["task"],
+            "drawn": done.get("drawn", ""),
             "evidence": done.get("evidence", ""),
             "reasons": done.get("reasons", ""),
         }

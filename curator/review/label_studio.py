@@ -172,7 +172,7 @@ class Record:
             ) from exc
 
 
-PUSHED = ("path", "sample_id", "given_label", "evidence", "reasons", "task")
+PUSHED = ("path", "sample_id", "given_label", "drawn", "evidence", "reasons", "task")
 
 
 def push(
@@ -259,6 +259,7 @@ def answers(client: Client, record: Record, where: str, classes: set[str]) -> co
                     ),
                     "reviewed_at": a.get("updated_at") or a.get("created_at") or "",
                     "task": f"{Path(where).name}#{task_id}",
+                    "drawn": pushed.get("drawn", ""),
                     "evidence": pushed["evidence"],
                     "reasons": pushed["reasons"],
                 }

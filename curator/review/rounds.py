@@ -12,26 +12,66 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from curator import artifacts
 from curator.errors import DataError
 from curator.io.tables import read_parquet
 from curator.io.uris import join_uri, read_uri
-from curator.review import corrections, file_tool, label_studio
+from curator.review import corrections, errors_left, file_tool, label_studio
 
 
 def _optional(path: Path) -> pd.DataFrame | None:
     return read_parquet(path, "dvc repro") if path.exists() else None
 
 
-def select(audits: Path, top: int | None, paths: list[str] | None) -> pd.DataFrame:
-    """The queue rows to push: its first ``top``, or the rows of ``paths`` in their order
-    (an image not in the queue gets an empty-evidence row: a person asked for it)."""
+def select(
+    audits: Path,
+    top: int | None,
+    paths: list[str] | None,
+    random: int = 0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The rows to push, each saying how it was ``drawn``: the queue's first ``top`` (the
+    whole queue when neither ``top``, ``paths`` nor ``random`` is given), or the images of
+    ``paths`` in their order; then ``random`` images drawn uniformly (``seed``) from the readable
+    images no one has reviewed and not pushed here: the sample that estimates the wrong labels
+    left (errors_left.py)."""
     queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues")
-    if paths is None:
-        return queue.head(top) if top is not None else queue
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
+    if paths is not None:
+        rows = _by_paths(queue, manifest, paths)
+    elif top is not None or not random:
+        rows = (queue.head(top) if top is not None else queue).assign(drawn="queue")
+    else:
+        rows = queue.head(0).assign(drawn="queue")
+    if not random:
+        return rows
+    unreviewed = manifest["readable"] & ~manifest["path"].isin(rows["path"])
+    if "review" in manifest:
+        unreviewed &= manifest["review"] == ""
+    pool = manifest.loc[unreviewed, "path"].sort_values()
+    if len(pool) < random:
+        raise DataError(
+            f"--random {random}: only {len(pool)} readable images are unreviewed and not "
+            "pushed here; ask for fewer."
+        )
+    drawn = np.random.default_rng(seed).choice(pool.to_numpy(), size=random, replace=False)
+    sample = pd.DataFrame({"path": drawn}).merge(queue, on="path", how="left")
+    sample = sample.assign(
+        drawn="random",
+        evidence=errors_left.random_evidence(len(pool)),
+        reasons=f"drawn at random (seed {seed}) from the {len(pool)} images no one has "
+        "reviewed, to estimate the wrong labels left",
+        signals=sample["signals"].fillna(""),
+    )
+    return pd.concat([rows, sample], ignore_index=True)
+
+
+def _by_paths(queue: pd.DataFrame, manifest: pd.DataFrame, paths: list[str]) -> pd.DataFrame:
+    """The queue rows of ``paths`` in their order; an image not in the queue gets a row with
+    no evidence (a person asked for it)."""
     unknown = sorted(set(paths) - set(manifest["path"]))
     if unknown:
         raise DataError(
@@ -39,7 +79,7 @@ def select(audits: Path, top: int | None, paths: list[str] | None) -> pd.DataFra
             "give paths relative to the data folder, as audits/manifest.parquet lists them."
         )
     listed = pd.DataFrame({"path": list(dict.fromkeys(paths))})
-    rows = listed.merge(queue, on="path", how="left")
+    rows = listed.merge(queue, on="path", how="left").assign(drawn="paths")
     return rows.fillna({"signals": "", "reasons": "asked for by path", "evidence": ""})
 
 

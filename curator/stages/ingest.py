@@ -201,7 +201,7 @@ def run(
         if corrections is not None
         else review_corrections.empty()
     )
-    applied = review_corrections.apply(manifest, annotations, table)
+    applied = review_corrections.apply(manifest, annotations, table, params.ingest.ci_level)
     manifest, annotations = applied.manifest, applied.annotations
     flags = pd.concat([result.flags, make_flags(applied.findings)], ignore_index=True)
     readable = manifest[manifest["readable"]]

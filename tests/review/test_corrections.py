@@ -40,6 +40,7 @@ def answer(path, sample_id, old, verdict, new="", reviewer="ann", at="2026-12-07
         "reviewer": reviewer,
         "reviewed_at": at,
         "task": f"round-1.csv#{path}",
+        "drawn": "queue",
         "evidence": "label_issue@model",
         "reasons": "flagged",
     }
@@ -179,3 +180,10 @@ def test_an_answer_about_other_bytes_or_another_given_label_is_stale():
     )
     assert done.facts["answers_for_missing_images"] == ["gone.png"]
     assert len(done.annotations) == 1  # stale answers are not votes
+
+
+def test_the_demos_corrections_file_is_empty_with_the_schemas_header():
+    """dvc.yaml's ingest reads it: a stale header would stop `make audit`."""
+    from tests.conftest import REPO
+
+    assert (REPO / "corrections.csv").read_text() == ",".join(corrections.COLUMNS) + "\n"

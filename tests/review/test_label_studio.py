@@ -125,6 +125,7 @@ def test_a_round_through_label_studio(served, audited_demo, demo_data, audits, t
     table = pd.read_csv(fixes, dtype=str, keep_default_na=False)
     assert set(table["reviewer"]) == {"reviewer@localhost"}
     assert table["task"].str.startswith("round-1.json#").all()
+    assert (table["drawn"] == "queue").all()  # how each image came to review comes back
 
     summary = ingest.run(params, data, audits, fixes)
     answered = [t["data"]["path"] for t in tasks[:10]]

@@ -98,6 +98,18 @@ def test_a_round_relabels_the_planted_errors_and_keeps_reviewed_images_out_of_th
     assert (after.loc[untouched, "label"] == after.loc[untouched, "original_label"]).all()
     assert (after.loc[untouched, "review"] == "").all()
 
+    # the app shows each corrected label with its given one
+    from curator.app.table import sample_table
+
+    shown = sample_table(audits, data).set_index("filepath")
+    fixed = sheet.loc[planted, "path"].iloc[0]
+    row = shown.loc[str((data / fixed).resolve())]
+    assert (row["ground_truth"], row["original_label"], row["review"]) == (
+        flips[fixed],
+        manifest.loc[fixed, "label"],
+        "relabelled",
+    )
+
     queue_after = requeue(audits)  # the same evidence as before: no reviewed image returns
     assert not set(queue_after["path"]) & set(sheet["path"])
     assert len(queue_after) == len(queue) - 20
@@ -169,3 +181,24 @@ def test_push_by_paths_refuses_a_path_not_in_the_data(audits):
     assert rows["reasons"].iloc[0] == "asked for by path"
     with pytest.raises(DataError, match=r"not in the audited data, e\.g\. 'images/nope\.png'"):
         rounds.select(audits, None, ["images/nope.png"])
+
+
+def test_a_random_sample_is_drawn_from_the_unreviewed_images_not_pushed_here(audits):
+    top = rounds.select(audits, 5, None)
+    rows = rounds.select(audits, 5, None, random=30, seed=3)
+    assert rows["path"].head(5).tolist() == top["path"].tolist()
+    assert rows["drawn"].tolist() == ["queue"] * 5 + ["random"] * 30
+    sample = rows[rows["drawn"] == "random"]
+    manifest = pd.read_parquet(audits / artifacts.MANIFEST)
+    pool = int(manifest["readable"].sum()) - 5
+    assert not set(sample["path"]) & set(top["path"])
+    assert set(sample["path"]) <= set(manifest.loc[manifest["readable"], "path"])
+    assert (sample["evidence"] == f"random:{pool}").all()
+    assert sample["path"].is_unique
+    again = rounds.select(audits, 5, None, random=30, seed=3)
+    assert again["path"].tolist() == rows["path"].tolist()  # seeded
+    assert (
+        rounds.select(audits, 5, None, random=30, seed=4)["path"].tolist() != rows["path"].tolist()
+    )
+    with pytest.raises(DataError, match="--random 99999: only"):
+        rounds.select(audits, None, None, random=99999)
