@@ -105,13 +105,18 @@ def row(name: str, p: np.ndarray, y: np.ndarray, true: np.ndarray) -> str:
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def arguments(doc: str) -> argparse.Namespace:
+    """The options this script and eval_planting_temperature.py share."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
     ap.add_argument("folders", nargs="+", type=Path)
     ap.add_argument("--labels", default=str(DEFAULT_LABELS))
     ap.add_argument("--given", default="random_label1")
     ap.add_argument("--boost", type=float, default=None)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__)
     labels = pd.read_csv(args.labels).set_index("path")
     print(
         "| probabilities | accuracy vs true | true noise | claimed (confident learning) | "

@@ -16,7 +16,6 @@ disagreements (checks/label_evidence.vote_disagreements, CIFAR-10N's three label
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pandas as pd
 from curator.checks.label_evidence import vote_disagreements
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.eval_planting import DEFAULT_LABELS, boosted, load
+from benchmarks.eval_planting import arguments, boosted, load
 
 QUANTILES = (0.02, 0.05, 0.1, 0.25)
 TAUS = (1.0, 0.5, 0.0)
@@ -60,12 +59,7 @@ def row(name: str, p: np.ndarray, y: np.ndarray, true: np.ndarray, votes: list) 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("folders", nargs="+", type=Path)
-    ap.add_argument("--labels", default=str(DEFAULT_LABELS))
-    ap.add_argument("--given", default="random_label1")
-    ap.add_argument("--boost", type=float, default=None)
-    args = ap.parse_args()
+    args = arguments(__doc__)
     labels = pd.read_csv(args.labels).set_index("path")
     print(
         "| probabilities | oracle | "

@@ -7,13 +7,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -73,14 +71,6 @@ def served(demo_data, tmp_path_factory):
     finally:
         with contextlib.suppress(ProcessLookupError):  # whatever is left of the session
             os.killpg(process.pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def audits(audited_demo, tmp_path: Path) -> Path:
-    _, source, _ = audited_demo
-    copy = tmp_path / "audits"
-    shutil.copytree(source, copy)
-    return copy
 
 
 def pushed_tasks(client: Client, project: int) -> list[dict]:

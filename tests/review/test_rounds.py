@@ -20,15 +20,6 @@ from curator.stages import ingest, issues
 from tests.conftest import tree_digest
 
 
-@pytest.fixture
-def audits(audited_demo, tmp_path: Path) -> Path:
-    """A copy of the audited demo's outputs this test may change."""
-    _, source, _ = audited_demo
-    copy = tmp_path / "audits"
-    shutil.copytree(source, copy)
-    return copy
-
-
 def answer_as_the_truth_says(tasks: Path, flips: dict[str, str], reviewer: str) -> None:
     """Relabel the planted errors to their true class, confirm the rest."""
     sheet = pd.read_csv(tasks, dtype=str, keep_default_na=False)
