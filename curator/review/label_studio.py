@@ -82,11 +82,15 @@ class Client:
 
     def create_project(self, title: str, classes: list[str]) -> int:
         choices = "".join(f"<Choice value={quoteattr(c)}/>" for c in classes)
+        # the decision first (given label, evidence, the classes), then the image at a size
+        # that leaves them on screen
         view = (
-            '<View><Image name="image" value="$image" zoom="true"/>'
-            '<Header value="Given label: $given_label"/><Text name="why" value="$reasons"/>'
+            '<View><Header value="Given label: $given_label; suggested: $suggested_label; '
+            "annotators' consensus: $consensus_label\"/>"
+            '<Text name="why" value="$reasons"/>'
             f'<Choices name="{FROM_NAME}" toName="image" choice="single" showInLine="true">'
-            f"{choices}</Choices></View>"
+            f"{choices}</Choices>"
+            '<Image name="image" value="$image" zoom="true" maxWidth="520px"/></View>'
         )
         body = {"title": title[:50], "label_config": view}
         return int(self._call("POST", "/api/projects", json=body).json()["id"])
