@@ -704,7 +704,9 @@ api_key_option = click.option(
     "paths_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Push these images instead (one path per line, relative to the data folder).",
+    help="Push these images instead: one path per line (relative to the data folder), or a "
+    "CSV with a path column or a filepath column (`curator export --format csv` of a saved "
+    "view).",
 )
 @click.option(
     "--random",
@@ -747,9 +749,7 @@ def review_push(
     """
     from curator.review import rounds
 
-    paths = None
-    if paths_file is not None:
-        paths = [line.strip() for line in paths_file.read_text().splitlines() if line.strip()]
+    paths = None if paths_file is None else rounds.read_paths(paths_file, str(data_dir))
     rows = rounds.select(audits_dir, top, paths, random_n, seed)
     server = rounds.server(url, api_key, image_url) if tool == "label-studio" else None
     pushed = rounds.push(audits_dir, str(data_dir), out, rows, force, server)

@@ -69,6 +69,33 @@ def select(
     return pd.concat([rows, sample], ignore_index=True)
 
 
+def read_paths(listing: Path, data_root: str) -> list[str]:
+    """The images a file names: one path per line, or a CSV with a ``path`` column or a
+    ``filepath`` column of absolute paths (what `curator export --format csv` writes from a
+    saved view of the app); paths under ``data_root`` become relative to it."""
+    if listing.suffix.lower() != ".csv":
+        return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
+    table = pd.read_csv(listing, dtype=str, keep_default_na=False)
+    if "path" in table:
+        return table["path"].tolist()
+    if "filepath" not in table:
+        raise DataError(
+            f"{listing}: a CSV of images needs a 'path' column (relative to the data folder) "
+            "or a 'filepath' column (as `curator export --format csv` writes)."
+        )
+    root = Path(data_root).resolve()
+    out = []
+    for line, name in enumerate(table["filepath"], start=2):
+        try:
+            out.append(Path(name).resolve().relative_to(root).as_posix())
+        except ValueError as exc:
+            raise DataError(
+                f"{listing} line {line}: {name} is not under the data folder {root}; export "
+                "the view from an audit of this data, or pass --data."
+            ) from exc
+    return out
+
+
 def _by_paths(queue: pd.DataFrame, manifest: pd.DataFrame, paths: list[str]) -> pd.DataFrame:
     """The queue rows of ``paths`` in their order; an image not in the queue gets a row with
     no evidence (a person asked for it)."""

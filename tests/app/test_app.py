@@ -221,6 +221,29 @@ def test_export_hands_a_flagged_subset_to_annotators(built, demo_data, env):
     rows = pd.read_csv(work / "q" / "labels.csv")
     assert rows["filepath"].tolist() == state["queue"]  # the review queue, in priority order
     assert {"ground_truth.label", "suggested_label", "review_priority"} <= set(rows.columns)
+    # a saved view goes to reviewers through its export
+    tasks = work / "q" / "tasks.csv"
+    run(
+        [
+            str(BIN / "curator"),
+            "review",
+            "push",
+            "--audits",
+            str(work / "audits"),
+            "--data",
+            str(demo_data[0]),
+            "--paths",
+            str(work / "q" / "labels.csv"),
+            "--out",
+            str(tasks),
+        ],
+        env,
+        work,
+    )
+    pushed = pd.read_csv(tasks, dtype=str, keep_default_na=False)
+    root = demo_data[0].resolve()
+    assert [str(root / p) for p in pushed["path"]] == state["queue"]
+    assert (pushed["drawn"] == "paths").all()
     view = "issue: label_issue"
     out = work / "tree"
     run(

@@ -193,3 +193,21 @@ def test_a_random_sample_is_drawn_from_the_unreviewed_images_not_pushed_here(aud
     )
     with pytest.raises(DataError, match="--random 99999: only"):
         rounds.select(audits, None, None, random=99999)
+
+
+def test_the_images_to_push_can_be_a_list_or_a_csv(demo_data, tmp_path):
+    data, _ = demo_data
+    listing = tmp_path / "paths.txt"
+    listing.write_text("images/train/0/a.png\n\nimages/test/1/b.png\n")
+    assert rounds.read_paths(listing, str(data)) == ["images/train/0/a.png", "images/test/1/b.png"]
+    exported = tmp_path / "view.csv"
+    pd.DataFrame({"filepath": [str(data.resolve() / "images/train/0/a.png")]}).to_csv(
+        exported, index=False
+    )
+    assert rounds.read_paths(exported, str(data)) == ["images/train/0/a.png"]
+    pd.DataFrame({"filepath": ["/elsewhere/c.png"]}).to_csv(exported, index=False)
+    with pytest.raises(DataError, match=r"view\.csv line 2: /elsewhere/c\.png is not under"):
+        rounds.read_paths(exported, str(data))
+    pd.DataFrame({"file": ["x"]}).to_csv(exported, index=False)
+    with pytest.raises(DataError, match="needs a 'path' column"):
+        rounds.read_paths(exported, str(data))
