@@ -288,9 +288,10 @@ def binary(given: str | None) -> str:
     found = shutil.which("label-studio")
     if found is None:
         raise CuratorError(
-            "label-studio is not installed: `make labelstudio` (its own environment, "
-            f"{DEFAULT_BINARY}) or `pip install label-studio` in another one, then pass "
-            "--label-studio PATH or set CURATOR_LABEL_STUDIO."
+            "label-studio is not installed: install it in an environment of its own (`pip "
+            "install label-studio==1.23.2 'sentry-sdk<3'`; in curator's repository `make "
+            f"labelstudio` puts it in {DEFAULT_BINARY}), then pass --label-studio PATH or set "
+            "CURATOR_LABEL_STUDIO."
         )
     return found
 
