@@ -187,5 +187,7 @@ def test_serve_says_how_to_install_label_studio_when_it_is_missing(monkeypatch):
     monkeypatch.delenv("CURATOR_LABEL_STUDIO", raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.chdir("/")
-    with pytest.raises(CuratorError, match="label-studio is not installed: install it in an environment of its own"):
+    with pytest.raises(
+        CuratorError, match="label-studio is not installed: install it in an environment of its own"
+    ):
         label_studio.binary(None)
