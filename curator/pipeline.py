@@ -96,15 +96,14 @@ def _check_outs(stage: str, *extra: Out) -> tuple[Out, ...]:
     )
 
 
-CORRECTIONS = artifacts.CORRECTIONS
 CHECK_STAGES = ("ingest", "balance", "properties", "duplicates", "agreement", "label_quality")
 _FINDINGS = tuple(_a(artifacts.findings(s)) for s in CHECK_STAGES)
 
 STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inputs
     Stage(
         "ingest",
-        f"curator ingest --data {{data}} --audits audits --corrections {CORRECTIONS}",
-        ("{data}", CORRECTIONS),
+        f"curator ingest --data {{data}} --audits audits --corrections {artifacts.CORRECTIONS}",
+        ("{data}", artifacts.CORRECTIONS),
         (
             "curator/stages/ingest.py",
             "curator/review/corrections.py",
@@ -524,8 +523,8 @@ def init_project(root: Path, data: str = "data", force: bool = False) -> list[st
         with atomic_path(ignore) as tmp:
             tmp.write_text(text)
         written.append(".gitignore")
-    if not (root / CORRECTIONS).exists():  # never replaced: it holds people's answers
-        with atomic_path(root / CORRECTIONS) as tmp:
+    if not (root / artifacts.CORRECTIONS).exists():  # never replaced: it holds people's answers
+        with atomic_path(root / artifacts.CORRECTIONS) as tmp:
             tmp.write_text(",".join(artifacts.CORRECTION_COLUMNS) + "\n")
-        written.append(CORRECTIONS)
+        written.append(artifacts.CORRECTIONS)
     return written

@@ -23,6 +23,7 @@ in val), are flagged; twins within one split are found too.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -560,6 +561,18 @@ def _flags(twins: Twins) -> pd.DataFrame:
         )
     rows += _conflict_flags(members, twins.conflicts)
     return make_flags(rows)
+
+
+_CLUSTER_LISTING = re.compile(r"\(cluster [^:]+: (.*)\)$")
+
+
+def cluster_members(detail: str) -> set[str]:
+    """The paths a conflict finding's detail lists (as _conflict_flags writes it): what the
+    review queue records as the twins a reviewer saw."""
+    listing = _CLUSTER_LISTING.search(detail)
+    if listing is None:
+        return set()
+    return {item.rsplit(": ", 1)[0] for item in listing[1].split("; ")}
 
 
 def _conflict_flags(members: pd.DataFrame, conflicts: dict[str, set]) -> list[dict]:

@@ -24,11 +24,12 @@ model or a new kind of signal brings it back.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+
+from curator.checks.duplicates import cluster_members
 
 # label signal -> the evidence it comes from
 SIGNAL_SOURCE = {
@@ -50,15 +51,13 @@ COLUMNS = [
     "reasons",
     "evidence",
 ]
-_CLUSTER = re.compile(r"\(cluster [^:]+: (.*)\)$")
 
 
 def evidence_tokens(issue: str, path: str, detail: str, model: str) -> set[str]:
     """What one signal rests on, as tokens: see the module's docstring."""
     if issue == "label_issue":
         return {f"label_issue@{model}"}
-    if issue == "duplicate_label_conflict" and (cluster := _CLUSTER.search(detail)):
-        members = {item.rsplit(": ", 1)[0] for item in cluster[1].split("; ")}
+    if issue == "duplicate_label_conflict" and (members := cluster_members(detail)):
         return {f"twin:{p}" for p in sorted(members - {path})}
     return {SIGNAL_SOURCE.get(issue, issue)}  # the votes: one body of evidence
 

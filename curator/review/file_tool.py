@@ -119,13 +119,10 @@ def read_sheet(path: Path) -> pd.DataFrame:
     return sheet
 
 
-def answered(sheet: pd.DataFrame) -> pd.DataFrame:
-    return sheet[sheet["verdict"].str.strip() != ""]
-
-
-def answers(path: Path, sheet: pd.DataFrame, classes: set[str]) -> corrections.Answers:
+def answers(path: Path, classes: set[str]) -> corrections.Answers:
     """The answered rows of a tasks file as corrections rows, indexed by their line."""
-    done = answered(sheet)
+    sheet = read_sheet(path)
+    done = sheet[sheet["verdict"].str.strip() != ""]
     stamp = datetime.fromtimestamp(Path(path).stat().st_mtime, UTC)
     rows = pd.DataFrame(
         {

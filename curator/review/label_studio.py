@@ -67,13 +67,16 @@ class Client:
                 f"cannot reach Label Studio at {self.url} ({type(exc).__name__}); start it "
                 "(`curator review serve`) or fix --url. Nothing was changed."
             ) from exc
-        if check and response.status_code == 401:
+        return self._checked(response, method, path) if check else response
+
+    def _checked(self, response: requests.Response, method: str, path: str) -> requests.Response:
+        if response.status_code == 401:
             raise LabelStudioError(
                 f"Label Studio at {self.url} refused the API key (401); copy your personal "
                 "access token from Account & Settings and pass it with --api-key or "
                 "CURATOR_LABEL_STUDIO_API_KEY."
             )
-        if check and not response.ok:
+        if not response.ok:
             raise LabelStudioError(
                 f"Label Studio at {self.url}: {method} {path} answered {response.status_code} "
                 f"({response.text[:200]})"
@@ -104,19 +107,14 @@ class Client:
         return [int(t) for t in self._call("POST", path, json=tasks).json()["task_ids"]]
 
     def export(self, project: int) -> list[dict[str, Any]]:
-        response = self._call(
-            "GET",
-            f"/api/projects/{project}/export?exportType=JSON&download_all_tasks=true",
-            check=False,
-        )
+        path = f"/api/projects/{project}/export?exportType=JSON&download_all_tasks=true"
+        response = self._call("GET", path, check=False)
         if response.status_code == 404:
             raise LabelStudioError(
                 f"project {project} is not on Label Studio at {self.url} (deleted?): its "
                 "answers cannot be pulled; push the images again."
             )
-        if not response.ok:
-            self._call("GET", f"/api/projects/{project}")  # raises the clear error
-        return response.json()
+        return self._checked(response, "GET", path).json()
 
     def users(self) -> dict[int, str]:
         return {
@@ -126,18 +124,19 @@ class Client:
 
     def annotate(self, task: int, label: str) -> None:
         """Submit ``label`` for ``task`` as the key's user (what a reviewer's click does)."""
-        result = [
-            {
-                "from_name": FROM_NAME,
-                "to_name": "image",
-                "type": "choices",
-                "value": {"choices": [label]},
-            }
-        ]
-        self._call("POST", f"/api/tasks/{task}/annotations", json={"result": result})
+        self._call("POST", f"/api/tasks/{task}/annotations", json={"result": _choice(label)})
 
-    def delete_task(self, task: int) -> None:
-        self._call("DELETE", f"/api/tasks/{task}")
+
+def _choice(label: str) -> list[dict[str, Any]]:
+    """A labelling result choosing ``label``: an answer, or the suggestion pre-selected."""
+    return [
+        {
+            "from_name": FROM_NAME,
+            "to_name": "image",
+            "type": "choices",
+            "value": {"choices": [label]},
+        }
+    ]
 
 
 @dataclass
@@ -147,11 +146,10 @@ class Record:
     url: str
     project: int
     tasks: dict[int, dict[str, str]] = field(default_factory=dict)  # task id -> pushed facts
-    tool: str = "label-studio"
 
     def write(self, out: Path) -> None:
         doc = {
-            "tool": self.tool,
+            "tool": "label-studio",  # says what the file is to whoever opens it
             "url": self.url,
             "project": self.project,
             "tasks": {str(k): v for k, v in self.tasks.items()},
@@ -167,7 +165,6 @@ class Record:
                 doc["url"],
                 int(doc["project"]),
                 {int(k): v for k, v in doc["tasks"].items()},
-                doc["tool"],
             )
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(
@@ -185,14 +182,12 @@ def push(
     classes: list[str],
     title: str,
     image_url: str | None,
-    local_root: str | None,
+    local_root: str,
 ) -> Record:
     """Create a project and import ``tasks`` (file_tool.tasks' table): images served from the
     server's local files under ``local_root``, or at ``image_url``/path."""
     project = client.create_project(title, classes)
     if image_url is None:
-        if local_root is None:
-            raise DataError("say where the server finds the images: --image-url URL_PREFIX")
         # served as `serve` sets it up: the document root is the data folder's parent (Label
         # Studio refuses storage at the root itself)
         client.add_local_storage(project, local_root)
@@ -210,14 +205,7 @@ def push(
                 {
                     "model_version": "curator: suggested label",
                     "score": None if pd.isna(score) else float(score),
-                    "result": [
-                        {
-                            "from_name": FROM_NAME,
-                            "to_name": "image",
-                            "type": "choices",
-                            "value": {"choices": [row["suggested_label"]]},
-                        }
-                    ],
+                    "result": _choice(row["suggested_label"]),
                 }
             ]
         payload.append(task)

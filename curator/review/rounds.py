@@ -228,7 +228,7 @@ def pull(
         client = label_studio.Client(record.url, api_key or _local_key(record.url))
         got = label_studio.answers(client, record, str(answers_file), classes)
     else:
-        got = file_tool.answers(answers_file, file_tool.read_sheet(answers_file), classes)
+        got = file_tool.answers(answers_file, classes)
     table = got.table
     now = current_ids(data_root, table["path"])
     keep = (now == table["sample_id"]).fillna(False).astype(bool)
