@@ -54,6 +54,7 @@ def rebuild_queue(audits: Path) -> pd.DataFrame:
         audits / artifacts.REVIEW_QUEUE,
         audits / artifacts.summary("label_quality"),
         audits / artifacts.MANIFEST,
+        audits / artifacts.ANNOTATIONS,
     )
     return pd.read_parquet(audits / artifacts.REVIEW_QUEUE)
 

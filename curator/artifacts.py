@@ -52,6 +52,10 @@ CORRECTION_COLUMNS = (
     "evidence",
     "reasons",
 )
+REVIEWER_PREFIX = "reviewer:"  # a reviewer's answer as a vote in annotations.parquet
+# evidence token 'votes:<n>': vote signals resting on n annotators' votes (reviewers' own votes
+# not counted: a reviewer's answer is not new evidence against itself)
+VOTES_EVIDENCE = "votes:"
 # Every issue name a check may emit: they become FiftyOne tags and saved views, so the set is
 # closed (make_flags refuses others) and a tag curator did not make is never touched.
 ISSUE_NAMES = frozenset(

@@ -625,22 +625,30 @@ def export(data_dir: Path, params_path: Path | None, view_name: str, fmt: str, o
     help="manifest.parquet: images people already relabelled or confirmed stay out of the "
     "queue until new evidence appears.",
 )
+@click.option(
+    "--annotations",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="annotations.parquet: more annotators' votes on a reviewed image are new evidence "
+    "(a reviewer's own answer is not).",
+)
 def issues(
     findings: tuple[Path, ...],
     out: Path,
     review_queue: Path | None,
     label_evidence: Path | None,
     manifest: Path | None,
+    annotations: Path | None,
 ) -> None:
     """Union the findings tables of every stage into one issues table.
 
     Example: curator issues audits/findings/ingest.parquet audits/findings/balance.parquet
     --review-queue audits/review_queue.parquet --label-evidence audits/label_quality.json
-    --manifest audits/manifest.parquet
+    --manifest audits/manifest.parquet --annotations audits/annotations.parquet
     """
     from curator.stages import issues as stage
 
-    table = stage.run(findings, out, review_queue, label_evidence, manifest)
+    table = stage.run(findings, out, review_queue, label_evidence, manifest, annotations)
     click.echo(f"issues: {len(table)} findings from {len(findings)} stage(s) -> {out}")
 
 

@@ -267,9 +267,18 @@ STAGES: tuple[Stage, ...] = (  # in an order that runs each stage after its inpu
         + " ".join(_FINDINGS)
         + f" --out {_a(artifacts.ISSUES)} --review-queue {_a(artifacts.REVIEW_QUEUE)}"
         + f" --label-evidence {_a(artifacts.summary('label_quality'))}"
-        + f" --manifest {_a(artifacts.MANIFEST)}",
-        (*_FINDINGS, _a(artifacts.summary("label_quality")), _a(artifacts.MANIFEST)),
-        ("curator/checks/review_queue.py", "curator/stages/issues.py"),
+        + f" --manifest {_a(artifacts.MANIFEST)} --annotations {_a(artifacts.ANNOTATIONS)}",
+        (
+            *_FINDINGS,
+            _a(artifacts.summary("label_quality")),
+            _a(artifacts.MANIFEST),
+            _a(artifacts.ANNOTATIONS),
+        ),
+        (
+            "curator/checks/review_queue.py",
+            "curator/stages/issues.py",
+            "curator/review/corrections.py",
+        ),
         (),
         (Out(_a(artifacts.ISSUES)), Out(_a(artifacts.REVIEW_QUEUE))),
     ),

@@ -146,6 +146,7 @@ def run_stage(name: str, params, data: Path, audits: Path):
             audits / artifacts.REVIEW_QUEUE,
             audits / artifacts.summary("label_quality"),
             audits / artifacts.MANIFEST,
+            audits / artifacts.ANNOTATIONS,
         ),
         "evaluate": lambda: evaluate.run(params, audits),
         "errors": lambda: errors.run(params, data, audits),

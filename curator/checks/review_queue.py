@@ -15,11 +15,12 @@ orders the images it flags after those with a probability from another source; s
 no priority, and ``priority_is_probability`` says which rows have one.
 
 Each row's ``evidence`` names what sent it here, in tokens a later audit can compare: the
-source (``votes``: which vote signal fires shifts as votes come in), the model for the model's
-signal (``label_issue@<where the probabilities came from>``), each twin for a twin conflict
-(``twin:<path>``). An image a person already relabelled
-or confirmed is left out while its evidence is all evidence that person saw; a new twin, a new
-model or a new kind of signal brings it back.
+annotators' votes for a vote signal (``votes:<n>``, n votes: which vote signal fires shifts as
+votes come in, and a reviewer's own answer, itself a vote, is not counted), the model for the
+model's signal (``label_issue@<where the probabilities came from>``), each twin for a twin
+conflict (``twin:<path>``). An image a person already relabelled or confirmed is left out while
+its evidence is all evidence that person saw (a task shows the votes' consensus, so a reviewer
+saw the votes there were); a new twin, a new model or more votes bring it back.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from curator.artifacts import VOTES_EVIDENCE
 from curator.checks.duplicates import cluster_members
 
 # label signal -> the evidence it comes from
@@ -53,13 +55,33 @@ COLUMNS = [
 ]
 
 
-def evidence_tokens(issue: str, path: str, detail: str, model: str) -> set[str]:
+def evidence_tokens(issue: str, path: str, detail: str, model: str, votes: int) -> set[str]:
     """What one signal rests on, as tokens: see the module's docstring."""
     if issue == "label_issue":
         return {f"label_issue@{model}"}
     if issue == "duplicate_label_conflict" and (members := cluster_members(detail)):
         return {f"twin:{p}" for p in sorted(members - {path})}
-    return {SIGNAL_SOURCE.get(issue, issue)}  # the votes: one body of evidence
+    if SIGNAL_SOURCE.get(issue) == "votes":  # the votes: one body of evidence
+        return {f"{VOTES_EVIDENCE}{votes}"}
+    return {SIGNAL_SOURCE.get(issue, issue)}
+
+
+def is_new_evidence(now: set[str], seen: set[str]) -> bool:
+    """Whether tokens ``now`` hold anything a reviewer who saw ``seen`` did not: votes count
+    as seen when no more of them are there than the reviewer saw (``votes`` alone, from
+    corrections written before votes were counted, covers any number)."""
+    if "votes" in seen:
+        seen_votes = float("inf")
+    else:
+        counts = [int(t.removeprefix(VOTES_EVIDENCE)) for t in seen if t.startswith(VOTES_EVIDENCE)]
+        seen_votes = max(counts, default=-1)
+    for token in now - seen:
+        if (
+            not token.startswith(VOTES_EVIDENCE)
+            or int(token.removeprefix(VOTES_EVIDENCE)) > seen_votes
+        ):
+            return True
+    return False
 
 
 def build_review_queue(
@@ -67,16 +89,19 @@ def build_review_queue(
     model_is_probability: bool = True,
     model: str = "model",
     reviewed: Mapping[str, str] | None = None,
+    votes: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """One row per image with at least one relabel signal, ranked by combined priority (then,
     when the model's scores are an order and not probabilities, by that order). ``model``
     names where the model's probabilities came from; ``reviewed`` maps each image a person
-    relabelled or confirmed to the ';'-joined evidence tokens they saw."""
+    relabelled or confirmed to the ';'-joined evidence tokens they saw; ``votes``: how many
+    annotators (not reviewers) voted on each image."""
     signals = issues[issues["issue"].isin(RELABEL_SIGNALS)]
     if signals.empty:
         return pd.DataFrame(columns=COLUMNS)
+    votes = votes or {}
     tokens = [
-        evidence_tokens(i, p, d, model)
+        evidence_tokens(i, p, d, model, votes.get(p, 0))
         for i, p, d in zip(signals["issue"], signals["path"], signals["detail"], strict=True)
     ]
     evidence = (
@@ -85,7 +110,7 @@ def build_review_queue(
         .agg(lambda sets: set().union(*sets))
     )
     seen = {path: set(t.split(";")) for path, t in (reviewed or {}).items()}
-    new = [path for path, now in evidence.items() if not now <= seen.get(path, set())]
+    new = [path for path, now in evidence.items() if is_new_evidence(now, seen.get(path, set()))]
     signals = signals[signals["path"].isin(new)]
     if signals.empty:
         return pd.DataFrame(columns=COLUMNS)

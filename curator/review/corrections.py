@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from curator import artifacts
 from curator.artifacts import CORRECTION_COLUMNS
 from curator.errors import DataError
 from curator.io.sources import read_table
@@ -36,7 +37,6 @@ VERDICTS = ("relabel", "confirmed")
 DRAWN = ("queue", "random", "paths", "")  # empty: an answer written by hand
 # one answer: the same reviewer's answer to the same task at the same time is the same answer
 KEY = ("sample_id", "reviewer", "task", "reviewed_at")
-REVIEWER_PREFIX = "reviewer:"  # reviewers' votes in the annotations table
 MAX_LISTED = 5  # problems named in one error message
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -239,7 +239,7 @@ def apply(
         {
             "sample_id": counted["sample_id"],
             "path": counted["path"],
-            "annotator": REVIEWER_PREFIX + counted["reviewer"],
+            "annotator": artifacts.REVIEWER_PREFIX + counted["reviewer"],
             "label": counted["outcome"],
         }
     )
@@ -253,6 +253,18 @@ def apply(
         | {"n_answers_counted": len(counted)}
         | errors_left.estimate(counted, manifest.set_index("path")["review"], level),
     )
+
+
+def annotator_votes(annotations: pd.DataFrame) -> pd.Series:
+    """path -> how many annotators voted on it (reviewers' answers not counted)."""
+    given = annotations[
+        ~annotations["annotator"].astype(str).str.startswith(artifacts.REVIEWER_PREFIX)
+    ]
+    return given.groupby("path").size()
+
+
+def votes_token(n: int) -> str:
+    return f"{artifacts.VOTES_EVIDENCE}{int(n)}"
 
 
 def _counts(manifest: pd.DataFrame) -> dict[str, int]:

@@ -168,7 +168,7 @@ def push(
         )
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
     table = file_tool.tasks(
-        rows,
+        _with_votes(rows, _optional(audits / artifacts.ANNOTATIONS)),
         manifest,
         _optional(audits / artifacts.LABEL_ISSUES),
         _optional(audits / artifacts.CONSENSUS),
@@ -189,6 +189,22 @@ def push(
     )
     record.write(out)
     return Pushed(out, len(table), record.project)
+
+
+def _with_votes(rows: pd.DataFrame, annotations: pd.DataFrame | None) -> pd.DataFrame:
+    """Each task's evidence names the annotators' votes it shows (their consensus): those
+    votes, seen by the reviewer, do not send the image back to the queue later."""
+    votes = {} if annotations is None else corrections.annotator_votes(annotations).to_dict()
+    evidence = [
+        ";".join(
+            sorted(
+                {t for t in str(e).split(";") if t and not t.startswith(artifacts.VOTES_EVIDENCE)}
+                | {corrections.votes_token(votes.get(p, 0))}
+            )
+        )
+        for p, e in zip(rows["path"], rows["evidence"].fillna(""), strict=True)
+    ]
+    return rows.assign(evidence=evidence)
 
 
 @dataclass

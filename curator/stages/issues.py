@@ -16,6 +16,7 @@ from curator.checks.base import empty_flags
 from curator.checks.review_queue import build_review_queue
 from curator.errors import DataError
 from curator.io.tables import outputs_committed_together, read_json, read_parquet, write_parquet
+from curator.review import corrections
 
 
 @outputs_committed_together()
@@ -25,11 +26,13 @@ def run(
     review_queue: Path | None = None,
     label_evidence: Path | None = None,
     manifest: Path | None = None,
+    annotations: Path | None = None,
 ) -> pd.DataFrame:
     """Write the union of ``findings`` to ``out`` and, if asked, the relabel review queue;
     ``label_evidence`` (label_quality.json) says whether the model's label scores are
     probabilities (its evidence check passed) or only an order, and which model gave them;
-    ``manifest`` says which images people already relabelled or confirmed, on what evidence."""
+    ``manifest`` says which images people already relabelled or confirmed, on what evidence;
+    ``annotations`` how many annotators voted on each (more votes are new evidence)."""
     tables = []
     for path in findings:
         df = read_parquet(Path(path), "dvc repro")
@@ -54,9 +57,14 @@ def run(
             summary is None or bool(summary.get("evidence", {}).get("supported", False)),
             (summary or {}).get("pred_probs_source", "model"),
             _reviewed(manifest),
+            None if annotations is None else _votes(annotations),
         )
         write_parquet(queue, review_queue)
     return issues
+
+
+def _votes(annotations: Path) -> dict[str, int]:
+    return corrections.annotator_votes(read_parquet(annotations, "curator ingest")).to_dict()
 
 
 def _reviewed(manifest: Path | None) -> dict[str, str]:

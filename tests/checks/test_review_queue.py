@@ -103,3 +103,30 @@ def test_a_reviewed_image_stays_out_until_new_evidence_appears():
     grown = issues.assign(detail=issues["detail"].str.replace(seen, seen + "; z.png: 5"))
     requeued = build_review_queue(grown, model="cnn", reviewed=reviewed).set_index("path")
     assert requeued.loc["x.png", "evidence"] == "label_issue@cnn;twin:y.png;twin:z.png"
+
+
+def test_a_reviewers_own_vote_is_not_new_evidence_but_more_annotators_are():
+    """x.png had 3 annotators' votes when its task (showing their consensus) was confirmed;
+    the reviewer's answer, a fourth vote, now makes the votes disagree. That is the reviewer's
+    own answer, not new evidence: x.png stays out. A fourth annotator's vote brings it back."""
+    issues = pd.DataFrame(
+        [
+            ("a", "x.png", "label_issue", 0.6, "cleanlab"),
+            ("a", "x.png", "low_agreement", 0.55, "votes disagree"),
+            ("b", "w.png", "low_agreement", 0.7, "votes disagree"),
+        ],
+        columns=["sample_id", "path", "issue", "score", "detail"],
+    )
+    reviewed = {"x.png": "label_issue@cnn;votes:3"}
+    same = build_review_queue(issues, model="cnn", reviewed=reviewed, votes={"x.png": 3})
+    assert same["path"].tolist() == ["w.png"]
+    assert same.loc[0, "evidence"] == "votes:0"
+    more = build_review_queue(issues, model="cnn", reviewed=reviewed, votes={"x.png": 4})
+    assert more.set_index("path").loc["x.png", "evidence"] == "label_issue@cnn;votes:4"
+    # an answer recorded before votes were counted saw the votes, however many
+    legacy = {"x.png": "label_issue@cnn;votes"}
+    kept = build_review_queue(issues, model="cnn", reviewed=legacy, votes={"x.png": 9})
+    assert kept["path"].tolist() == ["w.png"]
+    # a review on the model's evidence alone that saw no votes: the first votes are new
+    alone = {"x.png": "label_issue@cnn"}
+    assert "x.png" in build_review_queue(issues, model="cnn", reviewed=alone)["path"].tolist()

@@ -14,10 +14,9 @@ from click.testing import CliRunner
 from curator import artifacts
 from curator.cli import cli
 from curator.errors import DataError
-from curator.pipeline import CHECK_STAGES
 from curator.review import corrections, file_tool, rounds
-from curator.stages import ingest, issues
-from tests.conftest import tree_digest
+from curator.stages import ingest
+from tests.conftest import run_stage, tree_digest
 
 
 def answer_as_the_truth_says(tasks: Path, flips: dict[str, str], reviewer: str) -> None:
@@ -31,13 +30,8 @@ def answer_as_the_truth_says(tasks: Path, flips: dict[str, str], reviewer: str) 
 
 
 def requeue(audits: Path) -> pd.DataFrame:
-    issues.run(
-        [audits / artifacts.findings(s) for s in CHECK_STAGES],
-        audits / artifacts.ISSUES,
-        audits / artifacts.REVIEW_QUEUE,
-        audits / artifacts.summary("label_quality"),
-        audits / artifacts.MANIFEST,
-    )
+    """The issues stage as dvc.yaml runs it (it reads no params and no data)."""
+    run_stage("issues", None, Path(), audits)
     return pd.read_parquet(audits / artifacts.REVIEW_QUEUE)
 
 
@@ -104,6 +98,27 @@ def test_a_round_relabels_the_planted_errors_and_keeps_reviewed_images_out_of_th
     queue_after = requeue(audits)  # the same evidence as before: no reviewed image returns
     assert not set(queue_after["path"]) & set(sheet["path"])
     assert len(queue_after) == len(queue) - 20
+    # the reviewer's answers are votes now (annotator "reviewer:ann"); say they make the
+    # votes on a reviewed image disagree: that is the reviewer's own answer, not new evidence
+    reviewed = sheet["path"].iloc[0]
+    found = audits / artifacts.findings("agreement")
+    flags = pd.read_parquet(found)
+    row = {
+        "sample_id": after.loc[reviewed, "sample_id"],
+        "path": reviewed,
+        "issue": "low_agreement",
+        "score": 0.6,
+        "detail": "votes disagree",
+    }
+    pd.concat([flags, pd.DataFrame([row])]).to_parquet(found, index=False)
+    votes = pd.read_parquet(audits / artifacts.ANNOTATIONS)
+    assert (votes["annotator"] == "reviewer:ann").sum() == 20
+    assert reviewed not in set(requeue(audits)["path"])
+    # another annotator's vote is new evidence
+    extra = votes[votes["path"] == reviewed].iloc[[0]].assign(annotator="late-annotator")
+    pd.concat([votes, extra]).to_parquet(audits / artifacts.ANNOTATIONS, index=False)
+    back = requeue(audits).set_index("path")
+    assert back.loc[reviewed, "evidence"].endswith("votes:4")
 
 
 def test_the_cli_round_and_bad_answers(audited_demo, demo_data, audits, tmp_path):
@@ -163,13 +178,20 @@ def test_an_image_changed_since_the_push_is_set_aside_with_its_task(demo_data, a
     ]
 
 
-def test_push_by_paths_refuses_a_path_not_in_the_data(audits):
+def test_push_by_paths_refuses_a_path_not_in_the_data(audits, tmp_path):
     queue = pd.read_parquet(audits / artifacts.REVIEW_QUEUE)
     manifest = pd.read_parquet(audits / artifacts.MANIFEST)
     calm = manifest.loc[~manifest["path"].isin(queue["path"]), "path"].iloc[0]
     rows = rounds.select(audits, None, [calm, queue["path"].iloc[0]])
     assert rows["path"].tolist() == [calm, queue["path"].iloc[0]]
     assert rows["reasons"].iloc[0] == "asked for by path"
+    # the task shows the annotators' consensus: the votes it saw are in its evidence
+    sheet = tmp_path / "by-path.csv"
+    rounds.push(audits, "data", sheet, rows, force=False)
+    votes = pd.read_parquet(audits / artifacts.ANNOTATIONS)["path"].value_counts()
+    evidence = pd.read_csv(sheet, dtype=str, keep_default_na=False)["evidence"]
+    assert evidence.iloc[0] == f"votes:{votes.get(calm, 0)}"
+    assert evidence.iloc[1].endswith(f";votes:{votes.get(queue['path'].iloc[0], 0)}")
     with pytest.raises(DataError, match=r"not in the audited data, e\.g\. 'images/nope\.png'"):
         rounds.select(audits, None, ["images/nope.png"])
 
