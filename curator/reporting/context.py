@@ -81,7 +81,8 @@ def dataset_context(
     exact = exact.sort_values(["cross_split", "path_a"], ascending=[False, True])
     label_issues = read_parquet(audits / artifacts.LABEL_ISSUES, "curator label-quality")
     label_issues = label_issues[label_issues["is_label_issue"]].sort_values("label_quality")
-    queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues").head(r.thumbnails)
+    full_queue = read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues")
+    queue = full_queue.head(r.thumbnails)
     issues = read_parquet(audits / artifacts.ISSUES, "curator issues")
     manifest = read_parquet(audits / artifacts.MANIFEST, "curator ingest")
     corrected = (
@@ -149,6 +150,7 @@ def dataset_context(
         ],
         "n_label_issue_rows": len(label_issues),
         "queue": [row | {"thumb": thumb(row["path"])} for row in queue.to_dict("records")],
+        "queue_length": len(full_queue),
         "corrected": [
             row | {"thumb": thumb(row["path"])}
             for row in corrected.head(r.thumbnails)[["path", "label", "original_label"]].to_dict(

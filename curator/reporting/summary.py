@@ -11,7 +11,7 @@ from typing import Any
 
 from curator import artifacts
 from curator.evaluation.shift import shifted_properties
-from curator.io.tables import read_json
+from curator.io.tables import read_json, read_parquet
 from curator.reporting.numbers import SOURCES
 from curator.reporting.triage import triage
 
@@ -236,6 +236,7 @@ def render_summary(audits_dir: Path, files: bool = False) -> str:
     for heading, name, command, describe in DIGEST:
         if (audits / name).exists():
             lines.append(f"  {heading}: {describe(read_json(audits / name, command))}")
+    lines += _short_queue(audits, ingest)
     pages = sorted((audits.parent / "reports").glob("*.html"))
     lines.append("")
     if pages:
@@ -254,6 +255,21 @@ def render_summary(audits_dir: Path, files: bool = False) -> str:
     else:
         lines.append("Every output file: curator summary --files")
     return "\n".join(lines)
+
+
+def _short_queue(audits: Path, ingest: dict[str, Any]) -> list[str]:
+    """The band's rate is per ``next`` images of the queue: when the re-ranked queue holds
+    fewer, say so, or 'would fix about 74 in 100' reads as 74 fixes still to be had."""
+    band = ingest.get("corrections", {}).get("next_queue_band", {})
+    if not band.get("measured") or not (audits / artifacts.REVIEW_QUEUE).exists():
+        return []
+    left = len(read_parquet(audits / artifacts.REVIEW_QUEUE, "curator issues", ["path"]))
+    if left >= band["next"]:
+        return []
+    return [
+        f"  Review queue: now {left} image(s), fewer than the {band['next']} that rate is per: "
+        f"at most {left} more fix(es) can come from it"
+    ]
 
 
 def load_present(audits: Path) -> dict[str, Any]:

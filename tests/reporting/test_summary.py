@@ -1,4 +1,7 @@
 import json
+import shutil
+
+import pandas as pd
 
 from curator import artifacts
 from curator.reporting.summary import describe_agreement, describe_duplicates, render_summary
@@ -113,3 +116,49 @@ def test_triage_orders_leaks_before_labels_before_fairness_before_conditions():
         ["leakage", "test", "leaked_from_train"],
     )
     assert triage({}) == []
+
+
+def test_a_queue_shorter_than_the_bands_rate_is_said_to_be(audited_demo, demo_data, tmp_path):
+    """After a round the re-ranked queue may hold fewer images than the band's rate is per
+    ('would fix about 37 in 50'), which must not stand alone then (summary and audit page)."""
+    from curator.stages import report
+
+    params, source, _ = audited_demo
+    audits = tmp_path / "audits"
+    shutil.copytree(source, audits)
+    ingest = json.loads((audits / artifacts.INGEST_SUMMARY).read_text())
+    band = {
+        "measured": True,
+        "round": "round-1.csv",
+        "n": 68,
+        "wrong": 50,
+        "next": 50,
+        "share_wrong_ci": [0.62, 0.83],
+        "would_fix": 36.8,
+        "would_fix_ci": [31.1, 41.4],
+        "per_band": [[50, 68]],
+    }
+    ingest["corrections"] = ingest.get("corrections", {}) | {
+        "n_answers": 68,
+        "n_relabelled": 50,
+        "n_confirmed": 18,
+        "n_conflict": 0,
+        "n_stale": 0,
+        "file": "corrections.csv",
+        "next_queue_band": band,
+        "level": 0.95,
+    }
+    (audits / artifacts.INGEST_SUMMARY).write_text(json.dumps(ingest))
+    queue = pd.read_parquet(audits / artifacts.REVIEW_QUEUE)
+    assert len(queue) >= 50
+    assert "Review queue: now" not in render_summary(audits)
+    queue.head(2).to_parquet(audits / artifacts.REVIEW_QUEUE, index=False)
+    text = render_summary(audits)
+    assert "would fix about 37 in 50" in text
+    assert (
+        "  Review queue: now 2 image(s), fewer than the 50 that rate is per: at most 2 more "
+        "fix(es) can come from it" in text.splitlines()
+    )
+    report.run(params, demo_data[0], audits, tmp_path / "reports")
+    page = (tmp_path / "reports" / "dataset_audit.html").read_text()
+    assert "<strong>The queue now holds only 2 image(s)</strong>" in page
