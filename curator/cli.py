@@ -17,7 +17,7 @@ from curator.errors import CuratorError
 
 EXIT_CODES = """Exit codes: 0 ok; 1 aborted; 2 usage error; 3 other curator error;
 4 bad params; 5 bad data; 6 a required earlier output is missing; 7 an output cannot be
-written (disk full, read-only folder)."""
+written (disk full, read-only folder); 8 a `curator diff --fail-on` rule broke."""
 
 
 class CuratorGroup(click.Group):
@@ -663,6 +663,81 @@ def summary(audits_dir: Path, files: bool) -> None:
     from curator.reporting.summary import render_summary
 
     click.echo(render_summary(audits_dir, files))
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b", default="audits")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The git + DVC repository whose revisions A and B name.",
+)
+@click.option(
+    "--audits",
+    "audits_name",
+    default="audits",
+    show_default=True,
+    help="The audits folder inside the repository (or inside a folder given as A or B).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the page for reviewers here.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write every number, for machines, here.",
+)
+@click.option(
+    "--fail-on",
+    "rules",
+    multiple=True,
+    help="Exit with code 8 if B breaks this rule (repeatable): new-leaks, accuracy-drop, "
+    "worst-group, or new:<issue> (e.g. new:label_issue).",
+)
+def diff(
+    a: str,
+    b: str,
+    repo: Path,
+    audits_name: str,
+    html_path: Path | None,
+    json_path: Path | None,
+    rules: tuple[str, ...],
+) -> None:
+    """Compare two audits: data (added, removed, changed, relabelled), findings (resolved,
+    new, persisting per kind) and the model on the test images both evaluated, with paired
+    bootstrap intervals and McNemar's test. A and B are audits folders, git revisions or DVC
+    experiment names; B defaults to the workspace's audits folder.
+
+    Example: curator diff HEAD --html review/diff.html --fail-on new-leaks --fail-on accuracy-drop
+    """
+    from curator.errors import RuleBroken
+    from curator.io.tables import atomic_path, write_json
+    from curator.review import diff as compare
+    from curator.review.snapshots import open_audit
+
+    compare.validate_rules(rules)
+    result = compare.compare(open_audit(a, repo, audits_name), open_audit(b, repo, audits_name))
+    broken = compare.check_rules(result, rules)
+    result["rules"] = {"checked": list(rules), "broken": broken}
+    if json_path is not None:
+        write_json(result, json_path)
+    if html_path is not None:
+        from curator.reporting.diff_page import page
+
+        with atomic_path(html_path) as tmp:
+            tmp.write_text(page(result), encoding="utf-8")
+    click.echo(compare.text(result))
+    if broken:
+        raise RuleBroken("diff: --fail-on: " + "; ".join(broken))
 
 
 @cli.group()

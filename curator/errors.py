@@ -35,3 +35,9 @@ class OutputError(CuratorError):
     """An output cannot be written: the disk is full, the folder read-only or not ours."""
 
     exit_code = 7
+
+
+class RuleBroken(CuratorError):
+    """A ``curator diff --fail-on`` rule broke: the exit code a CI job gates on."""
+
+    exit_code = 8

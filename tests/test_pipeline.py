@@ -198,8 +198,16 @@ def run_review_round(project: Path, installed: Path) -> None:
                 assert (project / artifacts.CORRECTIONS).read_bytes() == written
             continue
         if command[0] == "curator":
-            command = [str(installed / "curator"), *command[1:], "--data", "images-v1"]
-        subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+            data = ["--data", "images-v1"] if command[1] == "review" else []
+            command = [str(installed / "curator"), *command[1:], *data]
+        done = subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+        if command[1] == "diff":  # the round against the last commit: README step 9's diff
+            said = done.stdout.decode()
+            assert "0 added, 0 removed, 0 with changed bytes" in said, said
+            assert "1 relabelled (1 by review)" in said, said
+            assert "label_issue" in said and "Model, on the " in said, said
+            page = project / command[command.index("--html") + 1]
+            assert "McNemar" in page.read_text()
         if command[1:3] == ["review", "push"]:
             answered = answer_first_task(project / "review" / "round-1.csv")
         if command[1:3] == ["review", "pull"]:
@@ -246,3 +254,19 @@ def run_experiment_recipe(project: Path, installed: Path) -> None:
     assert changed == {("balanced", "0"), ("none", "64")}, out
     assert all(float(r["accuracy"]) > 0.5 for r in experiments)
     assert body["workspace"]["train.hidden"] == "0"  # the workspace was left alone
+    # an experiment is a revision `curator diff` reads (through DVC's cache)
+    name, row = next((n, r) for n, r in body.items() if "[" in n)
+    exp = name[name.index("[") + 1 : name.index("]")]
+    said = subprocess.run(
+        [str(installed / "curator"), "diff", "HEAD", exp, "--json", "exp-diff.json"],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert f"B = {exp} (commit " in said and "0 relabelled" in said, said
+    compared = json.loads((project / "exp-diff.json").read_text())
+    (project / "exp-diff.json").unlink()
+    assert compared["model"]["reported_accuracy"][1] == pytest.approx(
+        float(row["accuracy"]), abs=1e-3
+    )

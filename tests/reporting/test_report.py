@@ -190,38 +190,43 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def assert_renders(page: Path, shot: Path) -> None:
+    """``page`` loads in headless Chromium with no console line (errors, CSP violations:
+    blocked requests) and shows something (screenshot, 1280 x 2400, to ``shot``)."""
+    with tempfile.TemporaryDirectory() as profile:
+        done = subprocess.run(
+            [
+                chromium(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--user-data-dir={profile}",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1280,2400",
+                f"--screenshot={shot}",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
+    assert console == [], console
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.shape == (2400, 1280)
+    assert pixels.std() > 20  # text, tables and figures, not a blank page
+
+
 @pytest.mark.skipif(chromium() is None, reason="chromium is not installed (.ci/run installs it)")
 def test_pages_render_in_headless_chromium_without_errors(reports, tmp_path):
     _, _, out, _ = reports
     for page in ("model_card.html", "dataset_audit.html"):
-        shot = tmp_path / f"{page}.png"
-        with tempfile.TemporaryDirectory() as profile:
-            done = subprocess.run(
-                [
-                    chromium(),
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    f"--user-data-dir={profile}",
-                    "--enable-logging=stderr",
-                    "--v=0",
-                    "--window-size=1280,2400",
-                    f"--screenshot={shot}",
-                    (out / page).as_uri(),
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-        console = [line for line in done.stderr.splitlines() if "CONSOLE" in line]
-        assert console == [], console  # errors, CSP violations (blocked requests) land here
-        pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
-        assert pixels.shape == (2400, 1280)
-        assert pixels.std() > 20  # text, tables and figures, not a blank page
+        assert_renders(out / page, tmp_path / f"{page}.png")
 
 
 def test_no_groups_to_evaluate_still_gives_a_card(audited_demo, demo_data, tmp_path):
