@@ -557,6 +557,12 @@ def app(
         f"{', visualization ' + r.visualization if r.visualization else ''}"
     )
     click.echo(f"app: dataset {r.dataset!r}: " + (what if r.changed else "already up to date"))
+    if r.kept_under_review:
+        click.echo(
+            f"app: ground_truth left as reviewers set it on {r.kept_under_review} sample(s) "
+            "under review (tag review:<round>): `curator review pull --answers "
+            "review/<round>.json`, then `dvc repro`, makes it the audit's label."
+        )
     if launch:
         session = fo_app.launch(params, r.dataset, port)
         click.echo(f"app: open {session.url} (Ctrl-C to stop)")
@@ -768,18 +774,19 @@ api_key_option = click.option(
 @data_option
 @click.option(
     "--tool",
-    type=click.Choice(["file", "label-studio"]),
+    type=click.Choice(["file", "label-studio", "app"]),
     default="file",
     show_default=True,
     help="Where reviewers answer: file = a CSV they edit; label-studio = a project on a "
-    "Label Studio server (--url, or the one `curator review serve` started).",
+    "Label Studio server (--url, or the one `curator review serve` started); app = a saved "
+    "view of the audit's FiftyOne dataset (`curator app`).",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     required=True,
-    help="The tasks file (review/round-1.csv) or, for Label Studio, the push record "
-    "(review/round-1.json) that pull reads.",
+    help="The tasks file (review/round-1.csv) or, for Label Studio and the app, the push "
+    "record (review/round-1.json) that pull reads.",
 )
 @click.option("--top", type=click.IntRange(min=1), default=None, help="The queue's first N.")
 @click.option(
@@ -810,6 +817,7 @@ api_key_option = click.option(
     "[default: the server's local files, as `curator review serve` sets up].",
 )
 @click.option("--force", is_flag=True, help="Replace an existing --out.")
+@params_option
 def review_push(
     audits_dir: Path,
     data_dir: Path,
@@ -823,20 +831,33 @@ def review_push(
     api_key: str | None,
     image_url: str | None,
     force: bool,
+    params_path: Path | None,
 ) -> None:
     """Send review tasks: each image with its given label, the model's suggestion, the
     annotators' consensus, why it was flagged and its twins.
 
     Example: curator review push --out review/round-1.csv --top 500 (or, to Label Studio:
-    --tool label-studio --out review/round-1.json)
+    --tool label-studio --out review/round-1.json; to the FiftyOne app: --tool app --out
+    review/round-1.json)
     """
     from curator.review import rounds
 
     paths = None if paths_file is None else rounds.read_paths(paths_file, str(data_dir))
     rows = rounds.select(audits_dir, top, paths, random_n, seed)
     server = rounds.server(url, api_key, image_url) if tool == "label-studio" else None
-    pushed = rounds.push(audits_dir, str(data_dir), out, rows, force, server)
-    if server is None:
+    dataset = None
+    if tool == "app":
+        from curator.app.session import dataset_name
+
+        dataset = dataset_name(_load(params_path), Path(data_dir))
+    pushed = rounds.push(audits_dir, str(data_dir), out, rows, force, server, dataset)
+    if dataset is not None:
+        what = (
+            f"In the FiftyOne app (`curator app`), dataset {dataset!r}, saved view 'review: "
+            f"{out.stem}': tag each sample 'confirmed', or give its class (edit ground_truth, "
+            f"or tag 'relabel:<class>'); then `curator review pull --answers {pushed.out}`."
+        )
+    elif server is None:
         what = (
             "Reviewers fill verdict (relabel or confirmed), new_label and reviewer; then "
             f"`curator review pull --answers {pushed.out}`."
@@ -869,12 +890,19 @@ def review_push(
     help="The corrections file the ingest stage applies (appended to, never rewritten).",
 )
 @api_key_option
+@click.option(
+    "--reviewer",
+    default=None,
+    help="Who answered in the FiftyOne app (it has no accounts) [default: your login name]; "
+    "files and Label Studio name their reviewers themselves.",
+)
 def review_pull(
     audits_dir: Path,
     data_dir: Path,
     answers_file: Path,
     corrections_file: Path,
     api_key: str | None,
+    reviewer: str | None,
 ) -> None:
     """Add reviewers' answers to the corrections file; answers already there are skipped.
 
@@ -882,7 +910,9 @@ def review_pull(
     """
     from curator.review import rounds
 
-    pulled = rounds.pull(audits_dir, str(data_dir), answers_file, corrections_file, api_key)
+    pulled = rounds.pull(
+        audits_dir, str(data_dir), answers_file, corrections_file, api_key, reviewer
+    )
     for line in pulled.set_aside:
         click.secho(f"set aside: {line}", err=True, fg="yellow")
     click.echo(

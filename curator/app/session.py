@@ -15,6 +15,7 @@ from curator.errors import ConfigError
 from curator.io.fiftyone_dataset import SyncReport, import_fiftyone, load_or_create, sync
 from curator.io.tables import read_json
 from curator.params import Params
+from curator.reporting.summary import describe_review
 from curator.stages import load_embeddings
 
 EXPORT_FORMATS = ("fiftyone", "classification-tree", "csv")
@@ -33,13 +34,15 @@ def build(params: Params, data_dir: Path, audits_dir: Path) -> SyncReport:
     evaluation = (
         read_json(evaluation_file, "curator evaluate") if evaluation_file.exists() else None
     )
+    ingest = read_json(audits / artifacts.INGEST_SUMMARY, "curator ingest")
+    review = describe_review(ingest) if ingest.get("corrections", {}).get("n_answers") else None
     embeddings = None
     if params.app.visualization != "none" and (audits / artifacts.EMBED_VECTORS).exists():
         embeddings = load_embeddings(audits)
     return sync(
         dataset_name(params, data_dir),
         table,
-        saved_views(table, evaluation),
+        saved_views(table, evaluation, review),
         embeddings,
         params.app.visualization,
         params.app.seed,

@@ -17,8 +17,12 @@ CLUSTERS_VIEW = "duplicate clusters"
 CLUSTERS_FLAT_VIEW = "duplicate clusters, surest first"
 
 
-def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple[str, Callable]]:
-    """name -> (description, dataset -> view)."""
+def saved_views(
+    table: pd.DataFrame, evaluation: dict | None, review: str | None = None
+) -> dict[str, tuple[str, Callable]]:
+    """name -> (description, dataset -> view). ``review``: what the review rounds so far say
+    (labels corrected, wrong labels left, what the queue's next images would fix), which the
+    review queue's description carries into the app."""
     F = import_fiftyone().ViewField
 
     views: dict[str, tuple[str, Callable]] = {}
@@ -45,7 +49,8 @@ def saved_views(table: pd.DataFrame, evaluation: dict | None) -> dict[str, tuple
         )
     if "review_rank" in table and table["review_rank"].notna().any():
         views[REVIEW_QUEUE_VIEW] = (
-            "images to relabel, highest priority first",
+            "images to relabel, highest priority first"
+            + (f"; reviews: {review}" if review else ""),
             lambda ds: ds.exists("review_rank").sort_by("review_rank"),
         )
     if evaluation:

@@ -23,6 +23,7 @@ from curator import artifacts
 
 BRAIN_KEY = "curator_embeddings"
 VIEW_PREFIX = "curator:"  # saved-view descriptions start with this, so stale ones can be found
+REVIEW_TAG_PREFIX = "review:"  # samples pushed for review in the app (review/app_tool.py)
 HEATMAPS = ("saliency",)  # (grid, grid) arrays shown as fo.Heatmap overlays
 CLASSIFICATIONS = {
     "ground_truth": ("ground_truth", None),
@@ -44,6 +45,7 @@ class SyncReport:
     views_saved: list[str] = field(default_factory=list)
     views_deleted: list[str] = field(default_factory=list)
     visualization: str | None = None
+    kept_under_review: int = 0  # ground_truth a reviewer changed in the app, not overwritten
 
     @property
     def changed(self) -> bool:
@@ -119,9 +121,17 @@ def sync(
         _sync_field(dataset, column, rows[column], current_fps, report)
     for column in [c for c in HEATMAPS if c in rows.columns]:
         _sync_heatmap(dataset, column, rows[column], current_fps, report)
+    under_review = {
+        fp
+        for fp, tags in zip(current_fps, dataset.values("tags"), strict=True)
+        if any(t.startswith(REVIEW_TAG_PREFIX) for t in tags)
+    }
     for fo_field, (label_col, conf_col) in CLASSIFICATIONS.items():
         if label_col in rows.columns:
-            _sync_classification(dataset, fo_field, rows, label_col, conf_col, current_fps, report)
+            keep = under_review if fo_field == "ground_truth" else set()
+            _sync_classification(
+                dataset, fo_field, rows, label_col, conf_col, current_fps, keep, report
+            )
     _sync_tags(dataset, rows["tags"], current_fps, report)
     missing = dataset.exists("metadata", False).match({"readable": True})
     n_missing = len(missing)
@@ -148,7 +158,9 @@ def _sync_field(dataset, column: str, desired: pd.Series, fps: list[str], report
         report.fields[column] = len(changed)
 
 
-def _sync_classification(dataset, name, rows, label_col, conf_col, fps, report) -> None:
+def _sync_classification(dataset, name, rows, label_col, conf_col, fps, keep, report) -> None:
+    """Write the label (and confidence) that differ, except on samples in ``keep`` (under
+    review in the app: a reviewer's edit waits there to be pulled)."""
     fo = import_fiftyone()
 
     have_label = (
@@ -168,6 +180,9 @@ def _sync_classification(dataset, name, rows, label_col, conf_col, fps, report) 
         if have_label.get(fp) == label and have_conf.get(fp) == conf:
             continue
         if label is None and fp not in have_label:
+            continue
+        if fp in keep:
+            report.kept_under_review += 1
             continue
         changed[fp] = (
             None if label is None else fo.Classification(label=str(label), confidence=conf)

@@ -131,10 +131,27 @@ def read(path: Path, classes: Collection[str]) -> pd.DataFrame:
 
 def merge(existing: pd.DataFrame, answers: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
     """(existing + the answers it does not hold yet, number added, number already there):
-    pulling the same answers twice adds nothing; earlier rows are never changed or reordered."""
+    pulling the same answers twice adds nothing, nor does an answer that repeats the latest
+    one its reviewer gave the same task (a tool may report it again with a newer time);
+    earlier rows are never changed or reordered."""
     have = set(existing[list(KEY)].itertuples(index=False, name=None))
-    keys = answers[list(KEY)].itertuples(index=False, name=None)
-    new = answers[[k not in have for k in keys]].drop_duplicates(list(KEY))
+    task = ["sample_id", "reviewer", "task"]
+    when = pd.to_datetime(existing["reviewed_at"], utc=True, format="ISO8601")
+    latest = existing.assign(when=when).sort_values("when", kind="stable").groupby(task).tail(1)
+    said = {
+        (*k, v, n)
+        for *k, v, n in latest[[*task, "verdict", "new_label"]].itertuples(index=False, name=None)
+    }
+    known = [
+        key in have or (*key[:3], verdict, new) in said
+        for key, verdict, new in zip(
+            answers[list(KEY)].itertuples(index=False, name=None),
+            answers["verdict"],
+            answers["new_label"],
+            strict=True,
+        )
+    ]
+    new = answers[[not k for k in known]].drop_duplicates(list(KEY))
     merged = pd.concat([existing, new], ignore_index=True)[list(COLUMNS)]
     return merged, len(new), len(answers) - len(new)
 

@@ -8,7 +8,9 @@ answer about bytes that have since changed is set aside, not applied to a differ
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from curator import artifacts
 from curator.errors import DataError
 from curator.io.tables import read_parquet
 from curator.io.uris import join_uri, read_uri
-from curator.review import corrections, errors_left, file_tool, label_studio
+from curator.review import app_tool, corrections, errors_left, file_tool, label_studio
 
 
 def _optional(path: Path) -> pd.DataFrame | None:
@@ -157,10 +159,11 @@ def push(
     rows: pd.DataFrame,
     force: bool,
     server: Server | None = None,
+    app_dataset: str | None = None,
 ) -> Pushed:
-    """Send ``rows`` to reviewers: a tasks file at ``out``, or a Label Studio project whose
-    push record is ``out``. An existing ``out`` (maybe half answered) is replaced only with
-    ``force``."""
+    """Send ``rows`` to reviewers: a tasks file at ``out``, or a Label Studio project
+    (``server``) or the FiftyOne dataset ``app_dataset`` whose push record is ``out``. An
+    existing ``out`` (maybe half answered) is replaced only with ``force``."""
     if out.exists() and not force:
         raise DataError(
             f"{out} already exists and may hold answers: pull it first "
@@ -175,6 +178,8 @@ def push(
         _optional(audits / artifacts.DUPLICATES),
         str(data_root),
     )
+    if app_dataset is not None:
+        return Pushed(out, app_tool.push(table, app_dataset, str(data_root), out))
     if server is None:
         file_tool.write_tasks(table, out)
         return Pushed(out, len(table))
@@ -234,12 +239,18 @@ def pull(
     answers_file: Path,
     corrections_file: Path,
     api_key: str | None = None,
+    reviewer: str | None = None,
 ) -> Pulled:
-    """Add the answers behind ``answers_file`` (a tasks file, or a Label Studio push record)
-    to ``corrections_file`` (atomically; answers already there are not added again). Answers
-    about bytes that are no longer the file's are set aside, one line each."""
+    """Add the answers behind ``answers_file`` (a tasks file, or a Label Studio or app push
+    record) to ``corrections_file`` (atomically; answers already there are not added again).
+    Answers about bytes that are no longer the file's are set aside, one line each. ``reviewer``
+    names who answered in the app (it has no accounts)."""
     classes = set(classes_of(read_parquet(audits / artifacts.MANIFEST, "curator ingest")))
-    if answers_file.suffix == ".json":
+    tool = _record_tool(answers_file)
+    if tool == app_tool.TOOL:
+        record = json.loads(answers_file.read_text())
+        got = app_tool.answers(record, str(answers_file), classes, reviewer or getpass.getuser())
+    elif tool is not None:
         record = label_studio.Record.read(answers_file)
         client = label_studio.Client(record.url, api_key or _local_key(record.url))
         got = label_studio.answers(client, record, str(answers_file), classes)
@@ -259,6 +270,19 @@ def pull(
     if added:
         corrections.write(merged, corrections_file)
     return Pulled(corrections_file, added, already, got.n_open, set_aside)
+
+
+def _record_tool(path: Path) -> str | None:
+    """The tool a push record names (None: a tasks file a reviewer edited)."""
+    if path.suffix != ".json":
+        return None
+    try:
+        return str(json.loads(path.read_text()).get("tool", "label-studio"))
+    except (OSError, ValueError, AttributeError) as exc:
+        raise DataError(
+            f"{path}: not a push record curator wrote ({type(exc).__name__}: {exc}); pull the "
+            "file `curator review push` wrote."
+        ) from exc
 
 
 LOCAL_STATE = Path(".curator/label-studio")  # `curator review serve` keeps its server here

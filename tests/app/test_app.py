@@ -264,3 +264,145 @@ def test_export_hands_a_flagged_subset_to_annotators(built, demo_data, env):
     exported = [p for p in out.rglob("*") if p.is_file()]
     assert len(exported) == state["views"][view]
     assert {p.parent.name for p in exported} <= set(state["values"]["ground_truth.label"])
+
+
+# Run in a fresh interpreter: a reviewer's answers in the app, saved as the app saves them (an
+# edited ground_truth from the Annotate tab, or a sample tag).
+ANSWER = """
+import json, sys
+import fiftyone as fo
+ds = fo.load_dataset(sys.argv[1])
+for filepath, (kind, value) in json.loads(sys.argv[2]).items():
+    sample = ds.match({"filepath": filepath}).first()
+    if kind == "label":
+        sample["ground_truth"] = fo.Classification(label=value)
+    elif kind == "tag":
+        sample.tags.append(value)
+    else:
+        sample.tags.remove(value)
+    sample.save()
+"""
+
+
+def test_a_review_round_in_the_app(built, demo_data, env):
+    """Push the queue's top 4 to the app, answer there as a reviewer would (a class edited, a
+    tag 'confirmed', a tag 'relabel:<class>', a bare 'mislabeled'), refresh the app (the edit
+    is kept), pull, pull again; then answers that contradict or name no class are refused."""
+    work, params_file, _, _ = built
+    root = demo_data[0].resolve()
+    record = work / "review" / "round-1.json"
+    corrections_file = work / "corrections.csv"
+    review = [str(BIN / "curator"), "review"]
+    where = ["--audits", str(work / "audits"), "--data", str(demo_data[0])]
+    said = run(
+        [
+            *review,
+            "push",
+            *where,
+            "--tool",
+            "app",
+            "--params",
+            str(params_file),
+            "--top",
+            "4",
+            "--out",
+            str(record),
+        ],
+        env,
+        work,
+    )
+    assert "saved view 'review: round-1'" in said
+    pushed = json.loads(record.read_text())
+    assert pushed["tool"] == "app" and len(pushed["tasks"]) == 4
+    tasks = [pushed["tasks"][str(k)] for k in range(1, 5)]
+    classes = sorted(
+        {str(c) for c in pd.read_parquet(work / "audits" / artifacts.MANIFEST)["label"]}
+    )
+    other = [next(c for c in classes if c != t["given_label"]) for t in tasks]
+    answers = {
+        str(root / tasks[0]["path"]): ("label", other[0]),
+        str(root / tasks[1]["path"]): ("tag", "confirmed"),
+        str(root / tasks[2]["path"]): ("tag", f"relabel:{other[2]}"),
+        str(root / tasks[3]["path"]): ("tag", "mislabeled"),
+    }
+    run([sys.executable, "-c", ANSWER, DATASET, json.dumps(answers)], env, work)
+    refreshed = app(params_file, demo_data[0], work / "audits", env)
+    assert "ground_truth left as reviewers set it on 1 sample(s) under review" in refreshed
+    state = dump(env, work)
+    values = state["values"]
+    assert (
+        values["ground_truth.label"][values["filepath"].index(str(root / tasks[0]["path"]))]
+        == other[0]
+    )
+    assert state["views"]["review: round-1"] == 4
+
+    pull = [
+        *review,
+        "pull",
+        *where,
+        "--answers",
+        str(record),
+        "--corrections",
+        str(corrections_file),
+        "--reviewer",
+        "alice",
+    ]
+    out = run(pull, env, work)
+    assert "3 answer(s) added" in out and "1 task(s) not answered yet" in out
+    rows = pd.read_csv(corrections_file, dtype=str, keep_default_na=False)
+    assert rows[["path", "verdict", "new_label", "reviewer"]].values.tolist() == [
+        [tasks[0]["path"], "relabel", other[0], "alice"],
+        [tasks[1]["path"], "confirmed", "", "alice"],
+        [tasks[2]["path"], "relabel", other[2], "alice"],
+    ]
+    assert rows["task"].tolist() == ["round-1.json#1", "round-1.json#2", "round-1.json#3"]
+    assert (rows["sample_id"] == [t["sample_id"] for t in tasks[:3]]).all()
+    written = corrections_file.read_bytes()
+    again = run(pull, env, work)
+    assert "0 answer(s) added" in again and corrections_file.read_bytes() == written
+
+    # both ways at once, and a class the data does not have: refused, nothing applied
+    both = {str(root / tasks[1]["path"]): ("tag", f"relabel:{other[1]}")}
+    run([sys.executable, "-c", ANSWER, DATASET, json.dumps(both)], env, work)
+    refused = subprocess.run(pull, env=env, cwd=work, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    assert f"task 2 ({tasks[1]['path']}): answered both ways in the app" in refused.stderr
+    assert corrections_file.read_bytes() == written
+    fixed = {
+        str(root / tasks[1]["path"]): ("untag", f"relabel:{other[1]}"),
+        str(root / tasks[3]["path"]): ("tag", "relabel:zebra"),
+    }
+    run([sys.executable, "-c", ANSWER, DATASET, json.dumps(fixed)], env, work)
+    refused = subprocess.run(pull, env=env, cwd=work, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    assert "'zebra' is not a class of this dataset" in refused.stderr, refused.stderr
+    assert corrections_file.read_bytes() == written
+
+
+def test_the_review_queue_view_carries_what_the_rounds_estimate():
+    from curator.app.views import REVIEW_QUEUE_VIEW, saved_views
+    from curator.reporting.summary import describe_review
+
+    ingest = {
+        "corrections": {
+            "n_answers": 168,
+            "n_relabelled": 50,
+            "n_confirmed": 118,
+            "n_conflict": 0,
+            "n_stale": 0,
+            "file": "corrections.csv",
+            "errors_left": {
+                "measured": True,
+                "round": "round-1.json",
+                "pool": 348,
+                "n_sample": 100,
+                "wrong_in_sample": 0,
+                "left_ci": [0.0, 8.6],
+            },
+        }
+    }
+    table = pd.DataFrame({"tags": [[], []], "review_rank": [1.0, None]})
+    description, _ = saved_views(table, None, describe_review(ingest))[REVIEW_QUEUE_VIEW]
+    assert description.startswith("images to relabel, highest priority first; reviews: 50 ")
+    assert "at most about 9 wrong labels left among the 348" in description
+    assert saved_views(table, None)[REVIEW_QUEUE_VIEW][0].endswith("first")

@@ -92,6 +92,15 @@ def test_merging_the_same_answers_twice_adds_them_once_and_keeps_the_order():
     again, added, already = corrections.merge(merged, later)
     assert (added, already) == (1, 1)
     assert again["path"].tolist() == ["a.png", "b.png", "c.png"]
+    # the same answer reported again with a newer time (the app's samples change when the
+    # audit is re-synced) adds nothing; a changed mind is a new answer
+    repeated = answer("a.png", A, "cat", "relabel", "dog", at="2026-12-08T09:00:00Z")
+    changed = answer("b.png", B, "cat", "relabel", "dog", at="2026-12-08T09:00:00Z")
+    last, added, already = corrections.merge(again, table(repeated, changed))
+    assert (added, already) == (1, 1)
+    assert last.iloc[-1][["path", "verdict"]].tolist() == ["b.png", "relabel"]
+    back = answer("b.png", B, "cat", "confirmed", at="2026-12-09T09:00:00Z")
+    assert corrections.merge(last, table(back))[1] == 1  # back to the first answer: news too
 
 
 def test_applying_relabels_confirms_and_keeps_the_given_label_beside_it():
