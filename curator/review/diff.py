@@ -289,7 +289,12 @@ def check_rules(result: dict[str, Any], rules: tuple[str, ...]) -> list[str]:
         else:
             for name, entry in model["groupings"].items():
                 gap = entry.get("worst", {}).get("gap")
-                if gap and gap["change_ci"][0] is not None and gap["change_ci"][0] > 0:
+                if gap and gap["change_ci"][0] is None:
+                    broken.append(
+                        f"worst-group: {name}: cannot be checked: the gap's change has no "
+                        "interval (B's evaluate.n_bootstrap is 0)"
+                    )
+                elif gap and gap["change_ci"][0] > 0:
                     broken.append(
                         f"worst-group: {name}: gap {gap['a']:.3f} -> {gap['b']:.3f} "
                         f"(change {_interval(gap['change_ci'])})"

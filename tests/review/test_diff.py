@@ -195,3 +195,24 @@ def test_bad_input_is_one_line(audited_demo, tmp_path, monkeypatch):
     shutil.copytree(audits, tmp_path / "copy", ignore=shutil.ignore_patterns("issues.parquet"))
     out = run_diff(tmp_path / "copy", audits)
     assert out.exit_code == 6 and "has no issues.parquet" in out.output
+
+
+def test_the_worst_group_rule_reads_the_adjusted_interval_of_the_gap():
+    from curator.review.diff import check_rules
+
+    def result(lo, hi):
+        gap = {"a": 0.10, "b": 0.25, "change": 0.15, "change_ci": [lo, hi]}
+        return {
+            "ci_level": 0.95,
+            "findings": {"by_kind": {}},
+            "model": {"compared": True, "groupings": {"site": {"worst": {"gap": gap}}}},
+        }
+
+    assert check_rules(result(0.02, 0.3), ("worst-group",)) == [
+        "worst-group: site: gap 0.100 -> 0.250 (change +0.020 to +0.300)"
+    ]
+    assert check_rules(result(-0.01, 0.3), ("worst-group",)) == []  # not clearly wider
+    assert check_rules(result(None, None), ("worst-group",)) == [  # a gate fails closed
+        "worst-group: site: cannot be checked: the gap's change has no interval (B's "
+        "evaluate.n_bootstrap is 0)"
+    ]
