@@ -138,8 +138,12 @@ def model_changes(a: Audit, b: Audit, level: float, n_boot: int, seed: int) -> d
         which = " and ".join(x.name for x in (a, b) if x.evaluation is None)
         return {"compared": False, "why": f"{which} evaluated no model (run `dvc repro`)"}
     classes = [str(c) for c in b.evaluation["classes"]]
-    pa, pb = (_evaluated(x) for x in (a, b))
-    both = pa.merge(pb, on=["path", "sample_id"], suffixes=("_a", "_b"))
+    key = ["path", "sample_id"]
+    pa, pb = (
+        _evaluated(x).rename(columns=lambda c, s=side: c if c in key else f"{c}{s}")
+        for x, side in ((a, "_a"), (b, "_b"))
+    )
+    both = pa.merge(pb, on=key)  # every other column suffixed, also one only a side has
     base = {
         "n_evaluated": [len(pa), len(pb)],
         "n_common": len(both),

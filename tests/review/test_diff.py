@@ -216,3 +216,28 @@ def test_the_worst_group_rule_reads_the_adjusted_interval_of_the_gap():
         "worst-group: site: cannot be checked: the gap's change has no interval (B's "
         "evaluate.n_bootstrap is 0)"
     ]
+
+
+def test_a_class_the_earlier_model_did_not_know_counts_against_it(audited_demo, audits, tmp_path):
+    """A's model predates class '9': its probabilities lack the column; B's images of '9' are
+    scored as A's mistakes, not dropped (and not a crash)."""
+    _, original, _ = audited_demo
+    evaluation = json.loads((audits / artifacts.EVALUATION).read_text())
+    last = evaluation["classes"][-1]
+    evaluation["classes"] = evaluation["classes"][:-1]
+    (audits / artifacts.EVALUATION).write_text(json.dumps(evaluation))
+    preds = pd.read_parquet(audits / artifacts.PREDICTIONS).drop(columns=f"p_{last}")
+    preds.to_parquet(audits / artifacts.PREDICTIONS, index=False)
+    out = run_diff(audits, original, "--json", tmp_path / "d.json")
+    assert out.exit_code == 0, out.output
+    model = json.loads((tmp_path / "d.json").read_text())["model"]
+    assert model["classes_missing_in_a"] == [last]
+    b = pd.read_parquet(original / artifacts.PREDICTIONS)
+    b = b[b["path"].isin(pd.read_parquet(original / artifacts.EVALUATED_GROUPS)["path"])]
+    known = json.loads((original / artifacts.EVALUATION).read_text())["classes"]
+    probs = b[[f"p_{c}" for c in known[:-1]]].to_numpy()
+    right_a = np.asarray(known[:-1])[probs.argmax(1)] == b["label"].astype(str).to_numpy()
+    assert model["metrics"]["accuracy"]["a"] == pytest.approx(right_a.mean())
+    right_b = b["predicted"].astype(str).to_numpy() == b["label"].astype(str).to_numpy()
+    assert model["metrics"]["accuracy"]["b"] == pytest.approx(right_b.mean())  # B keeps its '9'
+    assert (b["label"].astype(str) == last).any()  # the class is there to be missed
