@@ -236,7 +236,8 @@ def render_summary(audits_dir: Path, files: bool = False) -> str:
     for heading, name, command, describe in DIGEST:
         if (audits / name).exists():
             lines.append(f"  {heading}: {describe(read_json(audits / name, command))}")
-    lines += _short_queue(audits, ingest)
+            if describe is describe_review:
+                lines += _short_queue(audits, ingest)
     pages = sorted((audits.parent / "reports").glob("*.html"))
     lines.append("")
     if pages:
