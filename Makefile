@@ -30,8 +30,10 @@ audit: setup
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dvc repro
 	$(BIN)/curator summary --audits audits
 
+# Test files run on up to four worker processes (each file on one worker: its module fixtures,
+# a FiftyOne database or a built dataset, are made once); the longest file sets the floor.
 test: setup lint labelstudio
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .
