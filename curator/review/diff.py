@@ -2,7 +2,7 @@
 and whether the model got better, with paired intervals on the images both evaluated.
 
 What `curator diff A B` prints (text), writes (JSON, and the HTML page reporting renders from
-it) and gates CI on (``broken_rules``). The model comparison scores both audits' predictions
+it) and gates CI on (``check_rules``). The model comparison scores both audits' predictions
 against B's labels on the test images the two share byte for byte: a relabelled test image
 would otherwise count as a model change, and a changed test set as an improvement.
 """
