@@ -39,9 +39,13 @@ def _dataset(name: str):
     return fo.load_dataset(name)
 
 
-def push(tasks: pd.DataFrame, dataset_name: str, data_root: str, out: Path) -> int:
-    """Tag the tasks' samples ``review:<out's stem>``, save them as view ``review: <stem>``
-    and write the push record ``out`` (what pull reads). Returns the number of tasks."""
+def push(
+    tasks: pd.DataFrame, dataset_name: str, data_root: str, out: Path, classes: list[str]
+) -> int:
+    """Tag the tasks' samples ``review:<out's stem>``, save them as view ``review: <stem>``,
+    give ``ground_truth`` a label schema listing ``classes`` (the Annotate tab then offers them
+    in a dropdown) and write the push record ``out`` (what pull reads). Returns the number of
+    tasks."""
     dataset = _dataset(dataset_name)
     root = Path(data_root).resolve()
     filepaths = [str(root / p) for p in tasks["path"]]
@@ -58,10 +62,14 @@ def push(tasks: pd.DataFrame, dataset_name: str, data_root: str, out: Path) -> i
     dataset.save_view(
         f"review: {out.stem}",
         dataset.match_tags(tag),
-        description=f"review round {out.stem} (curator review push --tool app); answer each "
-        f"sample: tag '{CONFIRMED}', or edit ground_truth / tag '{RELABEL}<class>'",
+        description=f"review {out.stem} (curator review push --tool app): tag each sample "
+        f"'{CONFIRMED}', or give its class: edit ground_truth, or tag '{RELABEL}<class>'",
         overwrite=True,
     )
+    schema = dataset.generate_label_schemas(fields="ground_truth", scan_samples=False)
+    schema.update(component="dropdown", classes=list(classes))
+    dataset.set_label_schemas(dataset.label_schemas | {"ground_truth": schema})
+    dataset.active_label_schemas = sorted({*dataset.active_label_schemas, "ground_truth"})
     facts = tasks[list(PUSHED)].fillna("").astype(str)
     doc = {
         "tool": TOOL,  # says what the file is to whoever opens it

@@ -179,7 +179,8 @@ def push(
         str(data_root),
     )
     if app_dataset is not None:
-        return Pushed(out, app_tool.push(table, app_dataset, str(data_root), out))
+        n = app_tool.push(table, app_dataset, str(data_root), out, classes_of(manifest))
+        return Pushed(out, n)
     if server is None:
         file_tool.write_tasks(table, out)
         return Pushed(out, len(table))

@@ -335,6 +335,14 @@ def test_a_review_round_in_the_app(built, demo_data, env):
         == other[0]
     )
     assert state["views"]["review: round-1"] == 4
+    schema = (
+        "import fiftyone as fo, sys, json; ds = fo.load_dataset(sys.argv[1]); "
+        "print(json.dumps([ds.active_label_schemas, ds.label_schemas['ground_truth']['classes']]))"
+    )
+    active, offered = json.loads(
+        run([sys.executable, "-c", schema, DATASET], env, work).splitlines()[-1]
+    )
+    assert "ground_truth" in active and offered == classes  # the Annotate tab's dropdown
 
     pull = [
         *review,
