@@ -56,6 +56,12 @@ REVIEWER_PREFIX = "reviewer:"  # a reviewer's answer as a vote in annotations.pa
 # evidence token 'votes:<n>': vote signals resting on n annotators' votes (reviewers' own votes
 # not counted: a reviewer's answer is not new evidence against itself)
 VOTES_EVIDENCE = "votes:"
+
+
+def votes_token(n: int) -> str:
+    return f"{VOTES_EVIDENCE}{int(n)}"
+
+
 # Every issue name a check may emit: they become FiftyOne tags and saved views, so the set is
 # closed (make_flags refuses others) and a tag curator did not make is never touched.
 ISSUE_NAMES = frozenset(

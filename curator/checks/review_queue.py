@@ -30,7 +30,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from curator.artifacts import VOTES_EVIDENCE
+from curator.artifacts import VOTES_EVIDENCE, votes_token
 from curator.checks.duplicates import cluster_members
 
 # label signal -> the evidence it comes from
@@ -62,7 +62,7 @@ def evidence_tokens(issue: str, path: str, detail: str, model: str, votes: int) 
     if issue == "duplicate_label_conflict" and (members := cluster_members(detail)):
         return {f"twin:{p}" for p in sorted(members - {path})}
     if SIGNAL_SOURCE.get(issue) == "votes":  # the votes: one body of evidence
-        return {f"{VOTES_EVIDENCE}{votes}"}
+        return {votes_token(votes)}
     return {SIGNAL_SOURCE.get(issue, issue)}
 
 

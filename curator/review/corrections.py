@@ -280,10 +280,6 @@ def annotator_votes(annotations: pd.DataFrame) -> pd.Series:
     return given.groupby("path").size()
 
 
-def votes_token(n: int) -> str:
-    return f"{artifacts.VOTES_EVIDENCE}{int(n)}"
-
-
 def _counts(manifest: pd.DataFrame) -> dict[str, int]:
     review = manifest["review"]
     return {

@@ -205,7 +205,7 @@ def _with_votes(rows: pd.DataFrame, annotations: pd.DataFrame | None) -> pd.Data
         ";".join(
             sorted(
                 {t for t in str(e).split(";") if t and not t.startswith(artifacts.VOTES_EVIDENCE)}
-                | {corrections.votes_token(votes.get(p, 0))}
+                | {artifacts.votes_token(votes.get(p, 0))}
             )
         )
         for p, e in zip(rows["path"], rows["evidence"].fillna(""), strict=True)
