@@ -445,6 +445,38 @@ class ReportParams:
 
 
 @dataclass(frozen=True)
+class DetectionParams:
+    """Box annotations of a detection dataset and the box findings' thresholds (paths relative
+    to the data folder). ``annotations`` maps each split to its COCO JSON file, its YOLO labels
+    folder (images in ``images_dir/<split>``) or its VOC list of image ids (XML files in
+    ``voc_annotations_dir``, images in ``images_dir``)."""
+
+    format: Literal["none", "coco", "yolo", "voc"] = "none"
+    annotations: dict[str, str] = field(default_factory=dict)
+    images_dir: str = "images"
+    classes: str | None = None  # YOLO: the classes file (one name a line, or data.yaml names)
+    voc_annotations_dir: str = "Annotations"
+    outlier_z: float = 3.5  # a box's log aspect / log relative area this many robust SDs out
+    same_object_iou: float = 0.75  # two boxes this much overlapped are drawn on one object
+    max_empty_share: float = 0.02  # images without boxes are findings while this rare
+
+    def __post_init__(self) -> None:
+        _require(
+            self.format == "none" or len(self.annotations) > 0,
+            "detection.annotations",
+            "must map at least one split to its annotations when detection.format is set",
+        )
+        _require(
+            self.format != "yolo" or self.classes is not None,
+            "detection.classes",
+            "is required for YOLO (the file naming the class of each index)",
+        )
+        _require(self.outlier_z > 0, "detection.outlier_z", "must be > 0")
+        _require(0 < self.same_object_iou <= 1, "detection.same_object_iou", "must be in (0, 1]")
+        _require(0 <= self.max_empty_share < 1, "detection.max_empty_share", "must be in [0, 1)")
+
+
+@dataclass(frozen=True)
 class AppParams:
     """The FiftyOne dataset `curator app` builds, and where the app is served."""
 
@@ -475,6 +507,7 @@ class Params:
     errors: ErrorsParams = field(default_factory=ErrorsParams)
     report: ReportParams = field(default_factory=ReportParams)
     app: AppParams = field(default_factory=AppParams)
+    detection: DetectionParams = field(default_factory=DetectionParams)
 
 
 _YAML_BOOLEANS = {False: ("off", "no", "false", "n"), True: ("on", "yes", "true", "y")}
@@ -500,6 +533,13 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             value = spelt[0] if len(spelt) == 1 else value
         _require(value in choices, key, f"must be one of {list(choices)}, got {value!r}")
         return value
+    if origin is dict:
+        key_hint, value_hint = typing.get_args(hint)
+        _require(isinstance(value, dict), key, f"must be a mapping, got {value!r}")
+        return {
+            _coerce(k, key_hint, key): _coerce(v, value_hint, f"{key}.{k}")
+            for k, v in value.items()
+        }
     if origin is tuple:
         (item_hint, _) = typing.get_args(hint)
         _require(isinstance(value, list | tuple), key, f"must be a list, got {value!r}")
