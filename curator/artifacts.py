@@ -36,6 +36,18 @@ PREDICTIONS = "predictions.parquet"
 # image conditions (checks/properties.py), in the order reports list them
 CONDITION_ISSUES = ("dark", "overexposed", "blurry", "low_information", "odd_size")
 
+BOX_ISSUES = (  # detection datasets (checks/boxes.py)
+    "box_outside_image",
+    "box_degenerate",
+    "box_extreme_aspect",
+    "box_tiny",
+    "box_duplicate",
+    "box_class_overlap",
+    "image_without_boxes",
+)
+BOXES = "boxes.parquet"  # one row per box (io/boxes.py BOX_COLUMNS)
+BOX_FINDINGS = "box_findings.parquet"  # one row per flagged box, naming the box
+
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
 # reviewers' answers, beside the data (not in audits/: they are an input, versioned by the user)
 CORRECTIONS = "corrections.csv"
@@ -80,6 +92,7 @@ ISSUE_NAMES = frozenset(
         "review_conflict",
         "stale_correction",
         *CONDITION_ISSUES,
+        *BOX_ISSUES,
     }
 )
 

@@ -265,6 +265,28 @@ def balance(audits_dir: Path, params_path: Path) -> None:
     click.echo(f"balance: {describe_balance(stage.run(_load(params_path), audits_dir))}")
 
 
+@cli.command()
+@data_option
+@audits_option
+@params_option
+def boxes(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
+    """A detection dataset's boxes (COCO, YOLO or VOC; params detection:) in one table, and the
+    findings the boxes show: past the border, degenerate, odd shape or size for their class,
+    drawn twice, two classes on one object, images without boxes.
+
+    Example: curator boxes --data data --audits audits
+    """
+    from curator import artifacts
+    from curator.stages import boxes as stage
+
+    s = stage.run(_load(params_path), data_dir, audits_dir)
+    found = ", ".join(f"{n} {issue}" for issue, n in s["by_issue"].items()) or "nothing flagged"
+    click.echo(
+        f"boxes: {s['n_boxes']} boxes of {len(s['classes'])} classes on {s['n_images']} images "
+        f"({s['format']}); {found} -> {audits_dir}/{artifacts.BOX_FINDINGS}"
+    )
+
+
 @cli.command("hash")
 @data_option
 @audits_option

@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from curator.artifacts import CONDITION_ISSUES, ISSUE_COLUMNS
-from curator.checks import agreement, balance, duplicates, integrity, label_quality, properties
+from curator.artifacts import BOX_ISSUES, CONDITION_ISSUES, ISSUE_COLUMNS
+from curator.checks import (
+    agreement,
+    balance,
+    boxes,
+    duplicates,
+    integrity,
+    label_quality,
+    properties,
+)
 from curator.checks.base import Check, CheckInputs, CheckResult
 from curator.errors import ConfigError
 
@@ -71,6 +79,15 @@ REGISTRY = MappingProxyType(
                 "labels that out-of-sample probabilities contradict (confident learning)",
                 requires=("manifest", ("pred_probs", "embeddings", "load_images")),
                 issues=("label_issue",),
+            ),
+            Check(
+                "boxes",
+                boxes.run,
+                "detection",
+                "boxes past the border, degenerate, of odd shape or size for their class, drawn "
+                "twice or given two classes; images without boxes; instances per class",
+                requires=("manifest", "boxes"),
+                issues=BOX_ISSUES,
             ),
         )
     }

@@ -115,6 +115,7 @@ class CheckInputs:
     # sample_ids -> (n, s, s, 3) uint8 images for a model trained on pixels (label_quality cnn)
     load_images: Callable[[list[str]], np.ndarray] | None = None
     device: str = "cpu"  # where a check that trains a model runs it
+    boxes: pd.DataFrame | None = None  # a detection dataset's boxes (io/boxes.py BOX_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ INPUT_SOURCES = {
     "plant_copies": "edited copies of the images (the duplicates stage makes them from --data)",
     "pred_probs": "a model's probabilities (`--pred-probs FILE` or label_quality.pred_probs)",
     "load_images": "the images (the label_quality stage reads them from --data)",
+    "boxes": "the boxes of a detection dataset (`curator boxes`, detection.format set)",
 }
 INPUT_NAMES = frozenset(f.name for f in fields(CheckInputs))
 
