@@ -91,69 +91,41 @@ def _rewrite(path: Path, coco: dict) -> dict[str, str]:
     return {"train": str(path.relative_to(path.parents[1]))}
 
 
-def test_coco_category_not_declared(data: Path) -> None:
+# each bad COCO input: (edit of the train file, phrases the refusal must hold)
+COCO_CASES = {
+    "category not declared": (
+        lambda c: c["annotations"][1].update(category_id=9),
+        ("train.json annotations[1]", "category_id 9", "declare it"),
+    ),
+    "corners out of order": (
+        lambda c: c["annotations"][0].update(bbox=[30, 20, -28, 17]),
+        ("annotations[0]", "out of order", "smaller coordinates first"),
+    ),
+    "image listed twice": (
+        lambda c: c["images"].append(dict(c["images"][0], id=99)),
+        ("images[3]", "already listed by", "images[0]", "list each image once"),
+    ),
+    "annotation for an image not listed": (
+        lambda c: c["annotations"][0].update(image_id=42),
+        ("annotations[0]", "image_id 42", "add the image or remove the annotation"),
+    ),
+    "image file missing": (
+        lambda c: c["images"][0].update(file_name="train/gone.png"),
+        ("images[0]", "images/train/gone.png", "does not exist"),
+    ),
+    "declared size not the image's": (
+        lambda c: c["images"][0].update(width=48, height=64),
+        ("images[0]", "declares 48x64", "is 64x48"),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", COCO_CASES)
+def test_coco_bad_input(data: Path, case: str) -> None:
+    edit, phrases = COCO_CASES[case]
     path, coco = _coco_file(data)
-    coco["annotations"][1]["category_id"] = 9
-    _refused(
-        data,
-        "coco",
-        _rewrite(path, coco),
-        "train.json annotations[1]",
-        "category_id 9",
-        "declare it",
-    )
-
-
-def test_coco_box_out_of_order(data: Path) -> None:
-    path, coco = _coco_file(data)
-    coco["annotations"][0]["bbox"] = [30, 20, -28, 17]
-    _refused(
-        data,
-        "coco",
-        _rewrite(path, coco),
-        "annotations[0]",
-        "out of order",
-        "smaller coordinates first",
-    )
-
-
-def test_coco_image_listed_twice(data: Path) -> None:
-    path, coco = _coco_file(data)
-    coco["images"].append(dict(coco["images"][0], id=99))
-    _refused(
-        data,
-        "coco",
-        _rewrite(path, coco),
-        "images[3]",
-        "already listed by",
-        "images[0]",
-        "list each image once",
-    )
-
-
-def test_coco_annotation_for_missing_image(data: Path) -> None:
-    path, coco = _coco_file(data)
-    coco["annotations"][0]["image_id"] = 42
-    _refused(
-        data,
-        "coco",
-        _rewrite(path, coco),
-        "annotations[0]",
-        "image_id 42",
-        "add the image or remove the annotation",
-    )
-    path, coco = _coco_file(data)
-    coco["images"][0]["file_name"] = "train/gone.png"
-    _refused(
-        data, "coco", _rewrite(path, coco), "images[0]", "images/train/gone.png", "does not exist"
-    )
-
-
-def test_declared_size_that_is_not_the_images(data: Path) -> None:
-    path, coco = _coco_file(data)
-    coco["images"][0]["width"] = 48
-    coco["images"][0]["height"] = 64
-    _refused(data, "coco", _rewrite(path, coco), "images[0]", "declares 48x64", "is 64x48")
+    edit(coco)
+    _refused(data, "coco", _rewrite(path, coco), *phrases)
 
 
 def test_coco_not_json(data: Path) -> None:
