@@ -200,10 +200,11 @@ def check(data_dir: Path, params_path: Path | None) -> None:
     names one that exists, then lists the checks the pipeline runs. Example: curator check
     --data data
     """
-    from curator.checks import REGISTRY
+    from curator.checks import checks_for
     from curator.stages.ingest import check_params_against_data
 
-    s = check_params_against_data(data_dir, _load(params_path))
+    params = _load(params_path)
+    s = check_params_against_data(data_dir, params)
     splits = ", ".join(f"{k} {v}" for k, v in sorted(s["by_split"].items()))
     click.echo(
         f"check: params valid; {s['n_files']} files ({splits}), {s['n_classes']} classes; "
@@ -211,8 +212,9 @@ def check(data_dir: Path, params_path: Path | None) -> None:
         f"{len(s['keys_checked'])} keys naming them are fine."
     )
     click.echo("The checks `dvc repro` runs:")
-    width = max(map(len, REGISTRY))
-    for c in REGISTRY.values():
+    checks = checks_for(params)
+    width = max(len(c.name) for c in checks)
+    for c in checks:
         click.echo(f"  {c.name:<{width}}  {c.description}")
 
 

@@ -7,6 +7,7 @@ read-only mapping so no caller can change it behind another's back.
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 from curator.artifacts import BOX_ISSUES, CONDITION_ISSUES, ISSUE_COLUMNS
 from curator.checks import (
@@ -88,10 +89,18 @@ REGISTRY = MappingProxyType(
                 "twice or given two classes; images without boxes; instances per class",
                 requires=("manifest", "boxes"),
                 issues=BOX_ISSUES,
+                task="detection",
             ),
         )
     }
 )
+
+
+def checks_for(params: Any) -> list[Check]:
+    """The registered checks for the kind of dataset params describe (detection.format set:
+    a detection dataset), in registry order."""
+    task = "classification" if params.detection.format == "none" else "detection"
+    return [c for c in REGISTRY.values() if c.task == task]
 
 
 def run_check(name: str, inputs: CheckInputs, params: object) -> CheckResult:
@@ -115,4 +124,4 @@ def run_check(name: str, inputs: CheckInputs, params: object) -> CheckResult:
     return result
 
 
-__all__ = ["REGISTRY", "Check", "CheckInputs", "CheckResult", "run_check"]
+__all__ = ["REGISTRY", "Check", "CheckInputs", "CheckResult", "checks_for", "run_check"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -151,7 +151,8 @@ INPUT_NAMES = frozenset(f.name for f in fields(CheckInputs))
 class Check:
     """A registered check: its entry point, the params section it reads (if any), what it looks
     for (shown by `curator check` and the dataset audit), the CheckInputs fields it needs (an
-    entry that is a tuple needs one of its fields) and the issue names it may flag."""
+    entry that is a tuple needs one of its fields), the issue names it may flag and the kind
+    of dataset it audits (a classification dataset's report does not list box checks)."""
 
     name: str
     run: Callable[..., CheckResult]
@@ -159,6 +160,7 @@ class Check:
     description: str
     requires: tuple[str | tuple[str, ...], ...]
     issues: tuple[str, ...]
+    task: Literal["classification", "detection"] = "classification"
 
     def __post_init__(self) -> None:
         named = {n for r in self.requires for n in ((r,) if isinstance(r, str) else r)}

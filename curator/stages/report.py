@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from curator import artifacts
-from curator.checks import REGISTRY
+from curator.checks import checks_for
 from curator.io.tables import atomic_path, outputs_committed_together, write_json
 from curator.params import Params
 from curator.reporting import plots
@@ -34,7 +34,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path, reports_dir: Path) -> 
     considerations = caveats(card_numbers, params)
     checks = [
         {"name": c.name, "description": c.description, "issues": c.issues}
-        for c in REGISTRY.values()
+        for c in checks_for(params)
     ]
     audit = dataset_context(audit_numbers, audits, data_dir, params, prov, checks)
     size, max_pixels = params.report.thumbnail_size, params.ingest.max_image_pixels

@@ -155,3 +155,13 @@ def test_scores_outside_zero_one_are_refused_where_flags_are_made(score):
     row = {"sample_id": "a" * 64, "path": "x.png", "issue": "leak", "score": score, "detail": "d"}
     with pytest.raises(ValueError, match=r"leak score .* for x.png is not in \[0, 1\]"):
         make_flags([row])
+
+
+def test_checks_for_the_kind_of_dataset():
+    from curator.checks import checks_for
+    from curator.params import DetectionParams
+
+    classification = [c.name for c in checks_for(Params())]
+    assert "boxes" not in classification and "duplicates" in classification
+    detection = Params(detection=DetectionParams(format="voc", annotations={"train": "t.txt"}))
+    assert [c.name for c in checks_for(detection)] == sorted(DETECTION_ONLY)
