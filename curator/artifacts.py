@@ -45,8 +45,10 @@ BOX_ISSUES = (  # detection datasets (checks/boxes.py)
     "box_class_overlap",
     "image_without_boxes",
 )
+BOX_LABEL_ISSUES = ("box_overlooked", "box_swapped", "box_badly_located")  # from a detector
 BOXES = "boxes.parquet"  # one row per box (io/boxes.py BOX_COLUMNS)
 BOX_FINDINGS = "box_findings.parquet"  # one row per flagged box, naming the box
+DETECTION_EVALUATION = "detection_evaluation.json"  # the detector on the test split
 
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
 # reviewers' answers, beside the data (not in audits/: they are an input, versioned by the user)
@@ -93,6 +95,7 @@ ISSUE_NAMES = frozenset(
         "stale_correction",
         *CONDITION_ISSUES,
         *BOX_ISSUES,
+        *BOX_LABEL_ISSUES,
     }
 )
 

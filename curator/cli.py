@@ -274,7 +274,9 @@ def balance(audits_dir: Path, params_path: Path) -> None:
 def boxes(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
     """A detection dataset's boxes (COCO, YOLO or VOC; params detection:) in one table, and the
     findings the boxes show: past the border, degenerate, odd shape or size for their class,
-    drawn twice, two classes on one object, images without boxes.
+    drawn twice, two classes on one object, images without boxes. With your detector's
+    out-of-sample predictions (detection.predictions): objects nobody boxed, wrong classes,
+    misplaced boxes, and its COCO mAP on the test split with intervals.
 
     Example: curator boxes --data data --audits audits
     """
@@ -287,6 +289,21 @@ def boxes(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
         f"boxes: {s['n_boxes']} boxes of {len(s['classes'])} classes on {s['n_images']} images "
         f"({s['format']}); {found} -> {audits_dir}/{artifacts.BOX_FINDINGS}"
     )
+    errors, scored = s["label_errors"], s["evaluation"]
+    if isinstance(errors, str):
+        click.echo(f"label errors {errors}")
+    else:
+        counts = ", ".join(f"{n} {issue}" for issue, n in errors["by_issue"].items())
+        click.echo(f"label errors from the detector's predictions: {counts}")
+    if isinstance(scored, dict):
+        m, lo_hi = scored["map"]["value"], scored["map"]["ci"]
+        interval = f" ({lo_hi[0]:.3f} to {lo_hi[1]:.3f})" if lo_hi[0] is not None else ""
+        click.echo(
+            f"detector on {scored['split']}: mAP {m:.3f}{interval} -> "
+            f"{audits_dir}/{artifacts.DETECTION_EVALUATION}"
+        )
+    elif not isinstance(errors, str):
+        click.echo(f"detector {scored}")
 
 
 @cli.command("hash")

@@ -456,6 +456,9 @@ class DetectionParams:
     images_dir: str = "images"
     classes: str | None = None  # YOLO: the classes file (one name a line, or data.yaml names)
     voc_annotations_dir: str = "Annotations"
+    # the user's detector's out-of-sample predictions per split: a COCO results JSON file or a
+    # folder of YOLO txt files with a confidence (class x y w h score)
+    predictions: dict[str, str] = field(default_factory=dict)
     outlier_z: float = 3.5  # a box's log aspect / log relative area this many robust SDs out
     same_object_iou: float = 0.75  # two boxes this much overlapped are drawn on one object
     max_empty_share: float = 0.02  # images without boxes are findings while this rare

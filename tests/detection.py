@@ -43,6 +43,7 @@ def write_coco(root: Path, images=IMAGES, classes=CLASSES) -> dict[str, str]:
                         "image_id": k,
                         "category_id": classes.index(c) + 1,
                         "bbox": [x0, y0, x1 - x0, y1 - y0],
+                        "area": (x1 - x0) * (y1 - y0),
                         "iscrowd": 0,
                     }
                 )

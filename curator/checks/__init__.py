@@ -9,10 +9,11 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from curator.artifacts import BOX_ISSUES, CONDITION_ISSUES, ISSUE_COLUMNS
+from curator.artifacts import BOX_ISSUES, BOX_LABEL_ISSUES, CONDITION_ISSUES, ISSUE_COLUMNS
 from curator.checks import (
     agreement,
     balance,
+    box_label_quality,
     boxes,
     duplicates,
     integrity,
@@ -89,6 +90,16 @@ REGISTRY = MappingProxyType(
                 "twice or given two classes; images without boxes; instances per class",
                 requires=("manifest", "boxes"),
                 issues=BOX_ISSUES,
+                task="detection",
+            ),
+            Check(
+                "box_label_quality",
+                box_label_quality.run,
+                "detection",
+                "objects no box covers, boxes of the wrong class, boxes in the wrong place: "
+                "from your detector's out-of-sample predictions (cleanlab ObjectLab)",
+                requires=("manifest", "boxes", "box_predictions"),
+                issues=BOX_LABEL_ISSUES,
                 task="detection",
             ),
         )

@@ -116,6 +116,7 @@ class CheckInputs:
     load_images: Callable[[list[str]], np.ndarray] | None = None
     device: str = "cpu"  # where a check that trains a model runs it
     boxes: pd.DataFrame | None = None  # a detection dataset's boxes (io/boxes.py BOX_COLUMNS)
+    box_predictions: pd.DataFrame | None = None  # a detector's boxes (io/boxes.py, with scores)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,7 @@ INPUT_SOURCES = {
     "pred_probs": "a model's probabilities (`--pred-probs FILE` or label_quality.pred_probs)",
     "load_images": "the images (the label_quality stage reads them from --data)",
     "boxes": "the boxes of a detection dataset (`curator boxes`, detection.format set)",
+    "box_predictions": "a detector's out-of-sample predictions (detection.predictions)",
 }
 INPUT_NAMES = frozenset(f.name for f in fields(CheckInputs))
 

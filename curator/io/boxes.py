@@ -19,6 +19,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -61,6 +62,7 @@ class _Image:
     where: str  # file (and place) that lists it, for messages
     size: tuple[int, int] | None = None  # (width, height) the annotation declares
     boxes: list[tuple] = field(default_factory=list)  # (label, x0, y0, x1, y1, crowd, where)
+    coco_id: Any = None  # the image's id in its COCO file
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,10 @@ class BoxListing:
     boxes: pd.DataFrame  # BOX_COLUMNS
     classes: tuple[str, ...]  # in the format's own order (COCO categories, YOLO indices)
     unlisted: tuple[str, ...]  # images under images_dir that no annotation lists
+    # how predictions name images and classes: (split, COCO image id) -> path; category id (COCO)
+    # or class index (YOLO, VOC) -> class
+    image_ids: dict[tuple[str, Any], str] = field(default_factory=dict)
+    category_ids: dict[Any, str] = field(default_factory=dict)
 
 
 def _number(value: object, where: str, what: str) -> float:
@@ -134,7 +140,7 @@ def _coco(root: Path, split: str, rel: str, params: DetectionParams, names: dict
                 int(_number(entry["width"], where, "width")),
                 int(_number(entry["height"], where, "height")),
             )
-        images[entry["id"]] = _Image(image_rel, split, where, size)
+        images[entry["id"]] = _Image(image_rel, split, where, size, coco_id=entry["id"])
     for k, ann in enumerate(data["annotations"]):
         where = f"{path} annotations[{k}]"
         if not isinstance(ann, dict):
@@ -385,7 +391,9 @@ def read_boxes(root: Path, params: DetectionParams) -> BoxListing:
             ", ".join(unlisted[:3]),
             " ..." if len(unlisted) > 3 else "",
         )
-    return BoxListing(images, boxes, classes, unlisted)
+    image_ids = {(im.split, im.coco_id): im.rel for im in found if im.coco_id is not None}
+    category_ids = dict(names) if params.format == "coco" else dict(enumerate(classes))
+    return BoxListing(images, boxes, classes, unlisted, image_ids, category_ids)
 
 
 def _box_table(rows: list[tuple]) -> pd.DataFrame:
@@ -427,3 +435,142 @@ def _unlisted(root: Path, images_dir: str, listed: set[str]) -> tuple[str, ...]:
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
     )
     return tuple(rel for rel in found if rel not in listed)
+
+
+PREDICTION_COLUMNS = ("path", "split", "label", "x0", "y0", "x1", "y1", "score")
+
+
+def read_predictions(root: Path, params: DetectionParams, listing: BoxListing) -> pd.DataFrame:
+    """The detector's boxes (PREDICTION_COLUMNS, pixels) from detection.predictions: per split a
+    COCO results file or a folder of YOLO txt files with scores; refused with file, place and
+    fix when an image or class is not the dataset's or a number is not one."""
+    root = Path(root)
+    by_path = listing.images.set_index("path")
+    rows: list[tuple] = []
+    for split, rel in params.predictions.items():
+        path = root / safe_relpath(root, rel, f"params: detection.predictions.{split}")
+        if path.is_dir():
+            rows += _yolo_predictions(path, split, listing)
+        elif path.is_file():
+            rows += _coco_results(root, path, split, params, listing)
+        else:
+            raise DataError(
+                f"{path} does not exist; detection.predictions.{split} names a COCO "
+                "results file or a folder of YOLO txt files."
+            )
+    for p, *_ in rows:
+        if p not in by_path.index:
+            raise DataError(
+                f"predictions name {p}, which the annotations do not list; predict "
+                "on the dataset's images only."
+            )
+    table = pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
+    for c in ("x0", "y0", "x1", "y1"):
+        table[c] = table[c].astype(float).round(DECIMALS)
+    for c in ("path", "split", "label"):
+        table[c] = table[c].astype("string")
+    return table.sort_values(["path", "score"], ascending=[True, False], ignore_index=True)
+
+
+def _score(value: object, where: str) -> float:
+    score = _number(value, where, "score")
+    if not 0 <= score <= 1:
+        raise DataError(
+            f"{where}: score {value!r} is not in [0, 1]; give the detector's "
+            "confidence as a probability."
+        )
+    return score
+
+
+def _coco_results(
+    root: Path, path: Path, split: str, params: DetectionParams, listing: BoxListing
+) -> list[tuple]:
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: cannot be read as JSON ({exc}); export it again.") from exc
+    if not isinstance(results, list):
+        raise DataError(
+            f"{path}: COCO results are a list of {{image_id, category_id, bbox, score}}}}."
+        )
+    rows = []
+    for k, r in enumerate(results):
+        where = f"{path} [{k}]"
+        if not isinstance(r, dict) or not {"image_id", "category_id", "bbox", "score"} <= set(r):
+            raise DataError(f"{where}: a result needs image_id, category_id, bbox and score.")
+        image = listing.image_ids.get((split, r["image_id"]))
+        if image is None and isinstance(r["image_id"], str):
+            image = f"{PurePosixPath(params.images_dir) / r['image_id']}"
+        if image is None:
+            raise DataError(
+                f"{where}: image_id {r['image_id']!r} is no image of the {split} "
+                "annotations; use its id there (COCO) or its path under images_dir."
+            )
+        if r["category_id"] not in listing.category_ids:
+            raise DataError(
+                f"{where}: category_id {r['category_id']!r} is not a class of the "
+                f"dataset (ids: {sorted(listing.category_ids)})."
+            )
+        bbox = r["bbox"]
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise DataError(f"{where}: bbox must be four numbers [x, y, width, height].")
+        x, y, w, h = (_number(v, where, "bbox value") for v in bbox)
+        _in_order(x, y, x + w, y + h, where, f"[x, y, width, height] = {bbox}")
+        label = listing.category_ids[r["category_id"]]
+        rows.append((image, split, label, x, y, x + w, y + h, _score(r["score"], where)))
+    return rows
+
+
+def _yolo_predictions(folder: Path, split: str, listing: BoxListing) -> list[tuple]:
+    images = listing.images[listing.images["split"] == split]
+    by_stem = {
+        PurePosixPath(p).stem: (p, w, h)
+        for p, w, h in images[["path", "width", "height"]].itertuples(index=False)
+    }
+    rows = []
+    for file in sorted(folder.glob("*.txt")):
+        if file.stem not in by_stem:
+            raise DataError(
+                f"{file}: no image of the {split} split is named {file.stem}; "
+                "predict on the dataset's images only."
+            )
+        image, width, height = by_stem[file.stem]
+        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{file} line {n}"
+            parts = line.split()
+            if len(parts) != 6:
+                raise DataError(
+                    f"{where}: {len(parts)} fields; a YOLO prediction is 'class "
+                    "x_centre y_centre width height score'."
+                )
+            index = _number(parts[0], where, "class index")
+            if index != int(index) or not 0 <= index < len(listing.classes):
+                raise DataError(
+                    f"{where}: class index {parts[0]} is not one of the dataset's "
+                    f"{len(listing.classes)} classes (0..{len(listing.classes) - 1}, in the order "
+                    f"{', '.join(listing.classes)})."
+                )
+            cx, cy, w, h = (_number(v, where, "coordinate") for v in parts[1:5])
+            _in_order(
+                cx - w / 2,
+                cy - h / 2,
+                cx + w / 2,
+                cy + h / 2,
+                where,
+                f"with width {parts[3]} and height {parts[4]}",
+            )
+            rows.append(
+                (
+                    image,
+                    split,
+                    listing.classes[int(index)],
+                    (cx - w / 2) * width,
+                    (cy - h / 2) * height,
+                    (cx + w / 2) * width,
+                    (cy + h / 2) * height,
+                    _score(parts[5], where),
+                )
+            )
+    return rows

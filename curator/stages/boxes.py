@@ -1,4 +1,5 @@
-"""Boxes stage: a detection dataset's boxes in one table, and the findings the boxes show.
+"""Boxes stage: a detection dataset's boxes in one table, the findings the boxes show and, with
+the user's detector's predictions, its label errors and its COCO numbers on the test split.
 
 Reads the annotations named by params (detection.format: coco, yolo or voc) and only the
 headers and bytes of the images they list (their size, and the SHA-256 that is their
@@ -11,33 +12,77 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from curator import artifacts
-from curator.checks import CheckInputs, run_check
-from curator.io.boxes import read_boxes
-from curator.io.tables import outputs_committed_together, write_parquet
+import pandas as pd
+
+from curator import __version__, artifacts
+from curator.checks import CheckInputs, CheckResult, run_check
+from curator.evaluation.detection import evaluate_detector
+from curator.io.boxes import BoxListing, read_boxes, read_predictions
+from curator.io.tables import outputs_committed_together, write_json, write_parquet
 from curator.params import Params
 from curator.stages import write_check_result
+
+NO_PREDICTIONS = (
+    "not checked: an object nobody boxed, a box of the wrong class or in the wrong place shows "
+    "only against a detector's out-of-sample predictions (detection.predictions)"
+)
 
 
 @outputs_committed_together()
 def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
-    audits = Path(audits_dir)
-    listing = read_boxes(Path(data_dir), params.detection)
+    audits, data = Path(audits_dir), Path(data_dir)
+    listing = read_boxes(data, params.detection)
     images = listing.images.copy()
-    images["sample_id"] = [
-        hashlib.sha256((Path(data_dir) / rel).read_bytes()).hexdigest() for rel in images["path"]
-    ]
-    result = run_check("boxes", CheckInputs(manifest=images, boxes=listing.boxes), params)
-    write_parquet(listing.boxes, audits / artifacts.BOXES)
-    write_parquet(result.tables["box_findings"], audits / artifacts.BOX_FINDINGS)
+    images["sample_id"] = [hashlib.sha256((data / p).read_bytes()).hexdigest() for p in images.path]
+    preds = (
+        read_predictions(data, params.detection, listing) if params.detection.predictions else None
+    )
+    inputs = CheckInputs(manifest=images, boxes=listing.boxes, box_predictions=preds)
+    result = run_check("boxes", inputs, params)
+    found = [result.tables["box_findings"]]
     summary = result.summary | {
         "format": params.detection.format,
         "classes_declared": list(listing.classes),
         "unlisted_images": list(listing.unlisted),
+        "label_errors": NO_PREDICTIONS,
+        "evaluation": NO_PREDICTIONS,
     }
+    if preds is not None:
+        errors = run_check("box_label_quality", inputs, params)
+        write_check_result(errors, audits, "box_label_quality")
+        found.append(errors.tables["label_errors"])
+        summary["label_errors"] = errors.summary
+        summary["evaluation"] = _evaluate(params, listing, preds, audits)
+    write_parquet(listing.boxes, audits / artifacts.BOXES)
+    write_parquet(pd.concat(found, ignore_index=True), audits / artifacts.BOX_FINDINGS)
     write_check_result(
-        type(result)(result.name, result.flags, summary, result.metrics, result.params),
+        CheckResult(result.name, result.flags, summary, result.metrics, result.params),
         audits,
         "boxes",
     )
     return summary
+
+
+def _evaluate(params: Params, listing: BoxListing, preds: pd.DataFrame, audits: Path) -> Any:
+    """The detector's COCO numbers on evaluate.split (written to detection_evaluation.json);
+    the reason when there is nothing to score."""
+    split = params.evaluate.split
+    images = listing.images[listing.images["split"] == split]
+    scored = preds[preds["path"].isin(images["path"])]
+    if images.empty or scored.empty:
+        return f"not scored: no {'images' if images.empty else 'predictions'} in split {split!r}"
+    e = params.evaluate
+    doc = evaluate_detector(
+        listing.boxes,
+        scored,
+        images,
+        listing.classes,
+        {},
+        reps=e.n_bootstrap,
+        level=e.ci_level,
+        seed=e.seed,
+    )
+    doc |= {"split": split, "n_predictions": len(scored), "curator_version": __version__}
+    write_json(doc, audits / artifacts.DETECTION_EVALUATION)
+    overall = doc["overall"]
+    return {"split": split, "map": overall["map"], "map50": overall["map50"]}

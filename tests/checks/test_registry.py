@@ -18,7 +18,7 @@ from curator.stages import duplicates, embed, hash, ingest, load_embeddings, pro
 # the demo plants no image conditions; tests/checks/test_properties.py plants each one
 NOT_PLANTED_IN_DEMO = {"properties"}
 # checks of detection datasets: the demo is a classification dataset
-DETECTION_ONLY = {"boxes"}
+DETECTION_ONLY = {"boxes", "box_label_quality"}
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,10 @@ def test_check_contract(name, inputs):
     _assert_contract(name, inputs, result)
 
 
-def test_boxes_check_contract(tmp_path):
-    """The detection check, on the small detection dataset (a classification demo has no
-    boxes): its one empty image of four is no finding, the rest hold no bad box."""
+@pytest.mark.parametrize("name", sorted(DETECTION_ONLY))
+def test_detection_check_contract(name, tmp_path):
+    """The detection checks, on the small detection dataset (a classification demo has no
+    boxes), with a detector that finds every box but one and one thing that is not there."""
     from curator.io.boxes import read_boxes
     from curator.params import DetectionParams
     from tests.detection import write_coco, write_images
@@ -61,10 +62,11 @@ def test_boxes_check_contract(tmp_path):
     detection = DetectionParams(format="coco", annotations=write_coco(tmp_path))
     listing = read_boxes(tmp_path, detection)
     images = listing.images.assign(sample_id=[f"{k:064x}" for k in range(len(listing.images))])
-    inputs = CheckInputs(manifest=images, boxes=listing.boxes)
-    result = run_check("boxes", inputs, Params(detection=detection))
-    _assert_contract("boxes", inputs, result)
-    assert result.summary["n_boxes"] == len(listing.boxes)
+    preds = listing.boxes.iloc[1:][["path", "split", "label", "x0", "y0", "x1", "y1"]]
+    preds = preds.assign(score=0.99)
+    inputs = CheckInputs(manifest=images, boxes=listing.boxes, box_predictions=preds)
+    result = run_check(name, inputs, Params(detection=detection))
+    _assert_contract(name, inputs, result)
 
 
 def _assert_contract(name, inputs, result):
@@ -162,6 +164,6 @@ def test_checks_for_the_kind_of_dataset():
     from curator.params import DetectionParams
 
     classification = [c.name for c in checks_for(Params())]
-    assert "boxes" not in classification and "duplicates" in classification
+    assert not DETECTION_ONLY & set(classification) and "duplicates" in classification
     detection = Params(detection=DetectionParams(format="voc", annotations={"train": "t.txt"}))
-    assert [c.name for c in checks_for(detection)] == sorted(DETECTION_ONLY)
+    assert {c.name for c in checks_for(detection)} == DETECTION_ONLY
