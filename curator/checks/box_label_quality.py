@@ -7,8 +7,10 @@ class's threshold (the class's AP times a factor: a class the detector finds bad
 stronger evidence). cleanlab's public entry point says only which images hold an issue; the
 per-box decision below uses the same steps (its internal helpers, the versions pinned in
 constraints.txt), and the tests check that the images it flags are exactly the images
-cleanlab's ``find_label_issues`` flags. The predictions must be out-of-sample: a detector that
-trained on an image has learnt its mistakes.
+cleanlab's ``find_label_issues`` flags. One addition: a confident predicted box that no given
+box overlaps at IoU 0.5 is overlooked too (COCO's matching rule), which ObjectLab misses in
+crowded images. The predictions must be out-of-sample: a detector that trained on an image has
+learnt its mistakes.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def cleanlab_inputs(
 
 def per_box_issues(labels: list[dict], predictions: list[np.ndarray]) -> dict[str, tuple]:
     """{kind: (scores per image, issue masks per image)}: overlooked per predicted box,
-    swapped and badly located per given box; cleanlab's steps in ``find_label_issues``."""
+    swapped and badly located per given box; cleanlab's steps in ``find_label_issues``
+    (label_errors adds unmatched confident boxes to the overlooked ones)."""
     from cleanlab.internal import constants as k
     from cleanlab.object_detection import filter as f
     from cleanlab.object_detection import rank as r
@@ -101,6 +104,33 @@ def per_box_issues(labels: list[dict], predictions: list[np.ndarray]) -> dict[st
     return out
 
 
+def _add_unmatched(overlooked: tuple, labels: list[dict], pred_rows: list[pd.DataFrame]) -> None:
+    """Also call overlooked a confident predicted box (cleanlab's high-probability threshold)
+    that no given box of any class overlaps at IoU 0.5, COCO's matching rule. ObjectLab scores an
+    overlooked object by its similarity to the given boxes of its class, and in a crowd (blood
+    cells touching) a deleted box's neighbours keep that similarity high: on BCCD with boxes
+    deleted it found none of them (benchmarks/RESULTS.md)."""
+    from cleanlab.internal.constants import HIGH_PROBABILITY_THRESHOLD
+
+    from curator.checks.boxes import pairwise_iou
+
+    scores, issues = overlooked
+    for k, p in enumerate(pred_rows):
+        if len(p) == 0:
+            continue
+        given = labels[k]["bboxes"]
+        best = (
+            pairwise_iou(p[["x0", "y0", "x1", "y1"]].to_numpy(float), given).max(axis=1)
+            if len(given)
+            else np.zeros(len(p))
+        )
+        unmatched = (p["score"].to_numpy() >= HIGH_PROBABILITY_THRESHOLD) & (best < 0.5)
+        issues[k] = np.asarray(issues[k], bool)[: len(p)] | unmatched
+        scores[k] = np.where(
+            unmatched, np.minimum(np.nan_to_num(scores[k], nan=1.0), best), scores[k]
+        )
+
+
 def _corners(r: Any) -> str:
     return f"({r.x0:g}, {r.y0:g})-({r.x1:g}, {r.y1:g})"
 
@@ -112,6 +142,7 @@ def label_errors(
     names the detector's box."""
     labels, predictions, box_rows, pred_rows = cleanlab_inputs(boxes, preds, paths, classes)
     found = per_box_issues(labels, predictions)
+    _add_unmatched(found["box_overlooked"], labels, pred_rows)
     rows = []
     for kind, (scores, issues) in found.items():
         for k, path in enumerate(paths):

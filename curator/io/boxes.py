@@ -458,11 +458,16 @@ def read_predictions(root: Path, params: DetectionParams, listing: BoxListing) -
                 f"{path} does not exist; detection.predictions.{split} names a COCO "
                 "results file or a folder of YOLO txt files."
             )
-    for p, *_ in rows:
+    for p, split, *_ in rows:
         if p not in by_path.index:
             raise DataError(
-                f"predictions name {p}, which the annotations do not list; predict "
-                "on the dataset's images only."
+                f"predictions name {p}, which the annotations do not list; predict on the "
+                "dataset's images only."
+            )
+        if by_path.at[p, "split"] != split:
+            raise DataError(
+                f"detection.predictions.{split} holds boxes for {p}, an image of split "
+                f"{by_path.at[p, 'split']!r}; give each split's predictions under its own name."
             )
     table = pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
     for c in ("x0", "y0", "x1", "y1"):
