@@ -204,18 +204,41 @@ def check(data_dir: Path, params_path: Path | None) -> None:
     from curator.stages.ingest import check_params_against_data
 
     params = _load(params_path)
-    s = check_params_against_data(data_dir, params)
-    splits = ", ".join(f"{k} {v}" for k, v in sorted(s["by_split"].items()))
-    click.echo(
-        f"check: params valid; {s['n_files']} files ({splits}), {s['n_classes']} classes; "
-        f"metadata columns: {', '.join(s['metadata_columns']) or 'none'}; "
-        f"{len(s['keys_checked'])} keys naming them are fine."
-    )
-    click.echo("The checks `dvc repro` runs:")
+    if params.detection.format != "none":
+        _check_detection(Path(data_dir), params)
+    else:
+        s = check_params_against_data(data_dir, params)
+        splits = ", ".join(f"{k} {v}" for k, v in sorted(s["by_split"].items()))
+        click.echo(
+            f"check: params valid; {s['n_files']} files ({splits}), {s['n_classes']} classes; "
+            f"metadata columns: {', '.join(s['metadata_columns']) or 'none'}; "
+            f"{len(s['keys_checked'])} keys naming them are fine."
+        )
+        click.echo("The checks `dvc repro` runs:")
     checks = checks_for(params)
     width = max(len(c.name) for c in checks)
     for c in checks:
         click.echo(f"  {c.name:<{width}}  {c.description}")
+
+
+def _check_detection(data_dir: Path, params) -> None:
+    """`curator check` for a detection dataset: every annotation (and prediction) file read and
+    validated (image headers only), counted."""
+    from curator.io.boxes import read_boxes, read_predictions
+
+    listing = read_boxes(data_dir, params.detection)
+    counts = listing.images["split"].value_counts()
+    splits = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    if params.detection.predictions:
+        n = len(read_predictions(data_dir, params.detection, listing))
+        predicted = f"{n} predicted boxes"
+    else:
+        predicted = "no predictions (label errors and mAP need them: detection.predictions)"
+    click.echo(
+        f"check: params valid; {len(listing.images)} images ({splits}), {len(listing.boxes)} "
+        f"boxes of {len(listing.classes)} classes ({params.detection.format}); {predicted}."
+    )
+    click.echo("The checks `curator boxes` runs:")
 
 
 @cli.command()

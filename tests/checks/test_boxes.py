@@ -144,3 +144,21 @@ def test_boxes_cli_refuses_a_classification_dataset(tmp_path: Path) -> None:
     )
     assert result.exit_code == 5
     assert "detection.format is none" in result.output
+
+
+def test_check_reads_a_detection_dataset_and_lists_the_box_checks(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from curator.cli import cli
+    from tests.detection import write_images
+
+    write_images(tmp_path)
+    annotations = write_coco(tmp_path)
+    params = tmp_path / "p.yaml"
+    listed = ", ".join(f"{k}: {v}" for k, v in annotations.items())
+    params.write_text(f"detection:\n  format: coco\n  annotations: {{{listed}}}\n")
+    result = CliRunner().invoke(cli, ["check", "--data", str(tmp_path), "--params", str(params)])
+    assert result.exit_code == 0, result.output
+    assert "4 images (train 3, val 1), 6 boxes of 3 classes (coco); no predictions" in result.output
+    assert "  boxes " in result.output and "  box_label_quality " in result.output
+    assert "  duplicates " not in result.output
