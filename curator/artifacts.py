@@ -46,9 +46,11 @@ BOX_ISSUES = (  # detection datasets (checks/boxes.py)
     "image_without_boxes",
 )
 BOX_LABEL_ISSUES = ("box_overlooked", "box_swapped", "box_badly_located")  # from a detector
+BOX_AGREEMENT_ISSUES = ("box_disagreement",)  # annotators who boxed one image differently
 BOXES = "boxes.parquet"  # one row per box (io/boxes.py BOX_COLUMNS)
 BOX_FINDINGS = "box_findings.parquet"  # one row per flagged box, naming the box
 DETECTION_EVALUATION = "detection_evaluation.json"  # the detector on the test split
+BOX_CONSENSUS = "box_consensus.parquet"  # one box per object several annotators agree on
 
 ISSUE_COLUMNS = ("sample_id", "path", "issue", "score", "detail")
 # reviewers' answers, beside the data (not in audits/: they are an input, versioned by the user)
@@ -96,6 +98,7 @@ ISSUE_NAMES = frozenset(
         *CONDITION_ISSUES,
         *BOX_ISSUES,
         *BOX_LABEL_ISSUES,
+        *BOX_AGREEMENT_ISSUES,
     }
 )
 

@@ -299,7 +299,9 @@ def boxes(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
     findings the boxes show: past the border, degenerate, odd shape or size for their class,
     drawn twice, two classes on one object, images without boxes. With your detector's
     out-of-sample predictions (detection.predictions): objects nobody boxed, wrong classes,
-    misplaced boxes, and its COCO mAP on the test split with intervals.
+    misplaced boxes, and its COCO mAP on the test split with intervals. With several
+    annotators' boxes (detection.annotators): their agreement, consensus boxes and the images
+    where they disagree.
 
     Example: curator boxes --data data --audits audits
     """
@@ -327,6 +329,15 @@ def boxes(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
         )
     elif not isinstance(errors, str):
         click.echo(f"detector {scored}")
+    agreement = s["agreement"]
+    if isinstance(agreement, dict):
+        alpha = agreement["alpha"]["value"]
+        click.echo(
+            f"agreement of {len(agreement['annotators'])} annotators on "
+            f"{agreement['n_images_shared']} shared images: class alpha "
+            f"{'-' if alpha is None else f'{alpha:.3f}'}; {agreement['n_images_disagreeing']} "
+            f"images where they disagree -> {audits_dir}/{artifacts.BOX_CONSENSUS}"
+        )
 
 
 @cli.command("hash")

@@ -462,6 +462,12 @@ class DetectionParams:
     outlier_z: float = 3.5  # a box's log aspect / log relative area this many robust SDs out
     same_object_iou: float = 0.75  # two boxes this much overlapped are drawn on one object
     max_empty_share: float = 0.02  # images without boxes are findings while this rare
+    # several annotators' boxes of the same images (annotator -> split -> file, in `format`)
+    annotators: dict[str, dict[str, str]] = field(default_factory=dict)
+    match_iou: float = 0.5  # two annotators' boxes at this IoU or more are one object
+    n_bootstrap: int = 500  # resamples of images for the agreement intervals
+    ci_level: float = 0.95
+    seed: int = 0
 
     def __post_init__(self) -> None:
         _require(
@@ -477,6 +483,9 @@ class DetectionParams:
         _require(self.outlier_z > 0, "detection.outlier_z", "must be > 0")
         _require(0 < self.same_object_iou <= 1, "detection.same_object_iou", "must be in (0, 1]")
         _require(0 <= self.max_empty_share < 1, "detection.max_empty_share", "must be in [0, 1)")
+        _require(0 < self.match_iou <= 1, "detection.match_iou", "must be in (0, 1]")
+        _require(self.n_bootstrap >= 0, "detection.n_bootstrap", "must be >= 0")
+        _require(0 < self.ci_level < 1, "detection.ci_level", "must be in (0, 1)")
 
 
 @dataclass(frozen=True)

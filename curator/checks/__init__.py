@@ -9,10 +9,17 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any
 
-from curator.artifacts import BOX_ISSUES, BOX_LABEL_ISSUES, CONDITION_ISSUES, ISSUE_COLUMNS
+from curator.artifacts import (
+    BOX_AGREEMENT_ISSUES,
+    BOX_ISSUES,
+    BOX_LABEL_ISSUES,
+    CONDITION_ISSUES,
+    ISSUE_COLUMNS,
+)
 from curator.checks import (
     agreement,
     balance,
+    box_agreement,
     box_label_quality,
     boxes,
     duplicates,
@@ -100,6 +107,17 @@ REGISTRY = MappingProxyType(
                 "from your detector's out-of-sample predictions (cleanlab ObjectLab)",
                 requires=("manifest", "boxes", "box_predictions"),
                 issues=BOX_LABEL_ISSUES,
+                task="detection",
+            ),
+            Check(
+                "box_agreement",
+                box_agreement.run,
+                "detection",
+                "annotators who boxed the same images: objects matched by IoU (Hungarian), "
+                "precision and recall of each against the others, IoU of matched boxes, kappa / "
+                "alpha on their classes, consensus boxes; images where they disagree",
+                requires=("manifest", "box_annotations", "box_annotated_images"),
+                issues=BOX_AGREEMENT_ISSUES,
                 task="detection",
             ),
         )

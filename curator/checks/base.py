@@ -117,6 +117,10 @@ class CheckInputs:
     device: str = "cpu"  # where a check that trains a model runs it
     boxes: pd.DataFrame | None = None  # a detection dataset's boxes (io/boxes.py BOX_COLUMNS)
     box_predictions: pd.DataFrame | None = None  # a detector's boxes (io/boxes.py, with scores)
+    # several annotators' boxes (BOX_COLUMNS, annotator set) and the images each labelled
+    # (annotator, path): an image labelled with no box is a statement too
+    box_annotations: pd.DataFrame | None = None
+    box_annotated_images: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,8 @@ INPUT_SOURCES = {
     "load_images": "the images (the label_quality stage reads them from --data)",
     "boxes": "the boxes of a detection dataset (`curator boxes`, detection.format set)",
     "box_predictions": "a detector's out-of-sample predictions (detection.predictions)",
+    "box_annotations": "several annotators' boxes (detection.annotators)",
+    "box_annotated_images": "the images each annotator labelled (detection.annotators)",
 }
 INPUT_NAMES = frozenset(f.name for f in fields(CheckInputs))
 

@@ -17,7 +17,7 @@ import logging
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -276,7 +276,11 @@ def _voc(root: Path, split: str, rel: str, params: DetectionParams) -> Iterator:
             f"{listing} does not exist; detection.annotations.{split} names the VOC "
             "list of image ids (ImageSets/Main/<split>.txt)."
         )
-    xml_dir = PurePosixPath(params.voc_annotations_dir)
+    # the XML folder sits beside the list's ImageSets/ (the data folder for the main annotations,
+    # an annotator's own folder for theirs)
+    parts = PurePosixPath(rel).parts
+    beside = parts[:-3] if parts[-3:-1] == ("ImageSets", "Main") else ()
+    xml_dir = PurePosixPath(*beside, params.voc_annotations_dir)
     for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), start=1):
         image_id = line.split()[0] if line.strip() else ""
         if not image_id:
@@ -328,8 +332,9 @@ def _image_size(path: Path, where: str) -> tuple[int, int]:
         ) from exc
 
 
-def read_boxes(root: Path, params: DetectionParams) -> BoxListing:
-    """Every box of the dataset in pixels, one row each; refused with file and fix on bad input."""
+def read_boxes(root: Path, params: DetectionParams, warn_unlisted: bool = True) -> BoxListing:
+    """Every box of the dataset in pixels, one row each; refused with file and fix on bad input.
+    Images under images_dir that no annotation lists are logged (``warn_unlisted``)."""
     root = Path(root)
     names: dict = {}
     if params.format == "coco":
@@ -383,7 +388,7 @@ def read_boxes(root: Path, params: DetectionParams) -> BoxListing:
     images = pd.DataFrame(image_rows, columns=list(IMAGE_COLUMNS))
     images = images.sort_values("path", ignore_index=True)
     unlisted = _unlisted(root, params.images_dir, set(first))
-    if unlisted:
+    if unlisted and warn_unlisted:
         log.warning(
             "%d image(s) under %s are in no annotation file and are not audited: %s%s",
             len(unlisted),
@@ -435,6 +440,21 @@ def _unlisted(root: Path, images_dir: str, listed: set[str]) -> tuple[str, ...]:
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
     )
     return tuple(rel for rel in found if rel not in listed)
+
+
+def read_annotators(root: Path, params: DetectionParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every annotator's boxes, BOX_COLUMNS with annotator set; the images each labelled,
+    annotator and path) from detection.annotators, each read and checked like the main
+    annotations. An annotator may label a subset of the images."""
+    boxes, labelled = [], []
+    for name, files in sorted(params.annotators.items()):
+        own = replace(params, annotations=files, predictions={}, annotators={})
+        listing = read_boxes(root, own, warn_unlisted=False)
+        boxes.append(
+            listing.boxes.assign(annotator=pd.array([name] * len(listing.boxes), "string"))
+        )
+        labelled.append(pd.DataFrame({"annotator": name, "path": listing.images["path"]}))
+    return pd.concat(boxes, ignore_index=True), pd.concat(labelled, ignore_index=True)
 
 
 PREDICTION_COLUMNS = ("path", "split", "label", "x0", "y0", "x1", "y1", "score")

@@ -17,11 +17,15 @@ import pandas as pd
 from curator import __version__, artifacts
 from curator.checks import CheckInputs, CheckResult, run_check
 from curator.evaluation.detection import evaluate_detector
-from curator.io.boxes import BoxListing, read_boxes, read_predictions
+from curator.io.boxes import BoxListing, read_annotators, read_boxes, read_predictions
 from curator.io.tables import outputs_committed_together, write_json, write_parquet
 from curator.params import Params
 from curator.stages import write_check_result
 
+NO_ANNOTATORS = (
+    "not measured: agreement needs two or more annotators' boxes of the same images "
+    "(detection.annotators)"
+)
 NO_PREDICTIONS = (
     "not checked: an object nobody boxed, a box of the wrong class or in the wrong place shows "
     "only against a detector's out-of-sample predictions (detection.predictions)"
@@ -37,7 +41,16 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     preds = (
         read_predictions(data, params.detection, listing) if params.detection.predictions else None
     )
-    inputs = CheckInputs(manifest=images, boxes=listing.boxes, box_predictions=preds)
+    several, labelled = (
+        read_annotators(data, params.detection) if params.detection.annotators else (None, None)
+    )
+    inputs = CheckInputs(
+        manifest=_with_annotators_images(images, labelled, data),
+        boxes=listing.boxes,
+        box_predictions=preds,
+        box_annotations=several,
+        box_annotated_images=labelled,
+    )
     result = run_check("boxes", inputs, params)
     found = [result.tables["box_findings"]]
     summary = result.summary | {
@@ -46,7 +59,13 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         "unlisted_images": list(listing.unlisted),
         "label_errors": NO_PREDICTIONS,
         "evaluation": NO_PREDICTIONS,
+        "agreement": NO_ANNOTATORS,
     }
+    if several is not None:
+        agreement = run_check("box_agreement", inputs, params)
+        write_check_result(agreement, audits, "box_agreement")
+        write_parquet(agreement.tables["consensus"], audits / artifacts.BOX_CONSENSUS)
+        summary["agreement"] = agreement.summary
     if preds is not None:
         errors = run_check("box_label_quality", inputs, params)
         write_check_result(errors, audits, "box_label_quality")
@@ -61,6 +80,18 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         "boxes",
     )
     return summary
+
+
+def _with_annotators_images(images: pd.DataFrame, labelled, data: Path) -> pd.DataFrame:
+    """The images table, plus any image only the extra annotators list (with its sample_id)."""
+    if labelled is None:
+        return images
+    extra = sorted(set(labelled["path"]) - set(images["path"]))
+    if not extra:
+        return images
+    more = pd.DataFrame({"path": extra})
+    more["sample_id"] = [hashlib.sha256((data / p).read_bytes()).hexdigest() for p in extra]
+    return pd.concat([images, more], ignore_index=True)
 
 
 def _evaluate(params: Params, listing: BoxListing, preds: pd.DataFrame, audits: Path) -> Any:

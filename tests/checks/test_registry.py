@@ -18,7 +18,7 @@ from curator.stages import duplicates, embed, hash, ingest, load_embeddings, pro
 # the demo plants no image conditions; tests/checks/test_properties.py plants each one
 NOT_PLANTED_IN_DEMO = {"properties"}
 # checks of detection datasets: the demo is a classification dataset
-DETECTION_ONLY = {"boxes", "box_label_quality"}
+DETECTION_ONLY = {"boxes", "box_label_quality", "box_agreement"}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_check_contract(name, inputs):
 @pytest.mark.parametrize("name", sorted(DETECTION_ONLY))
 def test_detection_check_contract(name, tmp_path):
     """The detection checks, on the small detection dataset (a classification demo has no
-    boxes), with a detector that finds every box but one and one thing that is not there."""
+    boxes), with a detector that finds every box but one, and two annotators."""
     from curator.io.boxes import read_boxes
     from curator.params import DetectionParams
     from tests.detection import write_coco, write_images
@@ -64,7 +64,18 @@ def test_detection_check_contract(name, tmp_path):
     images = listing.images.assign(sample_id=[f"{k:064x}" for k in range(len(listing.images))])
     preds = listing.boxes.iloc[1:][["path", "split", "label", "x0", "y0", "x1", "y1"]]
     preds = preds.assign(score=0.99)
-    inputs = CheckInputs(manifest=images, boxes=listing.boxes, box_predictions=preds)
+    # two annotators: one drew every box, the other all but the first
+    several = pd.concat(
+        [listing.boxes.assign(annotator="a"), listing.boxes.iloc[1:].assign(annotator="b")]
+    )
+    labelled = pd.concat([images[["path"]].assign(annotator=n) for n in ("a", "b")])
+    inputs = CheckInputs(
+        manifest=images,
+        boxes=listing.boxes,
+        box_predictions=preds,
+        box_annotations=several,
+        box_annotated_images=labelled,
+    )
     result = run_check(name, inputs, Params(detection=detection))
     _assert_contract(name, inputs, result)
 
