@@ -194,6 +194,7 @@ def _yolo(root: Path, split: str, rel: str, params: DetectionParams, classes: tu
         )
     image_dir = PurePosixPath(params.images_dir) / split
     stems = _images_by_stem(root, image_dir)
+    declared = str(params.classes)
     seen = set()
     for label_file in sorted(labels.glob("*.txt")):
         where_file = f"{label_file}"
@@ -210,42 +211,44 @@ def _yolo(root: Path, split: str, rel: str, params: DetectionParams, classes: tu
             )
         image = _Image(candidates[0], split, where_file)
         seen.add(label_file.stem)
-        for n, line in enumerate(label_file.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{label_file} line {n}"
-            parts = line.split()
-            if len(parts) != 5:
-                raise DataError(
-                    f"{where}: {len(parts)} fields; a YOLO box is 'class x_centre "
-                    "y_centre width height' (normalised to 0..1)."
-                )
-            index = _number(parts[0], where, "class index")
-            if index != int(index) or not 0 <= index < len(classes):
-                raise DataError(
-                    f"{where}: class index {parts[0]} is not declared in "
-                    f"{params.classes} ({len(classes)} classes, 0..{len(classes) - 1}); "
-                    "fix the index or add the class."
-                )
-            cx, cy, w, h = (_number(v, where, "coordinate") for v in parts[1:])
-            if max(cx, cy, w, h) > YOLO_PIXELS_LIKE:
-                raise DataError(
-                    f"{where}: {' '.join(parts[1:])} look like pixels; YOLO wants "
-                    "them divided by the image's width and height."
-                )
-            _in_order(
-                cx - w / 2,
-                cy - h / 2,
-                cx + w / 2,
-                cy + h / 2,
-                where,
-                f"with width {parts[3]} and height {parts[4]}",
-            )
-            image.boxes.append((classes[int(index)], cx, cy, w, h, False, where))
+        for where, label, cx, cy, w, h, _ in _yolo_lines(label_file, classes, False, declared):
+            image.boxes.append((label, cx, cy, w, h, False, where))
         yield image
     for stem, paths in sorted(stems.items()):  # YOLO: an image without a label file has none
         if stem not in seen:
             yield _Image(paths[0], split, f"{image_dir} (no label file)")
+
+
+def _yolo_lines(file: Path, classes: tuple, scored: bool, declared: str) -> Iterator[tuple]:
+    """(where, class, x_centre, y_centre, width, height, score or None) for each line of a YOLO
+    txt file ('class x_centre y_centre width height', normalised to 0..1, then the score when
+    ``scored``); refused with the line and the fix on bad input."""
+    shape = "class x_centre y_centre width height" + (" score" if scored else "")
+    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{file} line {n}"
+        parts = line.split()
+        if len(parts) != len(shape.split()):
+            raise DataError(
+                f"{where}: {len(parts)} fields; a YOLO {'prediction' if scored else 'box'} is "
+                f"'{shape}' (normalised to 0..1)."
+            )
+        index = _number(parts[0], where, "class index")
+        if index != int(index) or not 0 <= index < len(classes):
+            raise DataError(
+                f"{where}: class index {parts[0]} is not declared in {declared} ({len(classes)} "
+                f"classes, 0..{len(classes) - 1}); fix the index or add the class."
+            )
+        cx, cy, w, h = (_number(v, where, "coordinate") for v in parts[1:5])
+        if max(cx, cy, w, h) > YOLO_PIXELS_LIKE:
+            raise DataError(
+                f"{where}: {' '.join(parts[1:5])} look like pixels; YOLO wants them divided by "
+                "the image's width and height."
+            )
+        spelt = f"with width {parts[3]} and height {parts[4]}"
+        _in_order(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, where, spelt)
+        yield where, classes[int(index)], cx, cy, w, h, _score(parts[5], where) if scored else None
 
 
 def _images_by_stem(root: Path, image_dir: PurePosixPath) -> dict[str, list[str]]:
@@ -552,6 +555,7 @@ def _yolo_predictions(folder: Path, split: str, listing: BoxListing) -> list[tup
         PurePosixPath(p).stem: (p, w, h)
         for p, w, h in images[["path", "width", "height"]].itertuples(index=False)
     }
+    declared = f"the dataset's classes ({', '.join(listing.classes)})"
     rows = []
     for file in sorted(folder.glob("*.txt")):
         if file.stem not in by_stem:
@@ -560,42 +564,17 @@ def _yolo_predictions(folder: Path, split: str, listing: BoxListing) -> list[tup
                 "predict on the dataset's images only."
             )
         image, width, height = by_stem[file.stem]
-        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{file} line {n}"
-            parts = line.split()
-            if len(parts) != 6:
-                raise DataError(
-                    f"{where}: {len(parts)} fields; a YOLO prediction is 'class "
-                    "x_centre y_centre width height score'."
-                )
-            index = _number(parts[0], where, "class index")
-            if index != int(index) or not 0 <= index < len(listing.classes):
-                raise DataError(
-                    f"{where}: class index {parts[0]} is not one of the dataset's "
-                    f"{len(listing.classes)} classes (0..{len(listing.classes) - 1}, in the order "
-                    f"{', '.join(listing.classes)})."
-                )
-            cx, cy, w, h = (_number(v, where, "coordinate") for v in parts[1:5])
-            _in_order(
-                cx - w / 2,
-                cy - h / 2,
-                cx + w / 2,
-                cy + h / 2,
-                where,
-                f"with width {parts[3]} and height {parts[4]}",
-            )
+        for _, label, cx, cy, w, h, score in _yolo_lines(file, listing.classes, True, declared):
             rows.append(
                 (
                     image,
                     split,
-                    listing.classes[int(index)],
+                    label,
                     (cx - w / 2) * width,
                     (cy - h / 2) * height,
                     (cx + w / 2) * width,
                     (cy + h / 2) * height,
-                    _score(parts[5], where),
+                    score,
                 )
             )
     return rows
