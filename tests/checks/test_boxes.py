@@ -139,8 +139,11 @@ def test_boxes_cli_refuses_a_classification_dataset(tmp_path: Path) -> None:
 
     from curator.cli import cli
 
+    params = tmp_path / "p.yaml"  # a classification dataset's params: detection.format none
+    params.write_text("balance:\n  subgroups: []\n")
+    audits = str(tmp_path / "a")
     result = CliRunner().invoke(
-        cli, ["boxes", "--data", str(tmp_path), "--audits", str(tmp_path / "a")]
+        cli, ["boxes", "--data", str(tmp_path), "--audits", audits, "--params", str(params)]
     )
     assert result.exit_code == 5
     assert "detection.format is none" in result.output
