@@ -44,13 +44,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     several, labelled = (
         read_annotators(data, params.detection) if params.detection.annotators else (None, None)
     )
-    inputs = CheckInputs(
-        manifest=_with_annotators_images(images, labelled, data),
-        boxes=listing.boxes,
-        box_predictions=preds,
-        box_annotations=several,
-        box_annotated_images=labelled,
-    )
+    inputs = CheckInputs(manifest=images, boxes=listing.boxes, box_predictions=preds)
     result = run_check("boxes", inputs, params)
     found = [result.tables["box_findings"]]
     summary = result.summary | {
@@ -62,7 +56,12 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         "agreement": NO_ANNOTATORS,
     }
     if several is not None:
-        agreement = run_check("box_agreement", inputs, params)
+        everyone = CheckInputs(
+            manifest=_with_annotators_images(images, labelled, data),
+            box_annotations=several,
+            box_annotated_images=labelled,
+        )
+        agreement = run_check("box_agreement", everyone, params)
         write_check_result(agreement, audits, "box_agreement")
         write_parquet(agreement.tables["consensus"], audits / artifacts.BOX_CONSENSUS)
         summary["agreement"] = agreement.summary
@@ -84,8 +83,6 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
 
 def _with_annotators_images(images: pd.DataFrame, labelled, data: Path) -> pd.DataFrame:
     """The images table, plus any image only the extra annotators list (with its sample_id)."""
-    if labelled is None:
-        return images
     extra = sorted(set(labelled["path"]) - set(images["path"]))
     if not extra:
         return images
