@@ -85,19 +85,26 @@ def iou_pairs(boxes: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return pd.DataFrame({"a": a, "b": b, "iou": iou})
 
 
-def instance_balance(boxes: pd.DataFrame, images: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per split and class: boxes, images holding the class, and COCO small / medium / large
-    box counts (box area below 32^2, 96^2 pixels, above)."""
+def instance_balance(
+    boxes: pd.DataFrame, images: pd.DataFrame, by: str = "split"
+) -> list[dict[str, Any]]:
+    """Per value of ``by`` (split, or a metadata column of ``images``) and class: boxes, images
+    holding the class, and COCO small / medium / large box counts (box area below 32^2, 96^2
+    pixels, above). Images whose value is unknown belong to no group."""
+    groups = images[["path", by]].dropna()
+    held = boxes.drop(columns=[by], errors="ignore").merge(groups, on="path")
     rows = []
-    for (split, label), b in boxes.groupby(["split", "label"], observed=True, sort=True):
+    for (value, label), b in held.groupby([by, "label"], observed=True, sort=True):
         area = b["area"]
         rows.append(
             {
-                "split": str(split),
+                by: str(value),
                 "label": str(label),
                 "boxes": len(b),
                 "images": int(b["path"].nunique()),
-                "images_in_split": int((images["split"] == split).sum()),
+                f"images_in_{'split' if by == 'split' else 'group'}": int(
+                    (groups[by] == value).sum()
+                ),
                 "small": int((area < COCO_SMALL).sum()),
                 "medium": int(((area >= COCO_SMALL) & (area < COCO_MEDIUM)).sum()),
                 "large": int((area >= COCO_MEDIUM).sum()),
@@ -212,6 +219,13 @@ def box_findings(
     return table, summary | {"empty_images": empties["path"].tolist()}
 
 
+def subgroup_columns(images: pd.DataFrame) -> list[str]:
+    """The images table's metadata columns (beyond what io/boxes lists and the sample id)."""
+    from curator.io.boxes import IMAGE_COLUMNS
+
+    return [c for c in images.columns if c not in (*IMAGE_COLUMNS, "sample_id")]
+
+
 def run(inputs: CheckInputs, p: DetectionParams) -> CheckResult:
     boxes, images = inputs.boxes, inputs.manifest
     assert boxes is not None  # run_check refuses inputs without boxes (Check.requires)
@@ -245,6 +259,10 @@ def run(inputs: CheckInputs, p: DetectionParams) -> CheckResult:
         "classes": sorted(boxes["label"].unique().tolist()),
         "by_issue": {str(k): int(v) for k, v in counts.items()},
         "instances": instance_balance(boxes, images),
+        # the stage puts the metadata columns balance.subgroups names beside the images
+        "instances_by_group": {
+            col: instance_balance(boxes, images, col) for col in subgroup_columns(images)
+        },
         "thresholds": {
             "outlier_z": p.outlier_z,
             "same_object_iou": p.same_object_iou,

@@ -16,8 +16,10 @@ import pandas as pd
 
 from curator import __version__, artifacts
 from curator.checks import CheckInputs, CheckResult, run_check
+from curator.checks.base import require_metadata_columns
 from curator.evaluation.detection import evaluate_detector
 from curator.io.boxes import BoxListing, read_annotators, read_boxes, read_predictions
+from curator.io.sources import known_values, read_metadata
 from curator.io.tables import outputs_committed_together, write_json, write_parquet
 from curator.params import Params
 from curator.stages import write_check_result
@@ -38,6 +40,8 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     listing = read_boxes(data, params.detection)
     images = listing.images.copy()
     images["sample_id"] = [hashlib.sha256((data / p).read_bytes()).hexdigest() for p in images.path]
+    metadata = _metadata(params, data, images)
+    images = images.merge(metadata[["path", *params.balance.subgroups]], on="path", how="left")
     preds = (
         read_predictions(data, params.detection, listing) if params.detection.predictions else None
     )
@@ -70,7 +74,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         write_check_result(errors, audits, "box_label_quality")
         found.append(errors.tables["label_errors"])
         summary["label_errors"] = errors.summary
-        summary["evaluation"] = _evaluate(params, listing, preds, audits)
+        summary["evaluation"] = _evaluate(params, listing, preds, metadata, audits)
     write_parquet(listing.boxes, audits / artifacts.BOXES)
     write_parquet(pd.concat(found, ignore_index=True), audits / artifacts.BOX_FINDINGS)
     write_check_result(
@@ -91,7 +95,26 @@ def _with_annotators_images(images: pd.DataFrame, labelled, data: Path) -> pd.Da
     return pd.concat([images, more], ignore_index=True)
 
 
-def _evaluate(params: Params, listing: BoxListing, preds: pd.DataFrame, audits: Path) -> Any:
+def _metadata(params: Params, data: Path, images: pd.DataFrame) -> pd.DataFrame:
+    """ingest.metadata's columns by path (the groups of balance.subgroups and
+    evaluate.sensitive_features), refused when a named column is not there."""
+    wanted = {*params.balance.subgroups, *params.evaluate.sensitive_features}
+    rel = params.ingest.metadata
+    if rel is None or not (data / rel).is_file():
+        table = pd.DataFrame({"path": images["path"]})
+        source = "no metadata file"
+    else:
+        table = read_metadata(data, rel, set(images["path"]))
+        source = rel
+    require_metadata_columns(params, [c for c in table.columns if c != "path"], source)
+    for column in wanted:
+        table[column] = known_values(table[column])
+    return table
+
+
+def _evaluate(
+    params: Params, listing: BoxListing, preds: pd.DataFrame, metadata: pd.DataFrame, audits: Path
+) -> Any:
     """The detector's COCO numbers on evaluate.split (written to detection_evaluation.json);
     the reason when there is nothing to score."""
     split = params.evaluate.split
@@ -100,12 +123,13 @@ def _evaluate(params: Params, listing: BoxListing, preds: pd.DataFrame, audits: 
     if images.empty or scored.empty:
         return f"not scored: no {'images' if images.empty else 'predictions'} in split {split!r}"
     e = params.evaluate
+    groups = {c: metadata.set_index("path")[c] for c in e.sensitive_features}
     doc = evaluate_detector(
         listing.boxes,
         scored,
         images,
         listing.classes,
-        {},
+        groups,
         reps=e.n_bootstrap,
         level=e.ci_level,
         seed=e.seed,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curator.errors import DataError
+from curator.errors import ConfigError, DataError
 from curator.evaluation.detection import evaluate_detector
 from curator.io.boxes import read_boxes, read_predictions
 from curator.params import DetectionParams
@@ -163,3 +163,35 @@ def test_bad_predictions_are_refused(tmp_path: Path, edit, phrase: str) -> None:
     with pytest.raises(DataError, match=r"results\.json \[0\]") as err:
         read_predictions(tmp_path, params, listing)
     assert phrase in str(err.value)
+
+
+def test_the_stage_scores_groups_from_the_metadata(tmp_path: Path) -> None:
+    """metadata.csv's site column: boxes per site and class, and mAP per site on the test split,
+    where one site's detections are mostly dropped (it must come out worst)."""
+    from curator import artifacts
+    from curator.params import BalanceParams, EvaluateParams, Params
+    from curator.stages import boxes as stage
+
+    params, results = _write(tmp_path, n_images=30, seed=7)
+    site = {k: "north" if k < 15 else "south" for k in range(30)}
+    rows = [f"images/test/{k:03d}.png,{site[k]}" for k in range(30)]
+    (tmp_path / "metadata.csv").write_text("path,site\n" + "\n".join(rows) + "\n")
+    kept = [r for r in results if site[r["image_id"]] == "north" or r["score"] < 0.3]
+    (tmp_path / "results.json").write_text(json.dumps(kept))
+    full = Params(
+        detection=params,
+        balance=BalanceParams(subgroups=("site",)),
+        evaluate=EvaluateParams(sensitive_features=("site",), n_bootstrap=50),
+    )
+    summary = stage.run(full, tmp_path, tmp_path / "audits")
+    by_site = summary["instances_by_group"]["site"]
+    assert {r["site"] for r in by_site} == {"north", "south"}
+    assert sum(r["boxes"] for r in by_site) == summary["n_boxes"]
+    doc = json.loads((tmp_path / "audits" / artifacts.DETECTION_EVALUATION).read_text())
+    groups = doc["by"]["site"]
+    assert set(groups["groups"]) == {"north", "south"}
+    assert groups["worst"] == "south" and groups["gap"] > 0.3
+    # a group column the metadata lacks is refused before any work
+    wrong = Params(detection=params, evaluate=EvaluateParams(sensitive_features=("region",)))
+    with pytest.raises(ConfigError, match=r"evaluate\.sensitive_features names 'region'"):
+        stage.run(wrong, tmp_path, tmp_path / "audits2")
