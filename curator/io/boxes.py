@@ -251,6 +251,11 @@ def _yolo_lines(file: Path, classes: tuple, scored: bool, declared: str) -> Iter
         yield where, classes[int(index)], cx, cy, w, h, _score(parts[5], where) if scored else None
 
 
+def _pixel_corners(cx, cy, w, h, width: int, height: int) -> tuple[float, ...]:
+    """YOLO's normalised centre and size as pixel corners (x0, y0, x1, y1)."""
+    return (cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height
+
+
 def _images_by_stem(root: Path, image_dir: PurePosixPath) -> dict[str, list[str]]:
     folder = root / image_dir
     if not folder.is_dir():
@@ -379,13 +384,8 @@ def read_boxes(root: Path, params: DetectionParams, warn_unlisted: bool = True) 
             )
         image_rows.append((image.rel, image.split, width, height, len(image.boxes)))
         for label, a, b, c, d, crowd, _ in image.boxes:
-            if params.format == "yolo":  # normalised centre and size -> pixel corners
-                a, b, c, d = (
-                    (a - c / 2) * width,
-                    (b - d / 2) * height,
-                    (a + c / 2) * width,
-                    (b + d / 2) * height,
-                )
+            if params.format == "yolo":
+                a, b, c, d = _pixel_corners(a, b, c, d, width, height)
             box_rows.append((image.rel, image.split, label, a, b, c, d, width, height, crowd))
     boxes = _box_table(box_rows)
     images = pd.DataFrame(image_rows, columns=list(IMAGE_COLUMNS))
@@ -565,16 +565,6 @@ def _yolo_predictions(folder: Path, split: str, listing: BoxListing) -> list[tup
             )
         image, width, height = by_stem[file.stem]
         for _, label, cx, cy, w, h, score in _yolo_lines(file, listing.classes, True, declared):
-            rows.append(
-                (
-                    image,
-                    split,
-                    label,
-                    (cx - w / 2) * width,
-                    (cy - h / 2) * height,
-                    (cx + w / 2) * width,
-                    (cy + h / 2) * height,
-                    score,
-                )
-            )
+            corners = _pixel_corners(cx, cy, w, h, width, height)
+            rows.append((image, split, label, *corners, score))
     return rows
