@@ -30,12 +30,11 @@ import numpy as np
 import pandas as pd
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags
+from curator.checks.properties import robust_z
 from curator.params import DetectionParams
 
-MAD_TO_SD = 1.4826  # a normal's SD from its median absolute deviation
-MIN_SCALE = (
-    0.1  # robust SD floor in log units: boxes that all share a shape do not make 5% off extreme
-)
+# robust SD floor in log units: boxes that all share a shape do not make 5% off extreme
+MIN_SCALE = 0.1
 MIN_CLASS_BOXES = 20  # fewer than this: a class is judged against every class's boxes together
 BORDER = 2.0  # pixels: a box this close to the frame touches it (VOC counts from 1)
 COCO_SMALL, COCO_MEDIUM = 32**2, 96**2  # COCO's area buckets (pixels)
@@ -46,18 +45,13 @@ def _corners(b: pd.Series | Any) -> str:
     return f"({b.x0:g}, {b.y0:g})-({b.x1:g}, {b.y1:g})"
 
 
-def _robust_z(values: pd.Series, groups: pd.Series) -> pd.Series:
-    """(value - median) / (MAD x 1.4826) within each group; groups with fewer than
-    MIN_CLASS_BOXES values use the pooled median and scale."""
-    pooled = values.median(), max(MAD_TO_SD * (values - values.median()).abs().median(), MIN_SCALE)
-    z = pd.Series(np.nan, index=values.index)
-    for _, v in values.groupby(groups, observed=True):
+def _class_z(values: pd.Series, classes: pd.Series) -> pd.Series:
+    """Robust z of each value within its class; classes with fewer than MIN_CLASS_BOXES values
+    are judged against every class's values together."""
+    z = pd.Series(robust_z(values.to_numpy(), MIN_SCALE)[0], index=values.index)
+    for _, v in values.groupby(classes, observed=True):
         if len(v) >= MIN_CLASS_BOXES:
-            centre = v.median()
-            scale = max(MAD_TO_SD * (v - centre).abs().median(), MIN_SCALE)
-        else:
-            centre, scale = pooled
-        z[v.index] = (v - centre) / scale
+            z[v.index] = robust_z(v.to_numpy(), MIN_SCALE)[0]
     return z
 
 
@@ -162,8 +156,8 @@ def box_findings(
     inner = ~degenerate & (b.x0 >= BORDER) & (b.y0 >= BORDER)
     inner &= (b.x1 <= b.image_width - BORDER) & (b.y1 <= b.image_height - BORDER)
     judged = b[inner]
-    aspect_z = _robust_z(np.log(judged.box_width / judged.box_height), judged.label)
-    size_z = _robust_z(
+    aspect_z = _class_z(np.log(judged.box_width / judged.box_height), judged.label)
+    size_z = _class_z(
         np.log(judged.area / (judged.image_width * judged.image_height)), judged.label
     )
     for k in aspect_z.index[aspect_z.abs() > p.outlier_z]:

@@ -24,10 +24,12 @@ from curator.params import PropertiesParams
 QUANTILES = (0.01, 0.1, 0.5, 0.9, 0.99)
 
 
-def _robust_z(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+def robust_z(values: np.ndarray, floor: float = 1e-6) -> tuple[np.ndarray, float, float]:
+    """(values - median) / (1.4826 x MAD), the spread at least ``floor``; and the median and
+    the spread (before the floor)."""
     median = float(np.median(values))
     spread = 1.4826 * float(np.median(np.abs(values - median)))
-    return (values - median) / max(spread, 1e-6), median, spread
+    return (values - median) / max(spread, floor), median, spread
 
 
 def _judge(items: pd.DataFrame, p: PropertiesParams) -> tuple[list[tuple], dict[str, Any]]:
@@ -42,7 +44,7 @@ def _judge(items: pd.DataFrame, p: PropertiesParams) -> tuple[list[tuple], dict[
         floor = p.overexposed_min_luma_p01
         detail = f"darkest 1% of pixels at {v:.2f} of full scale (> {floor})"
         found.append(("overexposed", i, (v - floor) / (1 - floor), detail))
-    ez, entropy_median, _ = _robust_z(items["entropy"].to_numpy())
+    ez, entropy_median, _ = robust_z(items["entropy"].to_numpy())
     blank = (items["entropy"] < p.min_entropy).to_numpy() & (ez < -p.outlier_z)
     for i in np.flatnonzero(blank):
         v = items["entropy"].iat[i]
@@ -51,7 +53,7 @@ def _judge(items: pd.DataFrame, p: PropertiesParams) -> tuple[list[tuple], dict[
             f"{entropy_median:.2f}): nearly blank"
         )
         found.append(("low_information", i, 1 - v / max(entropy_median, 1e-6), detail))
-    z, median, spread = _robust_z(np.log(items["sharpness"].to_numpy() + 1e-6))
+    z, median, spread = robust_z(np.log(items["sharpness"].to_numpy() + 1e-6))
     for i in np.flatnonzero((z < -p.outlier_z) & ~blank):  # a blank image has no edges to blur
         detail = (
             f"sharpness {items['sharpness'].iat[i]:.3g}, {-z[i]:.1f} robust SDs below this "
