@@ -30,6 +30,7 @@ import pandas as pd
 from curator.checks.agreement import cohen_kappa, nominal_alpha
 from curator.checks.base import CheckInputs, CheckResult, make_flags
 from curator.checks.boxes import pairwise_iou
+from curator.checks.same_photo import twin_groups
 from curator.evaluation.intervals import interval_or_none, resample_counts
 from curator.params import DetectionParams
 
@@ -137,24 +138,15 @@ def _pair_stats(pairs: pd.DataFrame, classes: list[str], reps: int, level: float
 def objects(pairs: pd.DataFrame, boxes: pd.DataFrame) -> pd.DataFrame:
     """The image's objects: connected components of paired boxes (annotator, box_id), each box
     alone when unpaired. One row per (object, annotator's box)."""
-    parent: dict = {}
-
-    def find(x):
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for r in pairs.itertuples():
-        if r.box_a >= 0 and r.box_b >= 0:
-            parent[find((r.path, r.a, r.box_a))] = find((r.path, r.b, r.box_b))
-    rows = []
-    for r in boxes.itertuples():
-        root = find((r.path, r.annotator, r.box_id))
-        corners = (r.x0, r.y0, r.x1, r.y1)
-        rows.append((r.path, f"{root[1]}:{root[2]}", r.annotator, r.box_id, r.label, *corners))
-    cols = ["path", "object", "annotator", "box_id", "label", *CORNERS]
-    return pd.DataFrame(rows, columns=cols)
+    key = pd.MultiIndex.from_frame(boxes[["path", "annotator", "box_id"]].astype(object))
+    matched = pairs[(pairs["box_a"] >= 0) & (pairs["box_b"] >= 0)].astype(object)
+    ends = [
+        key.get_indexer(pd.MultiIndex.from_arrays([matched["path"], matched[a], matched[box]]))
+        for a, box in (("a", "box_a"), ("b", "box_b"))
+    ]
+    members = boxes[["path", "annotator", "box_id", "label", *CORNERS]].reset_index(drop=True)
+    members.insert(1, "object", twin_groups(len(boxes), *ends))
+    return members
 
 
 def consensus(members: pd.DataFrame, labelled: pd.DataFrame) -> pd.DataFrame:
