@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from curator.checks.base import CheckInputs, CheckResult, make_flags
+from curator.checks.boxes import issue_rows
 from curator.params import DetectionParams
 
 KINDS = ("box_overlooked", "box_swapped", "box_badly_located")
@@ -180,19 +181,7 @@ def run(inputs: CheckInputs, p: DetectionParams) -> CheckResult:
     paths = sorted(set(preds["path"]))  # images the detector was run on
     classes = tuple(sorted(set(boxes["label"]) | set(preds["label"])))
     table = label_errors(boxes, preds, paths, classes)
-    sample_of = images.set_index("path")["sample_id"]
-    flags = make_flags(
-        [
-            {
-                "sample_id": sample_of[r.path],
-                "path": r.path,
-                "issue": r.issue,
-                "score": float(np.clip(r.score, 0.0, 1.0)),
-                "detail": r.detail,
-            }
-            for r in table.itertuples()
-        ]
-    )
+    flags = make_flags(issue_rows(table, images))
     counts = table["issue"].value_counts()
     n_boxes = int(boxes["path"].isin(paths).sum())
     summary = {

@@ -220,21 +220,28 @@ def subgroup_columns(images: pd.DataFrame) -> list[str]:
     return [c for c in images.columns if c not in (*IMAGE_COLUMNS, "sample_id")]
 
 
+def issue_rows(table: pd.DataFrame, images: pd.DataFrame) -> list[dict[str, Any]]:
+    """A per-box table (path, issue, score, detail) as rows of the issue schema: each box's
+    finding is its image's, named by the image's sample_id."""
+    sample_of = images.set_index("path")["sample_id"]
+    return [
+        {
+            "sample_id": sample_of[r.path],
+            "path": r.path,
+            "issue": r.issue,
+            "score": float(np.clip(r.score, 0.0, 1.0)),
+            "detail": r.detail,
+        }
+        for r in table.itertuples()
+    ]
+
+
 def run(inputs: CheckInputs, p: DetectionParams) -> CheckResult:
     boxes, images = inputs.boxes, inputs.manifest
     assert boxes is not None  # run_check refuses inputs without boxes (Check.requires)
     table, numbers = box_findings(boxes, images, p)
     sample_of = images.set_index("path")["sample_id"]
-    rows = [
-        {
-            "sample_id": sample_of[r.path],
-            "path": r.path,
-            "issue": r.issue,
-            "score": r.score,
-            "detail": r.detail,
-        }
-        for r in table.itertuples()
-    ]
+    rows = issue_rows(table, images)
     share = numbers["images_without_boxes_share"]
     rows += [
         {
