@@ -95,11 +95,25 @@ def _in_order(x0: float, y0: float, x1: float, y1: float, where: str, spelt: str
         )
 
 
-def _load_json(path: Path) -> dict:
+def _read_json(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{path}: cannot be read as JSON ({exc}); export it again.") from exc
+
+
+def _coco_box(bbox: Any, where: str) -> tuple[float, float, float, float]:
+    """A COCO [x, y, width, height] as corners (x0, y0, x1, y1), refused when it is not four
+    numbers in order."""
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise DataError(f"{where}: bbox must be four numbers [x, y, width, height].")
+    x, y, w, h = (_number(v, where, "bbox value") for v in bbox)
+    _in_order(x, y, x + w, y + h, where, f"[x, y, width, height] = {bbox}")
+    return x, y, x + w, y + h
+
+
+def _load_json(path: Path) -> dict:
+    data = _read_json(path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: a COCO file is an object with images, annotations, categories.")
     for key in ("images", "annotations", "categories"):
@@ -157,15 +171,9 @@ def _coco(root: Path, split: str, rel: str, params: DetectionParams, names: dict
                 f"{where}: category_id {ann.get('category_id')!r} is not declared in "
                 f"categories (ids: {sorted(names)}); declare it or fix the id."
             )
-        bbox = ann.get("bbox")
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise DataError(f"{where}: bbox must be four numbers [x, y, width, height].")
-        x, y, w, h = (_number(v, where, "bbox value") for v in bbox)
-        _in_order(x, y, x + w, y + h, where, f"[x, y, width, height] = {bbox}")
+        corners = _coco_box(ann.get("bbox"), where)
         crowd = bool(ann.get("iscrowd", 0))
-        images[ann["image_id"]].boxes.append(
-            (names[ann["category_id"]], x, y, x + w, y + h, crowd, where)
-        )
+        images[ann["image_id"]].boxes.append((names[ann["category_id"]], *corners, crowd, where))
     yield from images.values()
 
 
@@ -513,10 +521,7 @@ def _score(value: object, where: str) -> float:
 def _coco_results(
     root: Path, path: Path, split: str, params: DetectionParams, listing: BoxListing
 ) -> list[tuple]:
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: cannot be read as JSON ({exc}); export it again.") from exc
+    results = _read_json(path)
     if not isinstance(results, list):
         raise DataError(
             f"{path}: COCO results are a list of {{image_id, category_id, bbox, score}}}}."
@@ -539,13 +544,9 @@ def _coco_results(
                 f"{where}: category_id {r['category_id']!r} is not a class of the "
                 f"dataset (ids: {sorted(listing.category_ids)})."
             )
-        bbox = r["bbox"]
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise DataError(f"{where}: bbox must be four numbers [x, y, width, height].")
-        x, y, w, h = (_number(v, where, "bbox value") for v in bbox)
-        _in_order(x, y, x + w, y + h, where, f"[x, y, width, height] = {bbox}")
+        corners = _coco_box(r["bbox"], where)
         label = listing.category_ids[r["category_id"]]
-        rows.append((image, split, label, x, y, x + w, y + h, _score(r["score"], where)))
+        rows.append((image, split, label, *corners, _score(r["score"], where)))
     return rows
 
 
