@@ -524,7 +524,7 @@ def _coco_results(
     results = _read_json(path)
     if not isinstance(results, list):
         raise DataError(
-            f"{path}: COCO results are a list of {{image_id, category_id, bbox, score}}}}."
+            f"{path}: COCO results are a list of {{image_id, category_id, bbox, score}}."
         )
     rows = []
     for k, r in enumerate(results):
