@@ -305,39 +305,10 @@ def boxes(data_dir: Path, audits_dir: Path, params_path: Path | None) -> None:
 
     Example: curator boxes --data data --audits audits
     """
-    from curator import artifacts
+    from curator.reporting.summary import describe_boxes
     from curator.stages import boxes as stage
 
-    s = stage.run(_load(params_path), data_dir, audits_dir)
-    found = ", ".join(f"{n} {issue}" for issue, n in s["by_issue"].items()) or "nothing flagged"
-    click.echo(
-        f"boxes: {s['n_boxes']} boxes of {len(s['classes'])} classes on {s['n_images']} images "
-        f"({s['format']}); {found} -> {audits_dir}/{artifacts.BOX_FINDINGS}"
-    )
-    errors, scored = s["label_errors"], s["evaluation"]
-    if isinstance(errors, str):
-        click.echo(f"label errors {errors}")
-    else:
-        counts = ", ".join(f"{n} {issue}" for issue, n in errors["by_issue"].items())
-        click.echo(f"label errors from the detector's predictions: {counts}")
-    if isinstance(scored, dict):
-        m, lo_hi = scored["map"]["value"], scored["map"]["ci"]
-        interval = f" ({lo_hi[0]:.3f} to {lo_hi[1]:.3f})" if lo_hi[0] is not None else ""
-        click.echo(
-            f"detector on {scored['split']}: mAP {m:.3f}{interval} -> "
-            f"{audits_dir}/{artifacts.DETECTION_EVALUATION}"
-        )
-    elif not isinstance(errors, str):
-        click.echo(f"detector {scored}")
-    agreement = s["agreement"]
-    if isinstance(agreement, dict):
-        alpha = agreement["alpha"]["value"]
-        click.echo(
-            f"agreement of {len(agreement['annotators'])} annotators on "
-            f"{agreement['n_images_shared']} shared images: class alpha "
-            f"{'-' if alpha is None else f'{alpha:.3f}'}; {agreement['n_images_disagreeing']} "
-            f"images where they disagree -> {audits_dir}/{artifacts.BOX_CONSENSUS}"
-        )
+    click.echo(describe_boxes(stage.run(_load(params_path), data_dir, audits_dir), audits_dir))
 
 
 @cli.command("hash")

@@ -57,6 +57,40 @@ def describe_duplicates(d: dict[str, Any]) -> str:
     )
 
 
+def describe_boxes(s: dict[str, Any], audits_dir: Path) -> str:
+    """What `curator boxes` found, a line per part: box findings, label errors (or why not
+    checked), the detector's mAP, annotators' agreement."""
+    found = ", ".join(f"{n} {issue}" for issue, n in s["by_issue"].items()) or "nothing flagged"
+    lines = [
+        f"boxes: {s['n_boxes']} boxes of {len(s['classes'])} classes on {s['n_images']} images "
+        f"({s['format']}); {found} -> {audits_dir}/{artifacts.BOX_FINDINGS}"
+    ]
+    errors, scored, agreement = s["label_errors"], s["evaluation"], s["agreement"]
+    if isinstance(errors, str):
+        lines.append(f"label errors {errors}")
+    else:
+        counts = ", ".join(f"{n} {issue}" for issue, n in errors["by_issue"].items())
+        lines.append(f"label errors from the detector's predictions: {counts}")
+    if isinstance(scored, dict):
+        m, lo_hi = scored["map"]["value"], scored["map"]["ci"]
+        interval = f" ({lo_hi[0]:.3f} to {lo_hi[1]:.3f})" if lo_hi[0] is not None else ""
+        lines.append(
+            f"detector on {scored['split']}: mAP {m:.3f}{interval} -> "
+            f"{audits_dir}/{artifacts.DETECTION_EVALUATION}"
+        )
+    elif not isinstance(errors, str):
+        lines.append(f"detector {scored}")
+    if isinstance(agreement, dict):
+        alpha = agreement["alpha"]["value"]
+        lines.append(
+            f"agreement of {len(agreement['annotators'])} annotators on "
+            f"{agreement['n_images_shared']} shared images: class alpha "
+            f"{'-' if alpha is None else f'{alpha:.3f}'}; {agreement['n_images_disagreeing']} "
+            f"images where they disagree -> {audits_dir}/{artifacts.BOX_CONSENSUS}"
+        )
+    return "\n".join(lines)
+
+
 def describe_agreement(a: dict[str, Any]) -> str:
     if not a["n_votes"]:
         return "no annotations, nothing measured"
