@@ -9,13 +9,14 @@ sample_id everywhere in curator).
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from curator import __version__, artifacts
-from curator.checks import CheckInputs, CheckResult, run_check
+from curator.checks import CheckInputs, run_check
 from curator.checks.base import require_metadata_columns
 from curator.evaluation.detection import evaluate_detector
 from curator.io.boxes import BoxListing, read_annotators, read_boxes, read_predictions
@@ -39,7 +40,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
     audits, data = Path(audits_dir), Path(data_dir)
     listing = read_boxes(data, params.detection)
     images = listing.images.copy()
-    images["sample_id"] = [hashlib.sha256((data / p).read_bytes()).hexdigest() for p in images.path]
+    images["sample_id"] = _sample_ids(data, images["path"])
     metadata = _metadata(params, data, images)
     images = images.merge(metadata[["path", *params.balance.subgroups]], on="path", how="left")
     preds = (
@@ -77,11 +78,7 @@ def run(params: Params, data_dir: Path, audits_dir: Path) -> dict[str, Any]:
         summary["evaluation"] = _evaluate(params, listing, preds, metadata, audits)
     write_parquet(listing.boxes, audits / artifacts.BOXES)
     write_parquet(pd.concat(found, ignore_index=True), audits / artifacts.BOX_FINDINGS)
-    write_check_result(
-        CheckResult(result.name, result.flags, summary, result.metrics, result.params),
-        audits,
-        "boxes",
-    )
+    write_check_result(replace(result, summary=summary), audits, "boxes")
     return summary
 
 
@@ -90,9 +87,13 @@ def _with_annotators_images(images: pd.DataFrame, labelled, data: Path) -> pd.Da
     extra = sorted(set(labelled["path"]) - set(images["path"]))
     if not extra:
         return images
-    more = pd.DataFrame({"path": extra})
-    more["sample_id"] = [hashlib.sha256((data / p).read_bytes()).hexdigest() for p in extra]
+    more = pd.DataFrame({"path": extra, "sample_id": _sample_ids(data, extra)})
     return pd.concat([images, more], ignore_index=True)
+
+
+def _sample_ids(data: Path, paths) -> list[str]:
+    """Each file's SHA-256, its sample_id everywhere in curator (io/images.decode_bytes)."""
+    return [hashlib.sha256((data / p).read_bytes()).hexdigest() for p in paths]
 
 
 def _metadata(params: Params, data: Path, images: pd.DataFrame) -> pd.DataFrame:
