@@ -14,7 +14,6 @@ rate beside the rate the simulation planted (on the boxes that stay matched at I
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
@@ -22,8 +21,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.eval_boxes_bccd import CLASSES, SPLITS, extract, read_voc, write_voc
-from curator.params import DetectionParams, Params
+from benchmarks.eval_boxes_bccd import (
+    CLASSES,
+    arguments,
+    bccd_params,
+    extract,
+    read_voc,
+    voc_lists,
+    write_voc,
+)
+from curator.params import Params
 from curator.stages import boxes as stage
 
 
@@ -58,15 +65,9 @@ def simulate(original: dict, rng, miss: float, jitter: float, swap: float, extra
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--work", type=Path, default=Path("/tmp/bccd_eval"))
-    ap.add_argument("--miss", type=float, default=0.1)
-    ap.add_argument("--jitter", type=float, default=3.0)
-    ap.add_argument("--swap", type=float, default=0.05)
-    ap.add_argument("--extra", type=float, default=0.3)
-    args = ap.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
+    args = arguments(
+        __doc__, miss=(float, 0.1), jitter=(float, 3.0), swap=(float, 0.05), extra=(float, 0.3)
+    )
     source = extract(args.work)
     original = read_voc(source)
     print(
@@ -86,16 +87,8 @@ def main() -> None:
         bob, n = simulate(original, rng, args.miss, args.jitter, args.swap, args.extra)
         write_voc(root / "bob", source, bob)
         shutil.rmtree(root / "bob" / "JPEGImages")
-        detection = DetectionParams(
-            format="voc",
-            annotations={s: f"ImageSets/Main/{s}.txt" for s in SPLITS},
-            images_dir="JPEGImages",
-            annotators={
-                "given": {s: f"ImageSets/Main/{s}.txt" for s in SPLITS},
-                "bob": {s: f"bob/ImageSets/Main/{s}.txt" for s in SPLITS},
-            },
-            n_bootstrap=200,
-        )
+        annotators = {"given": voc_lists(), "bob": voc_lists("bob/")}
+        detection = bccd_params(annotators=annotators, n_bootstrap=200)
         s = stage.run(Params(detection=detection), root, args.work / f"agree_audits_{seed}")
         pair = s["agreement"]["pairs"][0]
         assert (pair["a"], pair["b"]) == ("bob", "given")

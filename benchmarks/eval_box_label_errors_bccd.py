@@ -19,7 +19,6 @@ real unboxed cells are invisible to a detector that only sees the given boxes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -29,11 +28,20 @@ import pandas as pd
 
 from curator import artifacts
 from curator.checks.boxes import pairwise_iou
-from curator.params import DetectionParams, EvaluateParams, Params
+from curator.params import EvaluateParams, Params
 from curator.stages import boxes as stage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.eval_boxes_bccd import CLASSES, SPLITS, damage, extract, read_voc, write_voc
+from benchmarks.eval_boxes_bccd import (
+    CLASSES,
+    SPLITS,
+    arguments,
+    bccd_params,
+    damage,
+    extract,
+    read_voc,
+    write_voc,
+)
 
 PER_KIND = 10
 KINDS = {
@@ -80,12 +88,7 @@ def run(root: Path, audits: Path, results: list) -> pd.DataFrame:
         stems = set((root / f"ImageSets/Main/{split}.txt").read_text().split())
         mine = [r for r in results if r["image_id"].removesuffix(".jpg") in stems]
         (root / f"predictions_{split}.json").write_text(json.dumps(mine))
-    detection = DetectionParams(
-        format="voc",
-        annotations={s: f"ImageSets/Main/{s}.txt" for s in SPLITS},
-        images_dir="JPEGImages",
-        predictions={s: f"predictions_{s}.json" for s in SPLITS},
-    )
+    detection = bccd_params(predictions={s: f"predictions_{s}.json" for s in SPLITS})
     # mAP is not what is measured here: no bootstrap
     stage.run(Params(detection=detection, evaluate=EvaluateParams(n_bootstrap=0)), root, audits)
     return pd.read_parquet(audits / artifacts.BOX_FINDINGS)
@@ -102,14 +105,7 @@ def corners(detail: str) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--work", type=Path, default=Path("/tmp/bccd_eval"))
-    ap.add_argument("--find", type=float, default=0.9)
-    ap.add_argument("--jitter", type=float, default=3.0)
-    ap.add_argument("--false-alarms", type=float, default=0.5)
-    args = ap.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
+    args = arguments(__doc__, find=(float, 0.9), jitter=(float, 3.0), false_alarms=(float, 0.5))
     source = extract(args.work)
     original = read_voc(source)
     test = [s.strip() for s in (source / "ImageSets/Main/test.txt").read_text().split()]

@@ -120,13 +120,32 @@ def damage(kind: str, box: list, rng: np.random.Generator) -> tuple[list, list |
     raise ValueError(kind)
 
 
+def voc_lists(folder: str = "") -> dict[str, str]:
+    """BCCD's published splits as VOC list files, under ``folder`` (an annotator's) or not."""
+    return {s: f"{folder}ImageSets/Main/{s}.txt" for s in SPLITS}
+
+
+def bccd_params(**more) -> DetectionParams:
+    """The detection params of a BCCD copy written by write_voc; ``more`` adds predictions,
+    annotators, ..."""
+    return DetectionParams(format="voc", annotations=voc_lists(), images_dir="JPEGImages", **more)
+
+
+def arguments(doc: str, **options: tuple[type, object]) -> argparse.Namespace:
+    """--seeds and --work, which every BCCD benchmark takes, and ``options`` (name: (type,
+    default)); the work folder is made."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/bccd_eval"))
+    for name, (kind, default) in options.items():
+        ap.add_argument(f"--{name.replace('_', '-')}", type=kind, default=default)
+    args = ap.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    return args
+
+
 def run_boxes(root: Path, audits: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    detection = DetectionParams(
-        format="voc",
-        annotations={s: f"ImageSets/Main/{s}.txt" for s in SPLITS},
-        images_dir="JPEGImages",
-    )
-    stage.run(Params(detection=detection), root, audits)
+    stage.run(Params(detection=bccd_params()), root, audits)
     return (
         pd.read_parquet(audits / artifacts.BOXES),
         pd.read_parquet(audits / artifacts.BOX_FINDINGS),
@@ -139,11 +158,7 @@ def key(path: str, box) -> tuple:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--work", type=Path, default=Path("/tmp/bccd_eval"))
-    args = ap.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
+    args = arguments(__doc__)
     source = extract(args.work)
     original = read_voc(source)
     test = [s.strip() for s in (source / "ImageSets/Main/test.txt").read_text().split()]
