@@ -248,7 +248,7 @@ def main() -> None:
         print(f"| {kind} | {finding} | {hit / n:.2f} ({hit} of {n}) | {cells} |")
     print(
         f"| an image's boxes all deleted | image_without_boxes | {empty_found / empty_planted:.2f} "
-        f"({empty_found} of {empty_planted}) | - | - |"
+        f"({empty_found} of {empty_planted}) | - | - | - |"
     )
 
 
